@@ -1,0 +1,76 @@
+"""API keys for the management API: stored hashed, scoped to an organisation or a school."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from hallboard.schools.models import Organisation, Role, School
+
+KEY_PREFIX = "hbk_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A key for scripts and integrations. Its role applies to every school in its scope.
+
+    Scope: ``school`` set → that school only; empty → every school of ``organisation``.
+    The key itself is shown once, at creation; only its SHA-256 is stored.
+    """
+
+    name = models.CharField(max_length=80)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    school = models.ForeignKey(
+        School,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text="Empty: every school of the organisation.",
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="The key's first characters, to recognise it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def clean(self) -> None:
+        if (
+            self.school is not None
+            and self.organisation_id
+            and self.school.organisation_id != self.organisation_id
+        ):
+            raise ValidationError({"school": "The school must belong to the key's organisation."})
+
+    @classmethod
+    def create(
+        cls, *, name: str, organisation: Organisation, role: str, school: School | None = None
+    ) -> tuple[ApiKey, str]:
+        """Create a key; return it with the secret, which is never shown again."""
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            name=name,
+            organisation=organisation,
+            school=school,
+            role=role,
+            key_hash=hash_key(secret),
+            prefix=secret[:10],
+        )
+        return key, secret

@@ -1,0 +1,11 @@
+"""The one ASGI entry point of hallboard."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hallboard.settings")
+
+application = get_asgi_application()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SchoolsConfig(AppConfig):
+    name = "hallboard.schools"
+    verbose_name = "Schools"

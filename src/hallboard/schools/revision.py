@@ -1,0 +1,86 @@
+"""Revision is truth: every change a school's screens can see bumps its revision.
+
+The rule (PRODUCT.md, principle 1): every create, update or delete of content a
+school's screens show increments ``School.revision`` in the *same* database
+transaction, with ``UPDATE ... SET revision = revision + 1`` (never
+read-modify-write), and after the transaction commits, ``revision_committed``
+is sent with the school id and the new revision. The realtime layer connects
+publishing to that signal; nothing here knows about push.
+
+Content models get this by inheriting ``SchoolContent`` (``hallboard.schools.content``).
+Code that changes many rows at once wraps the work in ``batch()`` so that each
+school is bumped once, at the end, still inside the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
+
+#: Sent after the transaction that bumped a school's revision has committed.
+#: Arguments: ``school_id`` (int), ``revision`` (int, the value after the bump).
+revision_committed = Signal()
+
+_pending: ContextVar[set[int] | None] = ContextVar("hallboard_revision_batch", default=None)
+
+
+def touch(school_ids: Iterable[int | None], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Record that content of these schools changed in the current transaction.
+
+    Inside ``batch()`` the bump is deferred to the end of the batch; otherwise
+    it happens now. Call it inside the transaction that made the change.
+    """
+    ids = {sid for sid in school_ids if sid is not None}
+    if not ids:
+        return
+    pending = _pending.get()
+    if pending is not None:
+        pending.update(ids)
+        return
+    _bump(ids, using=using)
+
+
+@contextmanager
+def batch(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """One transaction in which each touched school is bumped exactly once, at the end."""
+    if _pending.get() is not None:  # nested: the outer batch bumps
+        yield
+        return
+    ids: set[int] = set()
+    token = _pending.set(ids)
+    try:
+        with transaction.atomic(using=using):
+            yield
+            _pending.set(None)  # from here on, touch() bumps at once
+            _bump(ids, using=using)
+    finally:
+        _pending.reset(token)
+
+
+def _bump(school_ids: set[int], *, using: str) -> None:
+    from hallboard.schools.models import School
+
+    connection = connections[using]
+    table = connection.ops.quote_name(School._meta.db_table)
+    sql = f"UPDATE {table} SET revision = revision + 1 WHERE id = %s RETURNING revision"  # noqa: S608 - table name is ours, quoted
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        for school_id in sorted(school_ids):  # a fixed order avoids deadlocks between writers
+            cursor.execute(sql, [school_id])
+            row = cursor.fetchone()
+            if row is None:  # the school is being deleted with its content
+                continue
+            transaction.on_commit(
+                partial(_committed, school_id, int(row[0])), using=using, robust=True
+            )
+
+
+def _committed(school_id: int, revision: int) -> None:
+    revision_committed.send(sender=None, school_id=school_id, revision=revision)

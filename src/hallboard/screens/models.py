@@ -1,0 +1,185 @@
+"""Screens (hallway displays) and the commands sent to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models.signals import m2m_changed
+from django.utils import timezone
+
+from hallboard.schools import revision
+from hallboard.schools.models import School
+from hallboard.screens import tokens
+from hallboard.timetable.models import SchoolClass
+
+
+def validate_grades(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(g, int) and 0 <= g <= 20 for g in value):
+        raise ValidationError("Grades must be a list of whole numbers from 0 to 20, e.g. [5, 6].")
+
+
+class Screen(models.Model):
+    """A hallway display of a school, identified by a hashed token and bound to one device.
+
+    Changing what the screen shows (``DISPLAY_FIELDS`` and its classes) bumps the
+    school's revision; heartbeats and binding do not.
+    """
+
+    class View(models.TextChoices):
+        SCHOOL = "school", "Whole school"
+        CLASSES = "classes", "Selected classes"
+        GRADES = "grades", "Selected grades"
+
+    class Orientation(models.TextChoices):
+        LANDSCAPE = "landscape", "Landscape"
+        PORTRAIT = "portrait", "Portrait"
+
+    class Mode(models.TextChoices):
+        UNKNOWN = "unknown", "Never connected"
+        PUSH = "ws", "Push (WebSocket)"
+        POLL = "poll", "Polling"
+
+    DISPLAY_FIELDS = ("name", "view", "grades", "hide_teacher_names", "orientation", "school_id")
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="screens")
+    name = models.CharField(max_length=80)
+    location = models.CharField(max_length=120, blank=True)
+    view = models.CharField(max_length=8, choices=View.choices, default=View.SCHOOL)
+    classes = models.ManyToManyField(SchoolClass, blank=True, related_name="screens")
+    grades = models.JSONField(default=list, blank=True, validators=[validate_grades])
+    hide_teacher_names = models.BooleanField(
+        default=False, help_text="For student-facing screens: show no teacher names."
+    )
+    orientation = models.CharField(
+        max_length=10, choices=Orientation.choices, default=Orientation.LANDSCAPE
+    )
+    allow_multi_device = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Empty: follow DISPLAY_ALLOW_MULTI_DEVICE. Yes: any device may show this screen.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    token_hash = models.CharField(  # noqa: DJ001 - NULL (revoked) must not collide in the unique index
+        max_length=64, unique=True, null=True, editable=False
+    )
+    token_issued_at = models.DateTimeField(null=True, editable=False)
+    device_key = models.CharField(  # noqa: DJ001 - binding is `UPDATE ... WHERE device_key IS NULL`
+        max_length=128, null=True, blank=True, editable=False
+    )
+    bound_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revision_shown = models.BigIntegerField(null=True, blank=True, editable=False)
+    connection_mode = models.CharField(
+        max_length=8, choices=Mode.choices, default=Mode.UNKNOWN, editable=False
+    )
+    client_info = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["school", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.school})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        using = kwargs.get("using") or self._state.db or "default"
+        with transaction.atomic(using=using):
+            adding = self._state.adding
+            loaded = getattr(self, "_loaded_display", None)
+            super().save(*args, **kwargs)
+            state = self._display_state()
+            if adding or loaded != state:
+                school_ids = {self.school_id}
+                if loaded is not None:
+                    school_ids.add(loaded[self.DISPLAY_FIELDS.index("school_id")])
+                revision.touch(school_ids, using=using)
+            self._loaded_display = state
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Screen:
+        instance = super().from_db(*args, **kwargs)
+        instance._loaded_display = instance._display_state()
+        return instance
+
+    def _display_state(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f, None) for f in self.DISPLAY_FIELDS)
+
+    # --- token -------------------------------------------------------------
+    def issue_token(self) -> str:
+        """Give the screen a new token (rotating any old one) and return it, once.
+
+        The old token stops working at once; open sockets are closed by the
+        realtime layer when it sees the rotation.
+        """
+        token, digest = tokens.new_token()
+        self.token_hash = digest
+        self.token_issued_at = timezone.now()
+        if self.pk is not None:
+            type(self).objects.filter(pk=self.pk).update(
+                token_hash=digest, token_issued_at=self.token_issued_at
+            )
+        return token
+
+    def revoke_token(self) -> None:
+        """Make the current token invalid; the screen needs a new one to show anything."""
+        self.token_hash = None
+        type(self).objects.filter(pk=self.pk).update(token_hash=None)
+
+    def reset_binding(self) -> None:
+        """Unbind the device: the next device key presented binds the screen again."""
+        self.device_key = None
+        self.bound_at = None
+        type(self).objects.filter(pk=self.pk).update(device_key=None, bound_at=None)
+
+    @property
+    def multi_device_allowed(self) -> bool:
+        if self.allow_multi_device is None:
+            return bool(settings.DISPLAY_ALLOW_MULTI_DEVICE)
+        return self.allow_multi_device
+
+
+def _classes_changed(sender: Any, instance: Any, action: str, using: str, **_: Any) -> None:
+    if action not in {"post_add", "post_remove", "post_clear"}:
+        return
+    # ``instance`` is a Screen, or a SchoolClass when changed from the reverse side:
+    # both carry the school whose screens show something else now.
+    revision.touch({instance.school_id}, using=using)
+
+
+m2m_changed.connect(_classes_changed, sender=Screen.classes.through, dispatch_uid="screen-classes")
+
+
+class Command(models.Model):
+    """A controller command to a screen: stored at once, delivered when push is available."""
+
+    class Name(models.TextChoices):
+        RELOAD = "reload", "Reload the page"
+        IDENTIFY = "identify", "Show the screen's name large"
+        MESSAGE = "message", "Show a timed message"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        EXPIRED = "expired", "Expired"
+
+    screen = models.ForeignKey(Screen, on_delete=models.CASCADE, related_name="commands")
+    name = models.CharField(max_length=16, choices=Name.choices)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.screen}"

@@ -1,0 +1,126 @@
+"""Django settings, read from the environment (see docs/configuration.md).
+
+Every setting that an operator may change is an environment variable parsed by
+django-environ. Nothing here opens a connection: services are reached lazily.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+env = environ.Env()
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env.str("HALLBOARD_DATA_DIR", default="./var")).resolve()
+
+DEBUG = env.bool("HALLBOARD_DEBUG", default=False)
+# A fixed development key is only acceptable on the embedded default; operators
+# set HALLBOARD_SECRET_KEY (docs/configuration.md).
+SECRET_KEY = env.str("HALLBOARD_SECRET_KEY", default="hallboard-insecure-development-key-change-me")
+ALLOWED_HOSTS = env.list("HALLBOARD_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("HALLBOARD_CSRF_TRUSTED_ORIGINS", default=[])
+# Where displays are told to find the site when a URL must be absolute.
+PUBLIC_URL = env.str("HALLBOARD_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "hallboard.schools",
+    "hallboard.timetable",
+    "hallboard.alerts",
+    "hallboard.screens",
+    "hallboard.display",
+    "hallboard.api",
+    "hallboard.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hallboard.urls"
+ASGI_APPLICATION = "hallboard.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'hallboard.sqlite3'}")
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default keeps its database under the data directory.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Wait for a writer instead of failing at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("HALLBOARD_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+LOGIN_URL = "/admin/login/"
+
+# --- display protocol -------------------------------------------------------
+# Global default for push; per-school and percentage flags refine it at run time.
+DISPLAY_WS_ENABLED = env.bool("DISPLAY_WS_ENABLED", default=True)
+# Whether a screen accepts more than one device key (per-screen override exists).
+DISPLAY_ALLOW_MULTI_DEVICE = env.bool("DISPLAY_ALLOW_MULTI_DEVICE", default=False)
+# Adaptive polling bounds the display uses, in seconds (seed: 8-45 s).
+DISPLAY_POLL_MIN_SECONDS = env.int("DISPLAY_POLL_MIN_SECONDS", default=8)
+DISPLAY_POLL_MAX_SECONDS = env.int("DISPLAY_POLL_MAX_SECONDS", default=45)
+# Polling rate limit per token and device, in the `limits` notation
+# ("5/5second": one request a second on average with a burst of five).
+DISPLAY_RATE_LIMIT = env.str("DISPLAY_RATE_LIMIT", default="5/5second")
+# Path (or absolute ws:// URL) that displays connect to for push.
+DISPLAY_WS_PATH = env.str("DISPLAY_WS_PATH", default="/ws/display/")
+
+# --- services ---------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("HALLBOARD_LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TimetableConfig(AppConfig):
+    name = "hallboard.timetable"
+    verbose_name = "Timetable"
