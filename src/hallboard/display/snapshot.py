@@ -1,0 +1,186 @@
+"""The snapshot: everything a screen shows today, as one JSON document.
+
+``build(screen, now)`` returns the *content* (stable for as long as nothing
+changes) and the ETag derived from it; ``volatile_meta(...)`` adds the clock
+fields, which are excluded from the ETag so that an unchanged day answers 304.
+The ETag therefore changes whenever the revision, the screen's view, the
+school-local date, or anything that starts or ends by time alone changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+
+from hallboard.alerts.models import Alert
+from hallboard.display.flags import push_enabled
+from hallboard.screens.models import Screen
+from hallboard.timetable.models import Announcement, Lesson, Period, Substitution
+
+SCHEMA = 1
+SEVERITY_RANK = {s: i for i, s in enumerate(Alert.Severity.values)}  # extreme first
+
+
+def etag_of(content: Any) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:40] + '"'
+
+
+def status_etag(revision: int, local_date: dt.date) -> str:
+    return etag_of({"schema": SCHEMA, "rev": revision, "date": local_date.isoformat()})
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def visible_class_ids(screen: Screen) -> list[int] | None:
+    """The classes the screen's view shows, or None for the whole school."""
+    if screen.view == Screen.View.CLASSES:
+        return list(screen.classes.values_list("pk", flat=True))
+    if screen.view == Screen.View.GRADES:
+        return list(
+            screen.school.classes.filter(grade__in=screen.grades or []).values_list("pk", flat=True)
+        )
+    return None
+
+
+def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
+    """The snapshot content for ``screen`` at ``now`` and its strong ETag."""
+    school = screen.school
+    tz = school.tz
+    local_now = now.astimezone(tz)
+    today = local_now.date()
+    class_ids = visible_class_ids(screen)
+    hide = screen.hide_teacher_names
+
+    periods = [
+        {
+            "number": p.number,
+            "label": p.label or str(p.number),
+            "start": p.starts_at.strftime("%H:%M"),
+            "end": p.ends_at.strftime("%H:%M"),
+        }
+        for p in Period.objects.filter(school=school).order_by("starts_at")
+    ]
+
+    lessons_qs = Lesson.objects.filter(school=school, weekday=today.isoweekday()).select_related(
+        "period", "school_class", "subject", "teacher", "room"
+    )
+    subs_qs = Substitution.objects.filter(school=school, date=today).select_related(
+        "period", "school_class", "subject", "teacher", "substitute_teacher", "room"
+    )
+    if class_ids is not None:
+        lessons_qs = lessons_qs.filter(school_class_id__in=class_ids)
+        subs_qs = subs_qs.filter(school_class_id__in=class_ids)
+
+    def teacher(t: Any) -> str | None:
+        return None if hide or t is None else t.code
+
+    lessons = [
+        {
+            "period": lesson.period.number,
+            "class": lesson.school_class.name,
+            "subject": lesson.subject.code,
+            "teacher": teacher(lesson.teacher),
+            "room": lesson.room.name if lesson.room else None,
+        }
+        for lesson in sorted(lessons_qs, key=lambda x: (x.period.starts_at, x.school_class.name))
+    ]
+    substitutions = [
+        {
+            "id": s.pk,
+            "period": s.period.number,
+            "class": s.school_class.name,
+            "kind": s.kind,
+            "subject": s.subject.code if s.subject else None,
+            "teacher": teacher(s.teacher),
+            "substitute": teacher(s.substitute_teacher),
+            "room": s.room.name if s.room else None,
+            "note": s.note,
+        }
+        for s in sorted(subs_qs, key=lambda x: (x.period.starts_at, x.school_class.name, x.pk))
+    ]
+
+    # Announcements and alerts that are active now, plus the next moment one
+    # starts or ends: the display refetches then (meta.valid_until).
+    current = Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+    announcements_all = list(Announcement.objects.filter(current, school=school))
+    alerts_all = list(
+        Alert.objects.for_school(school)
+        .filter(cleared_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    )
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    boundaries = [midnight]
+    for item in [*announcements_all, *alerts_all]:
+        end = getattr(item, "ends_at", None) or getattr(item, "expires_at", None)
+        boundaries += [t for t in (item.starts_at, end) if t is not None and t > now]
+
+    active_announcements = sorted(
+        (a for a in announcements_all if a.starts_at <= now),
+        key=lambda a: (-a.priority, a.starts_at, a.pk),
+    )
+    active_alerts = sorted(
+        (a for a in alerts_all if a.starts_at <= now),
+        key=lambda a: (SEVERITY_RANK.get(a.severity, 99), -a.starts_at.timestamp(), -a.pk),
+    )
+    alert = active_alerts[0] if active_alerts else None
+
+    content: dict[str, Any] = {
+        "meta": {
+            "schema": SCHEMA,
+            "rev": school.revision,
+            "date": today.isoformat(),
+            "valid_until": _iso(min(boundaries)),
+            "ws_enabled": push_enabled(screen),
+            "ws_path": settings.DISPLAY_WS_PATH,
+            "poll_min_seconds": settings.DISPLAY_POLL_MIN_SECONDS,
+            "poll_max_seconds": settings.DISPLAY_POLL_MAX_SECONDS,
+        },
+        "school": {"slug": school.slug, "name": school.name, "timezone": school.timezone},
+        "screen": {
+            "id": screen.pk,
+            "name": screen.name,
+            "orientation": screen.orientation,
+            "view": screen.view,
+            "hide_teacher_names": hide,
+        },
+        "periods": periods,
+        "lessons": lessons,
+        "substitutions": substitutions,
+        "announcements": [
+            {
+                "id": a.pk,
+                "title": a.title,
+                "body": a.body,
+                "priority": a.priority,
+                "starts_at": _iso(a.starts_at),
+                "ends_at": _iso(a.ends_at),
+            }
+            for a in active_announcements
+        ],
+        "alert": None
+        if alert is None
+        else {
+            "id": alert.pk,
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "headline": alert.headline,
+            "instructions": alert.instructions,
+            "scope": "school" if alert.school_id else "organisation",
+            "starts_at": _iso(alert.starts_at),
+            "expires_at": _iso(alert.expires_at),
+        },
+    }
+    return content, etag_of(content)
+
+
+def volatile_meta(now: dt.datetime, tz: dt.tzinfo) -> dict[str, str | None]:
+    """Clock fields added to every answer; not part of the ETag."""
+    return {"server_time": _iso(now), "school_time": now.astimezone(tz).isoformat()}
