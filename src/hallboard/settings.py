@@ -94,7 +94,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(env.str("HALLBOARD_STATIC_ROOT", default=str(DATA_DIR / "static")))
+# WhiteNoise serves files straight from the apps when collectstatic has not run
+# (demo, small installs); `hallboard collectstatic` adds compressed copies.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "/admin/login/"
 

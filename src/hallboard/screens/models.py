@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import DEFERRED
 from django.db.models.signals import m2m_changed
 from django.utils import timezone
 
@@ -106,7 +107,9 @@ class Screen(models.Model):
         return instance
 
     def _display_state(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f, None) for f in self.DISPLAY_FIELDS)
+        # Read the instance dict, not attributes: a deferred field (the status
+        # path loads only a few columns) must not be fetched just to compare.
+        return tuple(self.__dict__.get(f, DEFERRED) for f in self.DISPLAY_FIELDS)
 
     # --- token -------------------------------------------------------------
     def issue_token(self) -> str:

@@ -1,0 +1,63 @@
+"""Polling is rate limited per token and device, in memory or across replicas on Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hallboard.display import ratelimit
+from tests.conftest import Tenant, make_screen
+from tests.display.conftest import ScreenClient
+
+
+@pytest.fixture(params=["memory", "redis"])
+def storage(request: pytest.FixtureRequest, settings: Any) -> str:
+    if request.param == "redis":
+        settings.REDIS_URL = request.getfixturevalue("redis_url")
+    else:
+        settings.REDIS_URL = ""
+    settings.DISPLAY_RATE_LIMIT = "3/minute"
+    return str(request.param)
+
+
+def test_over_the_limit_is_429_with_retry_after(tenant: Tenant, storage: str) -> None:
+    """The request after the burst is refused with 429 rate_limited and a Retry-After."""
+    _, token = make_screen(tenant.school)
+    client = ScreenClient(token)
+    assert [client.get("status").status_code for _ in range(3)] == [200, 200, 200]
+    refused = client.get("status")
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_limit_is_per_device(tenant: Tenant, storage: str) -> None:
+    """Another screen is not limited by the first one's requests."""
+    _, token_a = make_screen(tenant.school, name="A")
+    _, token_b = make_screen(tenant.school, name="B")
+    for _ in range(4):
+        ScreenClient(token_a).get("status")
+    assert ScreenClient(token_b).get("status").status_code == 200
+
+
+def test_redis_limit_is_shared_by_every_process(redis_url: str) -> None:
+    """Two limiters on one Redis (two replicas) share one budget per screen and device."""
+    replica_a = ratelimit.RateLimiter("2/minute", redis_url)
+    replica_b = ratelimit.RateLimiter("2/minute", redis_url)
+    key = ("display", "shared-test-token", "device-0001")
+    assert replica_a.hit(*key) is None
+    assert replica_b.hit(*key) is None
+    assert replica_a.hit(*key) is not None
+    assert replica_b.hit(*key) is not None
+
+
+def test_limiter_lets_requests_through_when_storage_fails(tenant: Tenant, settings: Any) -> None:
+    """With Redis unreachable the request is served, and the failure is counted."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.DISPLAY_RATE_LIMIT = "1/minute"
+    before = ratelimit.outcomes["storage_error"]
+    _, token = make_screen(tenant.school)
+    assert ScreenClient(token).get("status").status_code == 200
+    assert ScreenClient(token).get("status").status_code == 200
+    assert ratelimit.outcomes["storage_error"] >= before + 2
