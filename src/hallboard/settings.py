@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "hallboard.display",
     "hallboard.api",
     "hallboard.demo",
+    "hallboard.server",
 ]
 
 MIDDLEWARE = [
@@ -103,8 +104,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/admin/login/"
 
 # --- display protocol -------------------------------------------------------
-# Global default for push; per-school and percentage flags refine it at run time.
-DISPLAY_WS_ENABLED = env.bool("DISPLAY_WS_ENABLED", default=True)
+# Global default for push; the per-school override refines it. Off until the
+# realtime gateway ships: displays then poll only (the seeds' default, too).
+DISPLAY_WS_ENABLED = env.bool("DISPLAY_WS_ENABLED", default=False)
 # Whether a screen accepts more than one device key (per-screen override exists).
 DISPLAY_ALLOW_MULTI_DEVICE = env.bool("DISPLAY_ALLOW_MULTI_DEVICE", default=False)
 # Adaptive polling bounds the display uses, in seconds (seed: 8-45 s).

@@ -1,0 +1,416 @@
+"""Demo data: one district, two schools in different time zones, a realistic week.
+
+Everything is deterministic (a seeded ``random.Random``) except the secrets:
+screen tokens, API keys and the admin password are only stored hashed, so each
+run that needs to print them issues fresh ones (``Credentials``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from hallboard.api.models import ApiKey
+from hallboard.schools import revision
+from hallboard.schools.models import Membership, Organisation, Role, School
+from hallboard.screens.models import Screen
+from hallboard.timetable.models import (
+    Announcement,
+    Lesson,
+    Period,
+    Room,
+    SchoolClass,
+    Subject,
+    Substitution,
+    Teacher,
+)
+
+ORG_SLUG = "north"
+ADMIN_USERNAME = "admin"
+DEMO_KEY_NAME = "demo"
+
+
+@dataclass(frozen=True)
+class SchoolPlan:
+    slug: str
+    name: str
+    timezone: str
+    periods: list[tuple[str, str]]
+    classes: list[tuple[str, int]]
+    subjects: list[tuple[str, str, int]]  # code, name, lessons a week
+    teachers: list[tuple[str, str, list[str]]]  # code, name, subjects taught
+    rooms: list[str]
+
+
+LINDENHOF = SchoolPlan(
+    slug="lindenhof",
+    name="Lindenhof Gymnasium",
+    timezone="Europe/Berlin",
+    periods=[
+        ("07:55", "08:40"),
+        ("08:45", "09:30"),
+        ("09:50", "10:35"),
+        ("10:40", "11:25"),
+        ("11:45", "12:30"),
+        ("12:35", "13:20"),
+        ("14:00", "14:45"),
+        ("14:50", "15:35"),
+    ],
+    classes=[
+        ("5a", 5),
+        ("5b", 5),
+        ("6a", 6),
+        ("6b", 6),
+        ("7a", 7),
+        ("7b", 7),
+        ("8a", 8),
+        ("8b", 8),
+        ("9a", 9),
+        ("10a", 10),
+    ],
+    subjects=[
+        ("D", "Deutsch", 5),
+        ("M", "Mathematik", 5),
+        ("E", "Englisch", 4),
+        ("F", "Französisch", 3),
+        ("BIO", "Biologie", 2),
+        ("PH", "Physik", 2),
+        ("CH", "Chemie", 2),
+        ("GE", "Geschichte", 2),
+        ("EK", "Erdkunde", 2),
+        ("KU", "Kunst", 2),
+        ("MU", "Musik", 2),
+        ("SP", "Sport", 3),
+        ("REL", "Religion", 2),
+        ("INF", "Informatik", 1),
+    ],
+    teachers=[
+        ("MUE", "Frau Müller", ["D", "GE"]),
+        ("SCH", "Herr Schneider", ["M", "PH"]),
+        ("WEB", "Frau Weber", ["E", "F"]),
+        ("FIS", "Herr Fischer", ["BIO", "CH"]),
+        ("WAG", "Frau Wagner", ["D", "EK"]),
+        ("BEC", "Herr Becker", ["M", "INF"]),
+        ("HOF", "Frau Hoffmann", ["KU", "MU"]),
+        ("KOC", "Herr Koch", ["SP", "GE"]),
+        ("RIC", "Frau Richter", ["E", "REL"]),
+        ("KLE", "Herr Klein", ["PH", "CH"]),
+        ("WOL", "Frau Wolf", ["F", "D"]),
+        ("SCR", "Herr Schröder", ["SP", "BIO"]),
+        ("NEU", "Frau Neumann", ["M", "EK"]),
+        ("SWA", "Herr Schwarz", ["MU", "REL"]),
+        ("ZIM", "Frau Zimmermann", ["E", "KU"]),
+    ],
+    rooms=[f"A{n:03d}" for n in range(101, 111)] + ["Turnhalle", "Bio-Labor", "Musiksaal"],
+)
+
+RIVERSIDE = SchoolPlan(
+    slug="riverside",
+    name="Riverside Academy",
+    timezone="Europe/London",
+    periods=[
+        ("08:50", "09:50"),
+        ("09:50", "10:50"),
+        ("11:10", "12:10"),
+        ("12:10", "13:10"),
+        ("14:00", "15:00"),
+        ("15:00", "16:00"),
+    ],
+    classes=[
+        ("7R", 7),
+        ("7S", 7),
+        ("8R", 8),
+        ("8S", 8),
+        ("9R", 9),
+        ("9S", 9),
+        ("10R", 10),
+        ("11R", 11),
+    ],
+    subjects=[
+        ("EN", "English", 4),
+        ("MA", "Maths", 4),
+        ("SC", "Science", 4),
+        ("HI", "History", 2),
+        ("GG", "Geography", 2),
+        ("FR", "French", 2),
+        ("ART", "Art", 2),
+        ("MU", "Music", 1),
+        ("PE", "PE", 2),
+        ("CO", "Computing", 1),
+        ("RE", "RE", 1),
+    ],
+    teachers=[
+        ("JPA", "Ms Patel", ["EN"]),
+        ("DSM", "Mr Smith", ["MA"]),
+        ("AJO", "Mrs Jones", ["SC"]),
+        ("RWI", "Mr Williams", ["HI", "RE"]),
+        ("LBR", "Ms Brown", ["GG", "EN"]),
+        ("KTA", "Mr Taylor", ["FR"]),
+        ("SDA", "Ms Davies", ["ART"]),
+        ("MEV", "Mr Evans", ["MU"]),
+        ("HTH", "Ms Thomas", ["PE"]),
+        ("PRO", "Mr Roberts", ["CO", "MA"]),
+        ("CJO", "Ms Johnson", ["SC", "MA"]),
+        ("BWA", "Mr Walker", ["PE", "HI"]),
+        ("NWR", "Ms Wright", ["EN", "FR"]),
+        ("TGR", "Mr Green", ["SC"]),
+        ("EHA", "Ms Hall", ["MA", "GG"]),
+    ],
+    rooms=[f"R{n}" for n in range(1, 11)] + ["Sports Hall", "Lab 1", "Art Studio"],
+)
+
+PLANS = [LINDENHOF, RIVERSIDE]
+
+
+@dataclass
+class Credentials:
+    """What a person needs to try the demo; printed once, never stored in clear."""
+
+    admin_username: str
+    admin_password: str
+    api_key: str
+    schools: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "admin": {"username": self.admin_username, "password": self.admin_password},
+            "api_key": self.api_key,
+            "schools": self.schools,
+        }
+
+
+def display_url(token: str) -> str:
+    return f"{settings.PUBLIC_URL}/display/?token={token}"
+
+
+def is_seeded() -> bool:
+    return Organisation.objects.filter(slug=ORG_SLUG).exists()
+
+
+def seed(today: dt.date | None = None) -> Credentials:
+    """Seed the demo if it is not there, then issue fresh credentials to print."""
+    with transaction.atomic(), revision.batch():
+        organisation = Organisation.objects.filter(slug=ORG_SLUG).first()
+        if organisation is None:
+            organisation = Organisation.objects.create(slug=ORG_SLUG, name="Northfield District")
+            for n, plan in enumerate(PLANS):
+                _seed_school(organisation, plan, random.Random(2026 + n), today)  # noqa: S311
+        return _credentials(organisation)
+
+
+def _times(start: str, end: str) -> tuple[dt.time, dt.time]:
+    return dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+
+
+def _seed_school(
+    organisation: Organisation, plan: SchoolPlan, rng: random.Random, today: dt.date | None
+) -> School:
+    school = School.objects.create(
+        organisation=organisation, slug=plan.slug, name=plan.name, timezone=plan.timezone
+    )
+    periods = Period.objects.bulk_create(
+        Period(school=school, number=n, starts_at=s, ends_at=e)
+        for n, (s, e) in ((n, _times(*p)) for n, p in enumerate(plan.periods, start=1))
+    )
+    classes = SchoolClass.objects.bulk_create(
+        SchoolClass(school=school, name=name, grade=grade) for name, grade in plan.classes
+    )
+    subjects = {
+        s.code: s
+        for s in Subject.objects.bulk_create(
+            Subject(school=school, code=code, name=name) for code, name, _ in plan.subjects
+        )
+    }
+    teachers = Teacher.objects.bulk_create(
+        Teacher(school=school, code=code, name=name) for code, name, _ in plan.teachers
+    )
+    rooms = Room.objects.bulk_create(Room(school=school, name=name) for name in plan.rooms)
+    home_rooms = {cls.pk: rooms[i % 10] for i, cls in enumerate(classes)}
+    teaches = {code: subjects_taught for code, _, subjects_taught in plan.teachers}
+    by_subject = {
+        code: [t for t in teachers if code in teaches[t.code]] for code in subjects
+    }  # each subject has at least one teacher in the plans above
+
+    # A week: each class gets its subjects' weekly hours spread over Mon-Fri;
+    # younger classes finish earlier. At weekends the demo also gets today's
+    # weekday, so a demo started on a Saturday still shows a school day.
+    local_today = today or timezone.now().astimezone(school.tz).date()
+    weekdays = [1, 2, 3, 4, 5]
+    if local_today.isoweekday() > 5:
+        weekdays.append(local_today.isoweekday())
+    lessons: list[Lesson] = []
+    for cls in classes:
+        grade = cls.grade or 0
+        per_day = len(periods) - (2 if grade <= 6 else 0)
+        pool = [code for code, _, hours in plan.subjects for _ in range(hours)]
+        rng.shuffle(pool)
+        class_teacher = {code: rng.choice(by_subject[code]) for code in subjects}
+        for weekday in weekdays:
+            for period in periods[:per_day]:
+                code = pool[(weekday * per_day + period.number) % len(pool)]
+                special = {"SP": -3, "PE": -3, "BIO": -2, "SC": -2, "MU": -1, "ART": -1}
+                room = rooms[special[code]] if code in special else home_rooms[cls.pk]
+                lessons.append(
+                    Lesson(
+                        school=school,
+                        school_class=cls,
+                        weekday=weekday,
+                        period=period,
+                        subject=subjects[code],
+                        teacher=class_teacher[code],
+                        room=room,
+                    )
+                )
+    Lesson.objects.bulk_create(lessons)
+
+    todays = [x for x in lessons if x.weekday == local_today.isoweekday()]
+    _seed_substitutions(
+        school, local_today, rng.sample(todays, min(12, len(todays))), teachers, rooms, rng
+    )
+    _seed_announcements(school)
+    _seed_screens(school, classes)
+    return school
+
+
+def _seed_substitutions(
+    school: School,
+    day: dt.date,
+    lessons: list[Lesson],
+    teachers: list[Teacher],
+    rooms: list[Room],
+    rng: random.Random,
+) -> None:
+    kinds = [
+        Substitution.Kind.SUBSTITUTE,
+        Substitution.Kind.CANCELLED,
+        Substitution.Kind.ROOM_CHANGE,
+        Substitution.Kind.SUBSTITUTE,
+        Substitution.Kind.NOTE,
+        Substitution.Kind.ROOM_CHANGE,
+    ]
+    notes = {
+        Substitution.Kind.SUBSTITUTE: "Worksheets in the class folder",
+        Substitution.Kind.CANCELLED: "Self-study in the library",
+        Substitution.Kind.ROOM_CHANGE: "",
+        Substitution.Kind.NOTE: "Bring your PE kit",
+    }
+    rows = []
+    for i, lesson in enumerate(lessons):
+        kind = kinds[i % len(kinds)]
+        rows.append(
+            Substitution(
+                school=school,
+                date=day,
+                period=lesson.period,
+                school_class=lesson.school_class,
+                lesson=lesson,
+                kind=kind,
+                subject=lesson.subject,
+                teacher=lesson.teacher,
+                substitute_teacher=rng.choice([t for t in teachers if t != lesson.teacher])
+                if kind == Substitution.Kind.SUBSTITUTE
+                else None,
+                room=rng.choice(rooms) if kind == Substitution.Kind.ROOM_CHANGE else lesson.room,
+                note=notes[kind],
+            )
+        )
+    Substitution.objects.bulk_create(rows)
+
+
+def _seed_announcements(school: School) -> None:
+    now = timezone.now()
+    Announcement.objects.bulk_create(
+        [
+            Announcement(
+                school=school,
+                title="Parents' evening on Thursday",
+                body="From 18:00 in the main hall. Sign-up sheets are at the office.",
+                priority=Announcement.Priority.NORMAL,
+                starts_at=now - dt.timedelta(hours=1),
+                ends_at=now + dt.timedelta(days=3),
+            ),
+            Announcement(
+                school=school,
+                title="Library closed for stocktaking",
+                body="The library reopens on Monday.",
+                priority=Announcement.Priority.LOW,
+                starts_at=now - dt.timedelta(hours=2),
+            ),
+            Announcement(
+                school=school,
+                title="Choir rehearsal moves to the hall",
+                body="Today after the last period.",
+                priority=Announcement.Priority.HIGH,
+                starts_at=now + dt.timedelta(hours=2),
+                ends_at=now + dt.timedelta(hours=8),
+            ),
+        ]
+    )
+
+
+def _seed_screens(school: School, classes: list[SchoolClass]) -> None:
+    grades = sorted({c.grade for c in classes if c.grade is not None})[:2]
+    Screen.objects.create(school=school, name="Main entrance", location="Foyer")
+    Screen.objects.create(
+        school=school,
+        name=f"Year {grades[0]}-{grades[1]} corridor",
+        location="First floor",
+        view=Screen.View.GRADES,
+        grades=grades,
+        hide_teacher_names=True,
+        orientation=Screen.Orientation.PORTRAIT,
+    )
+    Screen.objects.create(school=school, name="Staff room", location="Staff room")
+
+
+def _credentials(organisation: Organisation) -> Credentials:
+    """Fresh secrets for the demo: admin password, API keys and screen tokens."""
+    password = secrets.token_urlsafe(9)
+    user_model = get_user_model()
+    admin = user_model.objects.filter(username=ADMIN_USERNAME).first()
+    if admin is None:
+        admin = user_model.objects.create_superuser(ADMIN_USERNAME, "admin@example.org", password)
+    else:
+        admin.set_password(password)
+        admin.is_superuser = admin.is_staff = admin.is_active = True
+        admin.save()
+
+    now = timezone.now()
+    ApiKey.objects.filter(organisation=organisation, name__startswith=DEMO_KEY_NAME).update(
+        revoked_at=now
+    )
+    _, org_key = ApiKey.create(
+        name=f"{DEMO_KEY_NAME} organisation", organisation=organisation, role=Role.ADMIN
+    )
+    credentials = Credentials(ADMIN_USERNAME, password, org_key)
+    for school in organisation.schools.order_by("name"):
+        Membership.objects.get_or_create(user=admin, school=school, role=Role.ADMIN)
+        _, school_key = ApiKey.create(
+            name=f"{DEMO_KEY_NAME} {school.slug}",
+            organisation=organisation,
+            school=school,
+            role=Role.ADMIN,
+        )
+        screens = []
+        for screen in school.screens.order_by("pk"):
+            token = screen.issue_token()
+            screens.append(
+                {
+                    "id": screen.pk,
+                    "name": screen.name,
+                    "token": token,
+                    "display_url": display_url(token),
+                }
+            )
+        credentials.schools.append(
+            {"slug": school.slug, "name": school.name, "api_key": school_key, "screens": screens}
+        )
+    return credentials
