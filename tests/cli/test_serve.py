@@ -1,0 +1,70 @@
+"""`hallboard serve`: uvicorn configuration and a real server process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from hallboard.server.uvicorn_config import ServeOptions, uvicorn_kwargs
+
+
+def test_uvicorn_configuration() -> None:
+    """serve runs the one ASGI app with no access log, no deflate and a large backlog."""
+    kwargs = uvicorn_kwargs(ServeOptions(host="0.0.0.0", port=9000, workers=2))  # noqa: S104
+    assert kwargs["app"] == "hallboard.asgi:application"
+    assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("0.0.0.0", 9000, 2)  # noqa: S104
+    assert kwargs["access_log"] is False  # display URLs carry tokens
+    assert kwargs["ws_per_message_deflate"] is False
+    assert kwargs["backlog"] >= 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        return int(response.status)
+
+
+@pytest.mark.skipif("DATABASE_URL" in os.environ, reason="uses its own SQLite data directory")
+def test_serve_answers_admin_and_static_files(tmp_path: Path) -> None:
+    """A real `hallboard serve` process serves the admin login and its static CSS."""
+    env = {**os.environ, "HALLBOARD_DATA_DIR": str(tmp_path)}
+    hallboard = [sys.executable, "-m", "hallboard"]
+    subprocess.run([*hallboard, "migrate", "-v0"], env=env, check=True, timeout=120)  # noqa: S603
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603 - our own command on loopback
+        [*hallboard, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                status = _get(f"{base}/admin/login/")
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(server.stderr.read().decode() if server.stderr else "exited")
+                time.sleep(0.05)
+        else:
+            pytest.fail("hallboard serve did not answer")
+        assert status == 200
+        assert _get(f"{base}/static/admin/css/base.css") == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        if server.stderr:
+            server.stderr.close()
