@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs' assets itself: screens often sit on closed networks
     "hallboard.schools",
     "hallboard.timetable",
     "hallboard.alerts",
@@ -115,6 +116,8 @@ DISPLAY_POLL_MAX_SECONDS = env.int("DISPLAY_POLL_MAX_SECONDS", default=45)
 # Polling rate limit per token and device, in the `limits` notation
 # ("5/5second": one request a second on average with a burst of five).
 DISPLAY_RATE_LIMIT = env.str("DISPLAY_RATE_LIMIT", default="5/5second")
+# A screen with no heartbeat for this long is reported offline.
+DISPLAY_OFFLINE_AFTER_SECONDS = env.int("DISPLAY_OFFLINE_AFTER_SECONDS", default=90)
 # Path (or absolute ws:// URL) that displays connect to for push.
 DISPLAY_WS_PATH = env.str("DISPLAY_WS_PATH", default="/ws/display/")
 

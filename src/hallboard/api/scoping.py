@@ -1,0 +1,55 @@
+"""Resolve the school in a URL for the principal asking, or answer 404/403."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.http import HttpRequest
+
+from hallboard.api.errors import ApiError, forbidden, not_found
+from hallboard.schools.access import Principal, Right
+from hallboard.schools.models import School
+
+
+def principal(request: HttpRequest) -> Principal:
+    auth = request.auth  # type: ignore[attr-defined]  # set by ninja's authenticators
+    assert isinstance(auth, Principal)
+    return auth
+
+
+def school_for(request: HttpRequest, slug: str, right: Right = Right.VIEW) -> School:
+    """The school ``slug`` if the principal may see it (else 404) and holds ``right`` (else 403)."""
+    who = principal(request)
+    school = who.schools(Right.VIEW).filter(slug=slug).first()
+    if school is None:
+        raise not_found("school")
+    if right is not Right.VIEW and not who.can(right, school):
+        raise forbidden(right.value)
+    return school
+
+
+def get_in_school(
+    queryset: models.QuerySet[Any] | models.Manager[Any], school: School, pk: int, what: str
+) -> Any:
+    obj = queryset.filter(school=school, pk=pk).first()
+    if obj is None:
+        raise not_found(what)
+    return obj
+
+
+def save_validated(obj: models.Model, *, exclude: list[str] | None = None) -> None:
+    """Run the model's validation and save, turning its errors into a 422."""
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=True)
+    except ValidationError as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            [
+                {"loc": ["body", field], "msg": " ".join(messages)}
+                for field, messages in exc.message_dict.items()
+            ],
+        ) from exc
+    obj.save()
