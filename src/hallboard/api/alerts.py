@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from hallboard.alerts.models import Alert
 from hallboard.api.errors import not_found
@@ -87,9 +87,7 @@ def list_alerts(
 
 
 @router.post("/schools/{slug}/alerts", response={201: AlertOut})
-def create_alert(
-    request: HttpRequest, slug: str, payload: AlertIn
-) -> tuple[int, dict[str, object]]:
+def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[dict[str, object]]:
     school = school_for(request, slug, Right.ALERT)
     data = payload.dict()
     scope = data.pop("scope")
@@ -101,7 +99,7 @@ def create_alert(
     )
     with transaction.atomic():
         save_validated(alert, exclude=["created_by", "cleared_by"])
-    return 201, _out(alert)
+    return Status(201, _out(alert))
 
 
 @router.get("/schools/{slug}/alerts/{pk}", response=AlertOut)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Router, Schema
+from ninja import Field, PatchDict, Router, Schema, Status
 
 from hallboard.api.scoping import get_in_school, save_validated, school_for
 from hallboard.schools.access import Right
@@ -67,14 +67,14 @@ def list_announcements(
 @router.post("/schools/{slug}/announcements", response={201: AnnouncementOut})
 def create_announcement(
     request: HttpRequest, slug: str, payload: AnnouncementIn
-) -> tuple[int, dict[str, object]]:
+) -> Status[dict[str, object]]:
     school = school_for(request, slug, Right.ANNOUNCE)
     data = payload.dict()
     data["starts_at"] = data["starts_at"] or timezone.now()
     announcement = Announcement(school=school, **data)
     with transaction.atomic():
         save_validated(announcement)
-    return 201, _out(announcement)
+    return Status(201, _out(announcement))
 
 
 @router.get("/schools/{slug}/announcements/{pk}", response=AnnouncementOut)

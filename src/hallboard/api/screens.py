@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Router, Schema
+from ninja import Field, PatchDict, Router, Schema, Status
 
 from hallboard.api.errors import invalid
 from hallboard.api.scoping import get_in_school, principal, save_validated, school_for
@@ -148,7 +148,7 @@ def list_screens(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
 
 
 @router.post("/schools/{slug}/screens", response={201: ScreenCreated})
-def create_screen(request: HttpRequest, slug: str, payload: ScreenIn) -> tuple[int, dict[str, Any]]:
+def create_screen(request: HttpRequest, slug: str, payload: ScreenIn) -> Status[dict[str, Any]]:
     school = school_for(request, slug, Right.SCREENS)
     with transaction.atomic():
         screen = Screen(school=school)
@@ -157,7 +157,7 @@ def create_screen(request: HttpRequest, slug: str, payload: ScreenIn) -> tuple[i
         _apply(screen, school, data)
         token = screen.issue_token()
     school.refresh_from_db(fields=["revision"])
-    return 201, {**_out(screen, school), "token": token, "display_url": display_url(token)}
+    return Status(201, {**_out(screen, school), "token": token, "display_url": display_url(token)})
 
 
 @router.get("/schools/{slug}/screens/{pk}", response=ScreenOut)
@@ -255,7 +255,7 @@ def _command_out(c: Command) -> dict[str, Any]:
 @router.post("/schools/{slug}/screens/{pk}/commands", response={201: CommandOut})
 def send_command(
     request: HttpRequest, slug: str, pk: int, payload: CommandIn
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     """Store a command for the screen (reload, identify, message).
 
     It is delivered over push when the realtime layer is running; until then it
@@ -269,7 +269,7 @@ def send_command(
         payload=_validate_command(payload.name, payload.payload),
         created_by=principal(request).user_or_none,
     )
-    return 201, _command_out(command)
+    return Status(201, _command_out(command))
 
 
 @router.get("/schools/{slug}/screens/{pk}/commands", response=list[CommandOut])

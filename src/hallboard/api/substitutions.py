@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Query, Router, Schema
+from ninja import Field, PatchDict, Query, Router, Schema, Status
 
 from hallboard.api.errors import invalid
 from hallboard.api.scoping import get_in_school, save_validated, school_for
@@ -128,12 +128,12 @@ def list_substitutions(
 @router.post("/schools/{slug}/substitutions", response={201: SubstitutionOut}, by_alias=True)
 def create_substitution(
     request: HttpRequest, slug: str, payload: SubstitutionIn
-) -> tuple[int, dict[str, object]]:
+) -> Status[dict[str, object]]:
     school = school_for(request, slug, Right.TIMETABLE)
     substitution = Substitution(school=school, **_fields(school, _api_data(payload)))
     with transaction.atomic():
         save_validated(substitution)
-    return 201, _out(substitution)
+    return Status(201, _out(substitution))
 
 
 @router.put("/schools/{slug}/substitutions", response=list[SubstitutionOut], by_alias=True)
