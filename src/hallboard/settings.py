@@ -18,7 +18,8 @@ DATA_DIR = Path(env.str("HALLBOARD_DATA_DIR", default="./var")).resolve()
 DEBUG = env.bool("HALLBOARD_DEBUG", default=False)
 # A fixed development key is only acceptable on the embedded default; operators
 # set HALLBOARD_SECRET_KEY (docs/configuration.md).
-SECRET_KEY = env.str("HALLBOARD_SECRET_KEY", default="hallboard-insecure-development-key-change-me")
+DEVELOPMENT_SECRET_KEY = "hallboard-insecure-development-key-change-me"  # noqa: S105 - public on purpose
+SECRET_KEY = env.str("HALLBOARD_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("HALLBOARD_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("HALLBOARD_CSRF_TRUSTED_ORIGINS", default=[])
 # Where displays are told to find the site when a URL must be absolute.

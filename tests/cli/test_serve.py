@@ -68,3 +68,13 @@ def test_serve_answers_admin_and_static_files(tmp_path: Path) -> None:
         server.wait(timeout=15)
         if server.stderr:
             server.stderr.close()
+
+
+def test_deploy_check_warns_about_the_development_key(settings: object) -> None:
+    """`hallboard check --deploy` warns while the default secret key is in use."""
+    from hallboard.server.checks import secret_key_is_set
+
+    settings.SECRET_KEY = settings.DEVELOPMENT_SECRET_KEY  # type: ignore[attr-defined]
+    assert [w.id for w in secret_key_is_set(None)] == ["hallboard.W001"]
+    settings.SECRET_KEY = "x" * 60  # type: ignore[attr-defined]
+    assert secret_key_is_set(None) == []
