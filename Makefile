@@ -22,6 +22,7 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+	$(BIN)/mypy --strict src/hallboard/realtime/core  # the pure core: fully typed
 
 pytest: $(STAMP)
 	$(BIN)/pytest

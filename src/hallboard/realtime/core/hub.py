@@ -1,0 +1,172 @@
+"""The hub: which local connection listens to which topic, and what each may be sent now.
+
+``Hub`` is generic over the adapter's connection handle ``C`` (any hashable
+object). It never writes: ``deliver`` answers with the connections to write a
+frame to *now*; the adapter writes it once to all of them.
+
+Outbound policy, per connection (``Outbox``), stated here once:
+
+- A connection is *congested* while its transport's send buffer is over the
+  high-water mark (the adapter reports ``congested``/``drained`` from the
+  transport's pause/resume callbacks). Nothing is written to it meanwhile.
+- While congested, invalidations collapse to the newest revision (one pending
+  at most: a display only needs the latest), and alerts and commands queue up
+  to ``max_pending``.
+- On ``drained`` the pending frames are written, newest invalidation first.
+- A connection congested for longer than ``slow_after`` seconds, or whose queue
+  overflows, is reported by ``slow_clients`` and must be closed with
+  ``CloseCode.SLOW_CLIENT``; the display reconnects and fetches the snapshot,
+  so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from hallboard.realtime.core import messages
+
+C = TypeVar("C", bound=Hashable)
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters the adapter exports as metrics."""
+
+    published: int = 0  # frames handed to the hub for a topic
+    delivered: int = 0  # frame writes handed back to the adapter
+    collapsed: int = 0  # invalidations replaced by a newer one while congested
+    held: int = 0  # frames held for a congested connection
+    slow_closed: int = 0  # connections reported as slow clients
+
+
+@dataclass(slots=True)
+class Outbox:
+    topics: set[str] = field(default_factory=set)
+    congested_since: float | None = None
+    pending_rev: int | None = None
+    pending: list[str] = field(default_factory=list)
+    overflowed: bool = False
+
+
+class Hub(Generic[C]):
+    def __init__(self, *, max_pending: int = 32, slow_after: float = 10.0) -> None:
+        self.max_pending = max_pending
+        self.slow_after = slow_after
+        self.stats = Stats()
+        self._outboxes: dict[C, Outbox] = {}
+        self._topics: dict[str, set[C]] = {}
+
+    def __len__(self) -> int:
+        return len(self._outboxes)
+
+    def __contains__(self, conn: object) -> bool:
+        return conn in self._outboxes
+
+    # --- membership ---------------------------------------------------------
+    def add(self, conn: C, topics: Iterable[str]) -> list[str]:
+        """Register ``conn`` on ``topics``; return the topics it is the first local listener of.
+
+        The adapter subscribes the broker to those (one upstream subscription per topic).
+        """
+        outbox = self._outboxes.setdefault(conn, Outbox())
+        first: list[str] = []
+        for topic in topics:
+            if topic in outbox.topics:
+                continue
+            outbox.topics.add(topic)
+            members = self._topics.get(topic)
+            if members is None:
+                members = self._topics[topic] = set()
+                first.append(topic)
+            members.add(conn)
+        return first
+
+    def remove(self, conn: C) -> list[str]:
+        """Forget ``conn``; return the topics that now have no local listener (unsubscribe)."""
+        outbox = self._outboxes.pop(conn, None)
+        if outbox is None:
+            return []
+        last: list[str] = []
+        for topic in outbox.topics:
+            members = self._topics[topic]
+            members.discard(conn)
+            if not members:
+                del self._topics[topic]
+                last.append(topic)
+        return last
+
+    def listeners(self, topic: str) -> frozenset[C]:
+        return frozenset(self._topics.get(topic, ()))
+
+    def topics(self) -> list[str]:
+        """Every topic with at least one local listener (to resubscribe after a broker outage)."""
+        return list(self._topics)
+
+    def connections(self) -> list[C]:
+        return list(self._outboxes)
+
+    # --- delivery -------------------------------------------------------------
+    def deliver(self, topic: str, frame: str, *, rev: int | None = None) -> list[C]:
+        """The connections on ``topic`` to write ``frame`` to now.
+
+        ``rev`` marks the frame as an invalidation to that revision, which may be
+        collapsed for congested connections; any other frame is queued for them.
+        """
+        members = self._topics.get(topic)
+        if not members:
+            return []
+        self.stats.published += 1
+        ready: list[C] = []
+        for conn in members:
+            outbox = self._outboxes[conn]
+            if outbox.congested_since is None:
+                ready.append(conn)
+                continue
+            self.stats.held += 1
+            if rev is not None:
+                if outbox.pending_rev is not None:
+                    self.stats.collapsed += 1
+                outbox.pending_rev = max(rev, outbox.pending_rev or 0)
+            elif len(outbox.pending) < self.max_pending:
+                outbox.pending.append(frame)
+            else:
+                outbox.overflowed = True
+        self.stats.delivered += len(ready)
+        return ready
+
+    def congested(self, conn: C, now: float) -> None:
+        """The adapter saw ``conn``'s send buffer go over its high-water mark."""
+        outbox = self._outboxes.get(conn)
+        if outbox is not None and outbox.congested_since is None:
+            outbox.congested_since = now
+
+    def drained(self, conn: C) -> list[str]:
+        """``conn``'s send buffer drained: the frames held for it, to write now, in order."""
+        outbox = self._outboxes.get(conn)
+        if outbox is None or outbox.congested_since is None:
+            return []
+        outbox.congested_since = None
+        frames = []
+        if outbox.pending_rev is not None:
+            frames.append(messages.invalidate(outbox.pending_rev))
+            outbox.pending_rev = None
+        frames += outbox.pending
+        outbox.pending = []
+        self.stats.delivered += len(frames)
+        return frames
+
+    def slow_clients(self, now: float) -> list[C]:
+        """Connections to close with SLOW_CLIENT: congested too long, or their queue overflowed."""
+        slow = [
+            conn
+            for conn, outbox in self._outboxes.items()
+            if outbox.overflowed
+            or (
+                outbox.congested_since is not None
+                and now - outbox.congested_since > self.slow_after
+            )
+        ]
+        self.stats.slow_closed += len(slow)
+        return slow

@@ -1,0 +1,18 @@
+"""Topic names. Always built by the server from ids it derived itself, never from client input."""
+
+from __future__ import annotations
+
+#: Every gateway listens here for events about all its connections (flags changed).
+CONTROL = "control"
+
+
+def school(school_id: int) -> str:
+    return f"school:{school_id}"
+
+
+def screen(screen_id: int) -> str:
+    return f"screen:{screen_id}"
+
+
+def user(user_id: int) -> str:
+    return f"user:{user_id}"
