@@ -6,15 +6,27 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import DEFERRED
 from django.db.models.signals import m2m_changed
+from django.dispatch import Signal
 from django.utils import timezone
 
 from hallboard.schools import revision
 from hallboard.schools.models import School
 from hallboard.screens import tokens
 from hallboard.timetable.models import SchoolClass
+
+#: Sent after commit when a screen's token was rotated or revoked (``screen_id``):
+#: the realtime layer closes that screen's open sockets on every replica.
+credentials_changed = Signal()
+
+
+def _credentials_changed(screen_id: int) -> None:
+    transaction.on_commit(
+        lambda: credentials_changed.send(sender=Screen, screen_id=screen_id), robust=True
+    )
 
 
 def validate_grades(value: Any) -> None:
@@ -125,12 +137,14 @@ class Screen(models.Model):
             type(self).objects.filter(pk=self.pk).update(
                 token_hash=digest, token_issued_at=self.token_issued_at
             )
+            _credentials_changed(self.pk)
         return token
 
     def revoke_token(self) -> None:
         """Make the current token invalid; the screen needs a new one to show anything."""
         self.token_hash = None
         type(self).objects.filter(pk=self.pk).update(token_hash=None)
+        _credentials_changed(self.pk)
 
     def reset_binding(self) -> None:
         """Unbind the device: the next device key presented binds the screen again."""
@@ -186,3 +200,40 @@ class Command(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.screen}"
+
+
+class PushSettings(models.Model):
+    """Run-time push flags (one row): change them in the admin or API, no restart needed.
+
+    - ``enabled`` off: push is off for every screen (instant rollback); displays poll.
+    - ``rollout_percent``: the share of screens, chosen by a stable hash of the
+      screen id, that use push in schools that follow the default.
+    - A school's own ``push`` setting (on/off) overrides the rollout.
+    Without a row, ``DISPLAY_WS_ENABLED`` gives the default and the rollout is 100 %.
+    """
+
+    enabled = models.BooleanField(default=True, help_text="Off: push off everywhere.")
+    rollout_percent = models.PositiveSmallIntegerField(
+        default=100,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Share of screens (stable by screen) that use push in schools on 'default'.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "push settings"
+        verbose_name_plural = "push settings"
+
+    def __str__(self) -> str:
+        return f"push {'on' if self.enabled else 'off'}, {self.rollout_percent} %"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1  # a single row
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> PushSettings:
+        row = cls.objects.filter(pk=1).first()
+        if row is None:
+            return cls(pk=1, enabled=bool(settings.DISPLAY_WS_ENABLED), rollout_percent=100)
+        return row

@@ -1,0 +1,50 @@
+"""Brokers carry events between processes: ``memory://`` (one process) or ``redis://``.
+
+One interface (``Broker``) for the gateway side, chosen by URL like
+encode/broadcaster. The gateway subscribes a topic when its first local
+connection needs it and unsubscribes after the last one leaves, so no process
+decodes messages for screens it does not hold.
+
+Unlike broadcaster (see ENGINEERING.md): no unbounded queues (messages are
+handed straight to the hub), a listener crash is seen at once (state and
+metric), and the Redis broker reconnects with backoff and jitter, resubscribes
+and asks the gateway to resync its screens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+#: Called for every message on a subscribed topic (in the gateway's event loop).
+OnMessage = Callable[[str, bytes], None]
+#: Called after the broker reconnected (resubscribed): resync every local screen.
+OnReconnect = Callable[[], Awaitable[None]]
+
+
+class Broker(Protocol):
+    #: "connected", "connecting" or "down" (exported as a metric).
+    state: str
+    #: How many times the connection was re-established.
+    reconnects: int
+
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None: ...
+
+    async def subscribe(self, topic: str) -> None: ...
+
+    async def unsubscribe(self, topic: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def broker_for(url: str) -> Broker:
+    """The broker for ``url``: empty or ``memory://`` → in-process; ``redis://`` → Redis."""
+    if not url or url.startswith("memory://"):
+        from hallboard.realtime.brokers.memory import MemoryBroker
+
+        return MemoryBroker()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from hallboard.realtime.brokers.redis import RedisBroker
+
+        return RedisBroker(url)
+    raise ValueError(f"unsupported broker URL {url!r}: use memory:// or redis://")

@@ -1,0 +1,128 @@
+"""The Redis broker: pub/sub with one channel per topic that has local listeners.
+
+Channel names are ``hallboard:<topic>``. A listener task reads the pub/sub
+connection; when Redis goes away it marks the broker down, retries with
+exponential backoff and full jitter (redis-py's ``ExponentialWithJitterBackoff``),
+and once reconnected resubscribes every topic and awaits ``on_reconnect`` so
+the gateway resyncs its screens: whatever was published during the outage is
+then seen by every screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import redis.asyncio as aioredis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+
+from hallboard.realtime.brokers import OnMessage, OnReconnect
+
+logger = logging.getLogger("hallboard.realtime.broker")
+PREFIX = "hallboard:"
+
+
+class RedisBroker:
+    def __init__(self, url: str, *, backoff_base: float = 0.2, backoff_cap: float = 10.0) -> None:
+        self.url = url
+        self.state = "connecting"
+        self.reconnects = 0
+        self.topics: set[str] = set()
+        self._backoff = ExponentialWithJitterBackoff(base=backoff_base, cap=backoff_cap)
+        self._client: aioredis.Redis | None = None
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._on_message: OnMessage | None = None
+        self._on_reconnect: OnReconnect | None = None
+        self._connected = asyncio.Event()
+
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        self._on_message, self._on_reconnect = on_message, on_reconnect
+        self._task = asyncio.create_task(self._run(), name="redis-broker")
+
+    async def subscribe(self, topic: str) -> None:
+        self.topics.add(topic)
+        if self._pubsub is not None and self.state == "connected":
+            with contextlib.suppress(RedisError, OSError):  # resubscribed on reconnect
+                await self._pubsub.subscribe(PREFIX + topic)
+
+    async def unsubscribe(self, topic: str) -> None:
+        self.topics.discard(topic)
+        if self._pubsub is not None and self.state == "connected":
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(PREFIX + topic)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._disconnect()
+        self.state = "down"
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _disconnect(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+        self._pubsub = self._client = None
+
+    async def _connect(self) -> None:
+        self._client = aioredis.Redis.from_url(
+            self.url, socket_connect_timeout=2, health_check_interval=10
+        )
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        await self._client.ping()
+        # Something to listen on even before the first topic: the pub/sub
+        # connection must exist for get_message to notice Redis going away.
+        await self._pubsub.subscribe(PREFIX + "_alive", *(PREFIX + t for t in self.topics))
+
+    async def _run(self) -> None:
+        failures = 0
+        first = True
+        while True:
+            try:
+                await self._connect()
+                self.state = "connected"
+                self._connected.set()
+                if not first:
+                    self.reconnects += 1
+                    logger.warning(
+                        "redis broker reconnected after %d failures; resyncing", failures
+                    )
+                    if self._on_reconnect is not None:
+                        await self._on_reconnect()
+                first, failures = False, 0
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self._connected.clear()
+                if self.state != "down":
+                    logger.error("redis broker lost: %s", exc)
+                self.state = "down"
+                await self._disconnect()
+                failures += 1
+                await asyncio.sleep(self._backoff.compute(failures))
+
+    async def _listen(self) -> None:
+        assert self._pubsub is not None
+        while True:
+            message = await self._pubsub.get_message(timeout=1.0)
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            topic = (channel.decode() if isinstance(channel, bytes) else channel)[len(PREFIX) :]
+            if self._on_message is not None and topic in self.topics:
+                self._on_message(topic, message["data"])

@@ -1,0 +1,81 @@
+"""Publishing events from Django (any replica) after the transaction commits.
+
+Events are small JSON documents on a topic:
+
+- ``{"e": "invalidate", "school": id, "rev": N}``  → ``school:<id>``
+- ``{"e": "alert", "school": id}``                  → ``school:<id>`` (never coalesced)
+- ``{"e": "command", "screen": id, "id": N, "name": ..., "payload": {...}}`` → ``screen:<id>``
+- ``{"e": "close", "screen": id, "code": 4401}``    → ``screen:<id>`` (token rotated/revoked)
+- ``{"e": "flags"}``                                → ``control`` (push flags changed)
+
+Publishing never makes a write fail: with Redis down the edit still succeeds,
+screens held by this process are still told (the in-process bus), the failure
+is logged and counted, and polling covers the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+
+from hallboard.realtime.brokers.memory import BUS
+from hallboard.realtime.brokers.redis import PREFIX
+from hallboard.realtime.core import topics
+
+logger = logging.getLogger("hallboard.realtime.publish")
+
+#: "ok" and "failed" publishes since the process started (metrics).
+outcomes: Counter[str] = Counter()
+
+
+@lru_cache(maxsize=2)
+def _redis(url: str) -> Any:
+    import redis
+
+    # Short timeouts: a publish happens after the commit of a staff edit and
+    # must not make the edit feel slow when Redis is down.
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def publish(topic: str, event: dict[str, Any]) -> None:
+    data = json.dumps(event, separators=(",", ":")).encode()
+    BUS.publish(topic, data)  # gateways in this process (the embedded default)
+    url = settings.REDIS_URL
+    if not url:
+        outcomes["ok"] += 1
+        return
+    try:
+        _redis(url).publish(PREFIX + topic, data)
+    except Exception as exc:  # never let a publish fail the edit
+        outcomes["failed"] += 1
+        logger.warning("publish to %s failed (polling will cover it): %s", topic, exc)
+    else:
+        outcomes["ok"] += 1
+
+
+def invalidate(school_id: int, revision: int) -> None:
+    publish(topics.school(school_id), {"e": "invalidate", "school": school_id, "rev": revision})
+
+
+def alert_changed(school_id: int) -> None:
+    publish(topics.school(school_id), {"e": "alert", "school": school_id})
+
+
+def command(screen_id: int, command_id: int, name: str, payload: dict[str, Any]) -> None:
+    publish(
+        topics.screen(screen_id),
+        {"e": "command", "screen": screen_id, "id": command_id, "name": name, "payload": payload},
+    )
+
+
+def close_screen(screen_id: int, code: int) -> None:
+    publish(topics.screen(screen_id), {"e": "close", "screen": screen_id, "code": code})
+
+
+def flags_changed() -> None:
+    publish(topics.CONTROL, {"e": "flags"})
