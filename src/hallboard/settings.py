@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "hallboard.screens",
     "hallboard.display",
     "hallboard.api",
+    "hallboard.realtime",
     "hallboard.demo",
     "hallboard.server",
 ]
@@ -106,9 +107,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/admin/login/"
 
 # --- display protocol -------------------------------------------------------
-# Global default for push; the per-school override refines it. Off until the
-# realtime gateway ships: displays then poll only (the seeds' default, too).
-DISPLAY_WS_ENABLED = env.bool("DISPLAY_WS_ENABLED", default=False)
+# Default of the global push switch until it is stored at run time (admin/API:
+# PushSettings); schools and a percentage rollout refine it.
+DISPLAY_WS_ENABLED = env.bool("DISPLAY_WS_ENABLED", default=True)
 # Whether a screen accepts more than one device key (per-screen override exists).
 DISPLAY_ALLOW_MULTI_DEVICE = env.bool("DISPLAY_ALLOW_MULTI_DEVICE", default=False)
 # Adaptive polling bounds the display uses, in seconds (seed: 8-45 s).
@@ -119,8 +120,26 @@ DISPLAY_POLL_MAX_SECONDS = env.int("DISPLAY_POLL_MAX_SECONDS", default=45)
 DISPLAY_RATE_LIMIT = env.str("DISPLAY_RATE_LIMIT", default="5/5second")
 # A screen with no heartbeat for this long is reported offline.
 DISPLAY_OFFLINE_AFTER_SECONDS = env.int("DISPLAY_OFFLINE_AFTER_SECONDS", default=90)
-# Path (or absolute ws:// URL) that displays connect to for push.
+# Path of the push endpoint on the gateway.
 DISPLAY_WS_PATH = env.str("DISPLAY_WS_PATH", default="/ws/display/")
+# The push URL displays are given (meta.ws_url). Empty: ws(s)://<host of the
+# request>:GATEWAY_PORT + DISPLAY_WS_PATH. Set it behind a reverse proxy,
+# e.g. wss://displays.example.org/ws/display/.
+DISPLAY_WS_URL = env.str("DISPLAY_WS_URL", default="")
+
+# --- realtime gateway -------------------------------------------------------
+GATEWAY_PORT = env.int("GATEWAY_PORT", default=8001)
+# Sockets one gateway process holds; over it new ones are closed with 1013.
+# (WS_MAX_CONNECTIONS_PER_INSTANCE is the seeds' name, still accepted.)
+WS_MAX_CONNECTIONS = env.int(
+    "WS_MAX_CONNECTIONS", default=env.int("WS_MAX_CONNECTIONS_PER_INSTANCE", default=10_000)
+)
+# Server-side keepalive: a ping every N seconds; no pong within N seconds closes.
+WS_PING_INTERVAL_SECONDS = env.int("WS_PING_INTERVAL_SECONDS", default=30)
+# Bursts of changes per school inside this window go out as one trailing message.
+REALTIME_COALESCE_SECONDS = env.float("REALTIME_COALESCE_SECONDS", default=2.0)
+# Seconds a socket's send buffer may stay full before it is closed (4408 slow client).
+WS_SLOW_CLIENT_SECONDS = env.float("WS_SLOW_CLIENT_SECONDS", default=10.0)
 
 # --- services ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -23,6 +25,16 @@ answers: dict[str, int] = {}
 
 def _count(name: str) -> None:
     answers[name] = answers.get(name, 0) + 1
+
+
+def ws_url(request: HttpRequest) -> str:
+    """Where this display connects for push (settings.DISPLAY_WS_URL, or derived)."""
+    if settings.DISPLAY_WS_URL:
+        return str(settings.DISPLAY_WS_URL)
+    scheme = "wss" if request.is_secure() else "ws"
+    hostname = urllib.parse.urlsplit("//" + request.get_host()).hostname or "localhost"
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    return f"{scheme}://{host}:{settings.GATEWAY_PORT}{settings.DISPLAY_WS_PATH}"
 
 
 def _not_modified(etag: str) -> HttpResponse:
@@ -47,6 +59,7 @@ def snapshot_view(request: HttpRequest) -> HttpResponseBase:
     if _matches(request, etag):
         _count("snapshot_304")
         return _not_modified(etag)
+    content["meta"]["ws_url"] = ws_url(request)
     content["meta"].update(snapshot.volatile_meta(now, screen.school.tz))
     _count("snapshot_200")
     response = JsonResponse(content, json_dumps_params={"ensure_ascii": False})

@@ -41,9 +41,3 @@ def uvicorn_kwargs(options: ServeOptions) -> dict[str, Any]:
         # would write secrets to disk. Refusals are logged by hallboard itself.
         "access_log": False,
     }
-
-
-def run(options: ServeOptions) -> None:
-    import uvicorn
-
-    uvicorn.run(**uvicorn_kwargs(options))

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from hallboard.demo import seed
 from hallboard.demo.management.commands.seed_demo import describe
-from hallboard.server.uvicorn_config import ServeOptions, run
+from hallboard.server.runner import run
+from hallboard.server.uvicorn_config import ServeOptions
 
 
 class Command(BaseCommand):

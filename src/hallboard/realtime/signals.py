@@ -1,0 +1,64 @@
+"""Connect data changes to publishing, always after the transaction commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from hallboard.alerts.models import Alert
+from hallboard.realtime import publish
+from hallboard.realtime.core.close_codes import CloseCode
+from hallboard.schools.models import School
+from hallboard.schools.revision import revision_committed
+from hallboard.screens.models import Command, PushSettings, Screen, credentials_changed
+
+
+@receiver(revision_committed, dispatch_uid="realtime-invalidate")
+def _invalidate(school_id: int, revision: int, **_: Any) -> None:
+    publish.invalidate(school_id, revision)
+
+
+@receiver(post_save, sender=Alert, dispatch_uid="realtime-alert-saved")
+@receiver(post_delete, sender=Alert, dispatch_uid="realtime-alert-deleted")
+def _alert_changed(instance: Alert, **_: Any) -> None:
+    school_ids = sorted(instance.affected_school_ids())
+
+    def send() -> None:
+        for school_id in school_ids:
+            publish.alert_changed(school_id)
+
+    transaction.on_commit(send, robust=True)
+
+
+@receiver(post_save, sender=Command, dispatch_uid="realtime-command")
+def _command_created(instance: Command, created: bool, **_: Any) -> None:
+    if created:
+        transaction.on_commit(
+            lambda: publish.command(
+                instance.screen_id, instance.pk, instance.name, dict(instance.payload)
+            ),
+            robust=True,
+        )
+
+
+@receiver(credentials_changed, dispatch_uid="realtime-credentials")
+def _credentials_changed(screen_id: int, **_: Any) -> None:
+    publish.close_screen(screen_id, CloseCode.INVALID_TOKEN)
+
+
+@receiver(post_delete, sender=Screen, dispatch_uid="realtime-screen-deleted")
+def _screen_deleted(instance: Screen, **_: Any) -> None:
+    screen_id = instance.pk
+    transaction.on_commit(
+        lambda: publish.close_screen(screen_id, CloseCode.INVALID_TOKEN), robust=True
+    )
+
+
+@receiver(post_save, sender=PushSettings, dispatch_uid="realtime-flags")
+@receiver(post_save, sender=School, dispatch_uid="realtime-school-flags")
+def _flags_changed(**_: Any) -> None:
+    # Every gateway re-checks its screens and closes those now off with 4409.
+    transaction.on_commit(publish.flags_changed, robust=True)

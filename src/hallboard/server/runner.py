@@ -1,0 +1,105 @@
+"""Run the web application, the realtime gateway, or both in one process.
+
+``--role all`` (the default) serves both from one event loop: the web app on
+``--port`` (uvicorn, ASGI) and the gateway on ``GATEWAY_PORT``; the in-process
+broker then connects them with no services. ``--role web`` and ``--role
+gateway`` let operators scale them separately (they then need ``REDIS_URL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Literal
+
+from django.conf import settings
+
+from hallboard.realtime.brokers import broker_for
+from hallboard.realtime.gateway.server import Gateway, GatewayOptions
+from hallboard.server.uvicorn_config import ServeOptions, uvicorn_kwargs
+
+logger = logging.getLogger("hallboard.server")
+
+Role = Literal["all", "web", "gateway"]
+ROLES: tuple[Role, ...] = ("all", "web", "gateway")
+
+
+def gateway_options(host: str, port: int | None = None) -> GatewayOptions:
+    return GatewayOptions(
+        host=host,
+        port=settings.GATEWAY_PORT if port is None else port,
+        path=settings.DISPLAY_WS_PATH,
+        max_connections=settings.WS_MAX_CONNECTIONS,
+        coalesce_window=settings.REALTIME_COALESCE_SECONDS,
+        ping_interval=settings.WS_PING_INTERVAL_SECONDS,
+        slow_after=settings.WS_SLOW_CLIENT_SECONDS,
+    )
+
+
+def check(options: ServeOptions, role: Role) -> None:
+    """Refuse combinations that cannot work, with the reason."""
+    if role not in ROLES:
+        raise ValueError(f"--role must be one of {', '.join(ROLES)}")
+    if options.workers > 1 and role != "web":
+        raise ValueError("--workers > 1 needs --role web (run gateways as separate processes)")
+    if role != "all" and not settings.REDIS_URL:
+        logger.warning(
+            "--role %s without REDIS_URL: edits made in one process are not pushed to "
+            "gateways in another (displays still converge by polling)",
+            role,
+        )
+
+
+async def _serve_gateway_until_signal(gateway: Gateway) -> None:
+    await gateway.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        logger.info("gateway draining %d connections", len(gateway.hub))
+        await gateway.shutdown()
+
+
+async def serve(options: ServeOptions, role: Role, gateway_port: int | None = None) -> None:
+    import uvicorn
+
+    gateway = None
+    if role in ("all", "gateway"):
+        gateway = Gateway(
+            broker_for(settings.REDIS_URL), gateway_options(options.host, gateway_port)
+        )
+    if role == "gateway":
+        assert gateway is not None
+        await _serve_gateway_until_signal(gateway)
+        return
+    server = uvicorn.Server(uvicorn.Config(**uvicorn_kwargs(options)))
+    if gateway is not None:
+        await gateway.start()
+    try:
+        await server.serve()  # returns after SIGINT/SIGTERM (uvicorn handles the signals)
+    finally:
+        if gateway is not None:
+            with contextlib.suppress(Exception):
+                await gateway.shutdown()
+
+
+def run(options: ServeOptions, role: Role = "all", gateway_port: int | None = None) -> None:
+    check(options, role)
+    if role == "web" and options.workers > 1:
+        import uvicorn
+
+        uvicorn.run(**uvicorn_kwargs(options))
+        return
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve(options, role, gateway_port))
