@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import DatabaseError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -88,6 +89,7 @@ class Gateway:
         self.refused: Counter[int] = Counter()
         self.accepted = 0
         self.closed_by_server: Counter[int] = Counter()
+        self.db_errors = 0
         self._latest_rev: dict[int, int] = {}
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -184,7 +186,13 @@ class Gateway:
             self._refuse(conn, CloseCode.TRY_AGAIN_LATER)
             await conn.close(CloseCode.TRY_AGAIN_LATER, CloseCode.TRY_AGAIN_LATER.reason)
             return
-        result = await db.run_db(self.executor, db.authenticate, token, device_key)
+        try:
+            result = await db.run_db(self.executor, db.authenticate, token, device_key)
+        except DatabaseError:
+            # The database is down: the display keeps its last snapshot (stale
+            # banner) and retries with backoff.
+            logger.exception("database unavailable while authenticating a display")
+            result = CloseCode.TRY_AGAIN_LATER
         if isinstance(result, CloseCode):
             self._refuse(conn, result)
             await conn.close(int(result), result.reason)
@@ -236,12 +244,17 @@ class Gateway:
                 self.closed_by_server[int(exc.code)] += 1
                 await conn.close(int(exc.code), exc.code.reason)
                 return
-            if isinstance(message, Ping):
-                await conn.send(messages.PONG)
-            elif isinstance(message, Heartbeat):
-                await db.run_db(self.executor, db.record_heartbeat, conn.screen_id, message)
-            elif isinstance(message, Ack):
-                await db.run_db(self.executor, db.acknowledge, conn.screen_id, message.id)
+            try:
+                if isinstance(message, Ping):
+                    await conn.send(messages.PONG)
+                elif isinstance(message, Heartbeat):
+                    await db.run_db(self.executor, db.record_heartbeat, conn.screen_id, message)
+                elif isinstance(message, Ack):
+                    await db.run_db(self.executor, db.acknowledge, conn.screen_id, message.id)
+            except DatabaseError:
+                # A lost heartbeat or ack must not drop the push channel.
+                self.db_errors += 1
+                logger.warning("database error recording %s", type(message).__name__.lower())
 
     # --- events from the broker -------------------------------------------------
     def on_broker_message(self, topic: str, data: bytes) -> None:
