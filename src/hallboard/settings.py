@@ -78,6 +78,16 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'hallboard.sqlite3'}")
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_POOL", default=True
+):
+    # A connection pool (psycopg_pool): the gateway's worker threads borrow a
+    # connection per operation and give it back, instead of holding one each.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # pooling replaces persistent connections
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default keeps its database under the data directory.
     DATA_DIR.mkdir(parents=True, exist_ok=True)

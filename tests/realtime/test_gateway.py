@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from django.db import connections
 from websockets.asyncio.client import connect
 
 from hallboard.alerts.models import Alert
@@ -29,7 +30,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
     """Run ORM code off the event loop, as the web app does in its own threads."""
-    return asyncio.to_thread(func, *args, **kwargs)
+
+    def run() -> Any:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return asyncio.to_thread(run)
 
 
 async def eventually(read: Any, expected: Any) -> Any:

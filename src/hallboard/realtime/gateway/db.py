@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from hallboard.display.auth import DEVICE_KEY
@@ -34,11 +34,13 @@ COMMAND_TTL = dt.timedelta(minutes=10)
 
 
 def _fresh_connection(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    # Give the connection back after every operation: with PostgreSQL it returns
+    # to the pool (DATABASE_POOL); a worker thread never holds one while idle.
     close_old_connections()
     try:
         return func(*args, **kwargs)
     finally:
-        close_old_connections()
+        connections.close_all()
 
 
 async def run_db(executor: ThreadPoolExecutor, func: Callable[P, T], *args: Any) -> T:
