@@ -8,6 +8,9 @@ Events are small JSON documents on a topic:
 - ``{"e": "close", "screen": id, "code": 4401}``    → ``screen:<id>`` (token rotated/revoked)
 - ``{"e": "flags"}``                                → ``control`` (push flags changed)
 
+On Redis each message is ``<origin> <json>``: the publishing process's id,
+then the event (``brokers.ORIGIN``).
+
 Publishing never makes a write fail: with Redis down the edit still succeeds,
 screens held by this process are still told (the in-process bus), the failure
 is logged and counted, and polling covers the rest.
@@ -23,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 
+from hallboard.realtime.brokers import ORIGIN
 from hallboard.realtime.brokers.memory import BUS
 from hallboard.realtime.brokers.redis import PREFIX
 from hallboard.realtime.core import topics
@@ -50,7 +54,7 @@ def publish(topic: str, event: dict[str, Any]) -> None:
         outcomes["ok"] += 1
         return
     try:
-        _redis(url).publish(PREFIX + topic, data)
+        _redis(url).publish(PREFIX + topic, ORIGIN + b" " + data)
     except Exception as exc:  # never let a publish fail the edit
         outcomes["failed"] += 1
         logger.warning("publish to %s failed (polling will cover it): %s", topic, exc)

@@ -13,8 +13,14 @@ and asks the gateway to resync its screens.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+#: This process's id on the wire. Events published here reach this process's
+#: gateway through the in-process bus at once (even with Redis down); the Redis
+#: copy of them, tagged with this origin, is then skipped instead of delivered twice.
+ORIGIN = uuid.uuid4().hex.encode()
 
 #: Called for every message on a subscribed topic (in the gateway's event loop).
 OnMessage = Callable[[str, bytes], None]

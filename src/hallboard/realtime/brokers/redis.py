@@ -18,7 +18,8 @@ import redis.asyncio as aioredis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
-from hallboard.realtime.brokers import OnMessage, OnReconnect
+from hallboard.realtime.brokers import ORIGIN, OnMessage, OnReconnect
+from hallboard.realtime.brokers.memory import MemoryBroker
 
 logger = logging.getLogger("hallboard.realtime.broker")
 PREFIX = "hallboard:"
@@ -37,19 +38,25 @@ class RedisBroker:
         self._on_message: OnMessage | None = None
         self._on_reconnect: OnReconnect | None = None
         self._connected = asyncio.Event()
+        # Events published by this very process arrive through the in-process
+        # bus, also while Redis is down; their Redis copies are skipped.
+        self._local = MemoryBroker()
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._on_message, self._on_reconnect = on_message, on_reconnect
+        await self._local.start(on_message, on_reconnect)
         self._task = asyncio.create_task(self._run(), name="redis-broker")
 
     async def subscribe(self, topic: str) -> None:
         self.topics.add(topic)
+        await self._local.subscribe(topic)
         if self._pubsub is not None and self.state == "connected":
             with contextlib.suppress(RedisError, OSError):  # resubscribed on reconnect
                 await self._pubsub.subscribe(PREFIX + topic)
 
     async def unsubscribe(self, topic: str) -> None:
         self.topics.discard(topic)
+        await self._local.unsubscribe(topic)
         if self._pubsub is not None and self.state == "connected":
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(PREFIX + topic)
@@ -60,6 +67,7 @@ class RedisBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._disconnect()
+        await self._local.close()
         self.state = "down"
 
     async def wait_connected(self, timeout: float) -> bool:
@@ -124,5 +132,7 @@ class RedisBroker:
                 continue
             channel = message["channel"]
             topic = (channel.decode() if isinstance(channel, bytes) else channel)[len(PREFIX) :]
-            if self._on_message is not None and topic in self.topics:
-                self._on_message(topic, message["data"])
+            origin, _, data = message["data"].partition(b" ")
+            if origin == ORIGIN or self._on_message is None or topic not in self.topics:
+                continue  # our own events came through the in-process bus already
+            self._on_message(topic, data)

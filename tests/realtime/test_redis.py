@@ -1,0 +1,195 @@
+"""Push across replicas through Redis, and through a Redis outage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from hallboard.api.models import ApiKey
+from hallboard.realtime.brokers.redis import RedisBroker
+from hallboard.screens.models import Screen
+from tests.conftest import Tenant, make_screen, revision_of
+from tests.realtime.conftest import (
+    RedisProcess,
+    closed_with,
+    open_display,
+    receive_type,
+    start_gateway,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_thread(func: Any, *args: Any) -> Any:
+    def run() -> Any:
+        try:
+            return func(*args)
+        finally:
+            connections.close_all()
+
+    return asyncio.to_thread(run)
+
+
+def test_database_url() -> str:
+    """The URL of the test database, for gateway processes to share it."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+HALLBOARD = [sys.executable, "-m", "hallboard"]
+
+
+class GatewayProcess:
+    """`hallboard serve --role gateway` in its own process, stopped by PID."""
+
+    def __init__(self, redis_url: str, tmp: Path) -> None:
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": test_database_url(),
+            "HALLBOARD_DATA_DIR": str(tmp),
+            "REALTIME_COALESCE_SECONDS": "0.2",
+        }
+        self.log = (tmp / f"gateway-{self.port}.log").open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - our own command, loopback only
+            [*HALLBOARD, "serve", "--role", "gateway", "--gateway-port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"gateway exited: {(tmp / f'gateway-{self.port}.log').read_text()}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        pytest.fail("gateway process did not start listening")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+class Port:
+    """What open_display needs of a gateway: its port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+
+@pytest.fixture
+def replicas(
+    redis_process: RedisProcess, tmp_path: Path, settings: Any
+) -> Iterator[list[GatewayProcess]]:
+    settings.REDIS_URL = redis_process.url  # the web side publishes to it
+    gateways = [GatewayProcess(redis_process.url, tmp_path) for _ in range(3)]
+    yield gateways
+    for gateway in gateways:
+        gateway.stop()
+
+
+def post_announcement(secret: str, title: str) -> int:
+    response = Client().post(
+        "/api/v1/schools/alpha/announcements",
+        json.dumps({"title": title}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    return int(response.status_code)
+
+
+async def test_an_edit_reaches_screens_on_every_replica_and_survives_a_redis_restart(
+    tenant: Tenant, replicas: list[GatewayProcess], redis_process: RedisProcess
+) -> None:
+    """Three gateway processes; an API edit reaches them all; edits during a Redis outage
+    succeed and every screen sees the latest revision after Redis is back (resync)."""
+    _, secret = await in_thread(
+        lambda: ApiKey.create(name="t", organisation=tenant.organisation, role="admin")
+    )
+    tokens = [(await in_thread(make_screen, tenant.school, f"S{n}"))[1] for n in range(3)]
+    sockets = [
+        await open_display(Port(gw.port), token, f"device-{n:04d}")  # type: ignore[arg-type]
+        for n, (gw, token) in enumerate(zip(replicas, tokens, strict=True))
+    ]
+    for ws in sockets:
+        await receive_type(ws, "hello")
+
+    # One edit through the management API reaches every replica's screen.
+    assert await in_thread(post_announcement, secret, "Everyone") == 201
+    expected = await in_thread(revision_of, tenant.school)
+    for ws in sockets:
+        assert (await receive_type(ws, "invalidate", timeout=15))["rev"] == expected
+
+    # Redis goes away: edits still succeed (publishing never fails a write).
+    redis_process.stop()
+    for title in ("During outage 1", "During outage 2"):
+        assert await in_thread(post_announcement, secret, title) == 201
+    latest = await in_thread(revision_of, tenant.school)
+    assert latest == expected + 2
+
+    # Redis is back: every gateway reconnects, resubscribes and resyncs.
+    redis_process.start()
+    for ws in sockets:
+        rev = 0
+        while rev < latest:
+            rev = (await receive_type(ws, "invalidate", timeout=30))["rev"]
+        assert rev == latest
+    for ws in sockets:
+        await ws.close()
+
+
+async def test_revoking_on_one_replica_closes_the_socket_on_another(
+    tenant: Tenant, replicas: list[GatewayProcess]
+) -> None:
+    """A token revoked here closes the screen's socket held by another process (4401)."""
+    screen, token = await in_thread(make_screen, tenant.school, "Far away")
+    ws = await open_display(Port(replicas[1].port), token)  # type: ignore[arg-type]
+    await receive_type(ws, "hello")
+    await in_thread(lambda: Screen.objects.get(pk=screen.pk).revoke_token())
+    assert await closed_with(ws, timeout=15) == 4401
+
+
+async def test_with_redis_down_local_screens_are_still_told(tenant: Tenant, settings: Any) -> None:
+    """With Redis unreachable an edit succeeds and this process's screens still get it."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    gw = await start_gateway(RedisBroker(settings.REDIS_URL, backoff_cap=0.5))
+    try:
+        _, token = await in_thread(make_screen, tenant.school, "Local")
+        ws = await open_display(gw, token)
+        hello = await receive_type(ws, "hello")
+        assert gw.broker.state == "down"
+        _, secret = await in_thread(
+            lambda: ApiKey.create(name="t", organisation=tenant.organisation, role="admin")
+        )
+        assert await in_thread(post_announcement, secret, "Still here") == 201
+        assert (await receive_type(ws, "invalidate"))["rev"] == hello["rev"] + 1
+        await ws.close()
+    finally:
+        await gw.shutdown()
