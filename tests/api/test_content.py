@@ -211,3 +211,12 @@ def test_commands_are_validated_and_stored(tenant: Tenant, api_as: KeyFactory) -
     assert len(client.get(path).json()) == 3
     assert Command.objects.filter(screen_id=screen_id).count() == 3
     assert all(c.created_at <= timezone.now() for c in Command.objects.all())
+
+
+def test_patch_validates_like_create(tenant: Tenant, api_as: KeyFactory) -> None:
+    """A PATCH with an out-of-range or empty value is 422 and changes nothing."""
+    client = api_as("office")
+    pk = client.post("schools/alpha/announcements", {"title": "Keep"}).json()["id"]
+    assert client.patch(f"schools/alpha/announcements/{pk}", {"priority": 9}).status_code == 422
+    assert client.patch(f"schools/alpha/announcements/{pk}", {"title": ""}).status_code == 422
+    assert Announcement.objects.get(pk=pk).title == "Keep"

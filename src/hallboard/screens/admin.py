@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin
-from hallboard.screens.models import Command, Screen
+from hallboard.screens.models import Command, PushSettings, Screen
 
 
 def _show_token_once(request: HttpRequest, screen: Screen, token: str) -> None:
@@ -105,4 +105,29 @@ class CommandAdmin(SchoolScopedAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PushSettings)
+class PushSettingsAdmin(admin.ModelAdmin):
+    """The install-wide push switch and rollout: operators (superusers) only."""
+
+    list_display = ["__str__", "enabled", "rollout_percent", "updated_at"]
+
+    def _operator(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._operator(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._operator(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._operator(request) and not PushSettings.objects.exists()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._operator(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
