@@ -258,8 +258,8 @@ def send_command(
 ) -> Status[dict[str, Any]]:
     """Store a command for the screen (reload, identify, message).
 
-    It is delivered over push when the realtime layer is running; until then it
-    stays ``pending``.
+    Delivered over push at once if the screen is connected, else when it next
+    connects (within 10 minutes); the screen's ack marks it acknowledged.
     """
     school = school_for(request, slug, Right.SCREENS)
     screen = _screen(school, pk)
