@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections
+from django.db.models import F
 from django.test import Client
 
 from hallboard.api.models import ApiKey
 from hallboard.realtime.brokers.redis import RedisBroker
+from hallboard.schools.models import School
 from hallboard.screens.models import Screen
 from tests.conftest import Tenant, make_screen, revision_of
 from tests.realtime.conftest import (
@@ -190,6 +192,28 @@ async def test_with_redis_down_local_screens_are_still_told(tenant: Tenant, sett
         )
         assert await in_thread(post_announcement, secret, "Still here") == 201
         assert (await receive_type(ws, "invalidate"))["rev"] == hello["rev"] + 1
+        await ws.close()
+    finally:
+        await gw.shutdown()
+
+
+async def test_a_gateway_started_during_an_outage_resyncs_when_redis_comes(
+    tenant: Tenant, redis_process: RedisProcess, settings: Any
+) -> None:
+    """Screens connected while Redis was down get the current revision once it is up."""
+    redis_process.stop()
+    gw = await start_gateway(RedisBroker(redis_process.url, backoff_cap=0.3))
+    try:
+        _, token = await in_thread(make_screen, tenant.school, "Early")
+        ws = await open_display(gw, token)
+        hello = await receive_type(ws, "hello")
+        # An edit made by another process (not through this process's bus).
+        await in_thread(
+            lambda: School.objects.filter(pk=tenant.school.pk).update(revision=F("revision") + 5)
+        )
+        redis_process.start()
+        assert (await receive_type(ws, "invalidate", timeout=30))["rev"] == hello["rev"] + 5
+        assert gw.broker.reconnects >= 1
         await ws.close()
     finally:
         await gw.shutdown()

@@ -104,7 +104,9 @@ class RedisBroker:
                 await self._connect()
                 self.state = "connected"
                 self._connected.set()
-                if not first:
+                if not first or failures:
+                    # Anything published while we were not listening was missed,
+                    # including before the very first successful connect.
                     self.reconnects += 1
                     logger.warning(
                         "redis broker reconnected after %d failures; resyncing", failures
