@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -291,3 +292,38 @@ async def test_shutdown_drains_with_1001(tenant: Tenant) -> None:
         sockets.append(ws)
     await gw.shutdown()
     assert [await closed_with(ws) for ws in sockets] == [CloseCode.GOING_AWAY] * 5
+
+
+async def test_back_pressure_collapses_then_flushes_the_newest_revision(
+    gateway: Gateway, tenant: Tenant, screen: tuple[Screen, str]
+) -> None:
+    """While the transport is paused, invalidations collapse; on resume the newest is sent."""
+    ws = await open_display(gateway, screen[1])
+    hello = await receive_type(ws, "hello")
+    (server_side,) = gateway.hub.connections()
+    server_side.pause_writing()  # what asyncio does when the send buffer is over its limit
+    school_id = tenant.school.pk
+    for n in range(3):
+        event = {"e": "invalidate", "school": school_id, "rev": hello["rev"] + 1 + n}
+        gateway.on_broker_message(f"school:{school_id}", json.dumps(event).encode())
+        await asyncio.sleep(0.4)  # past the coalescing window each time
+    server_side.resume_writing()
+    assert await receive_type(ws, "invalidate") == {"type": "invalidate", "rev": hello["rev"] + 3}
+    assert gateway.hub.stats.collapsed >= 1
+    await ws.close()
+
+
+async def test_a_socket_paused_too_long_is_closed_as_slow(
+    tenant: Tenant, screen: tuple[Screen, str]
+) -> None:
+    """A socket whose send buffer stays full past the grace period is closed with 4408."""
+    gw = await start_gateway(slow_after=0.2)
+    try:
+        ws = await open_display(gw, screen[1])
+        await receive_type(ws, "hello")
+        (server_side,) = gw.hub.connections()
+        server_side.pause_writing()
+        assert await closed_with(ws) == CloseCode.SLOW_CLIENT
+        assert gw.hub.stats.slow_closed == 1
+    finally:
+        await gw.shutdown()

@@ -72,6 +72,11 @@ def test_slow_client_after_grace_period() -> None:
     # t=10.5  over it: close with SLOW_CLIENT
     assert hub.slow_clients(now=10.5) == ["c"]
     assert hub.stats.slow_closed == 1
+    # t=11  reported once; it gets nothing more while the adapter closes it
+    assert hub.slow_clients(now=11.0) == []
+    assert hub.deliver("school:1", messages.invalidate(9), rev=9) == []
+    # the adapter removes it when the socket is gone: its topics are freed
+    assert hub.remove("c") == ["school:1"]
 
 
 def test_drained_in_time_is_not_slow() -> None:

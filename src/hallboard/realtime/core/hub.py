@@ -48,6 +48,7 @@ class Outbox:
     pending_rev: int | None = None
     pending: list[str] = field(default_factory=list)
     overflowed: bool = False
+    closing: bool = False  # reported as slow; the adapter is closing it
 
 
 class Hub(Generic[C]):
@@ -121,6 +122,8 @@ class Hub(Generic[C]):
         ready: list[C] = []
         for conn in members:
             outbox = self._outboxes[conn]
+            if outbox.closing:
+                continue
             if outbox.congested_since is None:
                 ready.append(conn)
                 continue
@@ -158,15 +161,24 @@ class Hub(Generic[C]):
         return frames
 
     def slow_clients(self, now: float) -> list[C]:
-        """Connections to close with SLOW_CLIENT: congested too long, or their queue overflowed."""
+        """Connections to close with SLOW_CLIENT: congested too long, or their queue overflowed.
+
+        Each is reported once and gets nothing more; the adapter closes it and
+        ``remove``s it when the socket is gone (which also frees its topics).
+        """
         slow = [
             conn
             for conn, outbox in self._outboxes.items()
-            if outbox.overflowed
-            or (
-                outbox.congested_since is not None
-                and now - outbox.congested_since > self.slow_after
+            if not outbox.closing
+            and (
+                outbox.overflowed
+                or (
+                    outbox.congested_since is not None
+                    and now - outbox.congested_since > self.slow_after
+                )
             )
         ]
+        for conn in slow:
+            self._outboxes[conn].closing = True
         self.stats.slow_closed += len(slow)
         return slow

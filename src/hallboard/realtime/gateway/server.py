@@ -331,8 +331,7 @@ class Gateway:
                 self._write(topics.school(school_id), messages.invalidate(rev), rev=rev)
             for conn in self.hub.slow_clients(now):
                 logger.warning("screen %s is a slow client; closing", conn.screen_id)
-                self.hub.remove(conn)
-                self._close(conn, CloseCode.SLOW_CLIENT)
+                self._close(conn, CloseCode.SLOW_CLIENT)  # its handler then leaves the hub
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:
