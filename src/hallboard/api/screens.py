@@ -17,10 +17,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, PatchDict, Router, Schema, Status
 
-from hallboard.api.errors import invalid
+from hallboard.api.errors import ApiError, invalid
 from hallboard.api.scoping import get_in_school, principal, save_validated, school_for
+from hallboard.display.ratelimit import limiter
 from hallboard.schools.access import Right
 from hallboard.schools.models import School
+from hallboard.screens import pairing
 from hallboard.screens.models import Command, Screen
 from hallboard.timetable.models import SchoolClass
 
@@ -276,3 +278,29 @@ def send_command(
 def list_commands(request: HttpRequest, slug: str, pk: int) -> list[dict[str, Any]]:
     school = school_for(request, slug, Right.SCREENS)
     return [_command_out(c) for c in _screen(school, pk).commands.all()[:100]]
+
+
+class PairIn(Schema):
+    code: str = Field(min_length=4, max_length=12, description="The code shown on the display.")
+
+
+class PairOut(Schema):
+    status: str
+    screen: int
+
+
+@router.post("/schools/{slug}/screens/{pk}/pair", response=PairOut)
+def pair_screen(request: HttpRequest, slug: str, pk: int, payload: PairIn) -> dict[str, Any]:
+    """Claim the code a display shows for this screen; the display picks up its token."""
+    school = school_for(request, slug, Right.SCREENS)
+    screen = _screen(school, pk)
+    who = principal(request)
+    key = f"key:{who.api_key.pk}" if who.api_key else f"user:{getattr(who.user, 'pk', '')}"
+    retry_after = limiter(pairing.CLAIM_LIMIT).hit("pair-claim", key)
+    if retry_after is not None:
+        raise ApiError(429, "rate_limited", f"Too many pairing attempts; retry in {retry_after} s.")
+    try:
+        pairing.claim(payload.code, screen, who.user_or_none)
+    except pairing.PairingError as exc:
+        raise ApiError(404 if exc.code == "pairing_unknown" else 409, exc.code, exc.detail) from exc
+    return {"status": "claimed", "screen": screen.pk}

@@ -51,6 +51,9 @@ def _limiter(rate: str, storage_uri: str) -> RateLimiter:
     return RateLimiter(rate, storage_uri)
 
 
-def limiter() -> RateLimiter:
-    """The limiter for the current settings (read lazily, so tests may override them)."""
-    return _limiter(settings.DISPLAY_RATE_LIMIT, settings.REDIS_URL or "memory://")
+def limiter(rate: str | None = None) -> RateLimiter:
+    """The limiter for ``rate`` (default DISPLAY_RATE_LIMIT), on the configured storage.
+
+    Settings are read at each call, so tests may override them.
+    """
+    return _limiter(rate or settings.DISPLAY_RATE_LIMIT, settings.REDIS_URL or "memory://")

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
+from hallboard.display.ratelimit import limiter
 from hallboard.schools.access import Right
-from hallboard.schools.admin_scoping import SchoolScopedAdmin
+from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
+from hallboard.screens import pairing
 from hallboard.screens.models import Command, PushSettings, Screen
 
 
@@ -27,6 +34,11 @@ def _show_token_once(request: HttpRequest, screen: Screen, token: str) -> None:
             url,
         ),
     )
+
+
+class PairForm(forms.Form):
+    code = forms.CharField(max_length=12, help_text="The code shown on the display.")
+    screen = forms.ModelChoiceField(queryset=Screen.objects.none())
 
 
 @admin.register(Screen)
@@ -56,6 +68,41 @@ class ScreenAdmin(SchoolScopedAdmin):
         "client_info",
     ]
     actions = ["rotate_token", "revoke_token", "reset_binding"]
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path("pair/", self.admin_site.admin_view(self.pair_view), name="screens_screen_pair"),
+            *super().get_urls(),
+        ]
+
+    def pair_view(self, request: HttpRequest) -> HttpResponse:
+        """Claim a pairing code shown on a display for one of the user's screens."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PairForm(request.POST or None, initial={"code": request.GET.get("code", "")})
+        screens = self.get_queryset(request)
+        if not principal(request).is_superuser:
+            screens = screens.filter(self.scope_filter(request, Right.SCREENS))
+        screen_field = form.fields["screen"]
+        assert isinstance(screen_field, forms.ModelChoiceField)
+        screen_field.queryset = screens
+        if request.method == "POST" and form.is_valid():
+            retry_after = limiter(pairing.CLAIM_LIMIT).hit("pair-claim", f"user:{request.user.pk}")
+            if retry_after is not None:
+                form.add_error("code", f"Too many attempts; try again in {retry_after} s.")
+            else:
+                try:
+                    pairing.claim(
+                        form.cleaned_data["code"], form.cleaned_data["screen"], request.user
+                    )
+                except pairing.PairingError as exc:
+                    form.add_error("code", exc.detail)
+                else:
+                    screen = form.cleaned_data["screen"]
+                    messages.success(request, f"Paired: the display now shows “{screen.name}”.")
+                    return redirect("admin:screens_screen_change", screen.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Pair a display"}
+        return TemplateResponse(request, "admin/screens/pair.html", context)
 
     @admin.display(description="Device")
     def device(self, obj: Screen) -> str:

@@ -237,3 +237,40 @@ class PushSettings(models.Model):
         if row is None:
             return cls(pk=1, enabled=bool(settings.DISPLAY_WS_ENABLED), rollout_percent=100)
         return row
+
+
+PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off a TV
+PAIRING_CODE_LENGTH = 6
+
+
+class PairingCode(models.Model):
+    """A short code an unpaired display shows, until an admin claims it for a screen.
+
+    The display also holds a secret (only its hash is stored here) with which it
+    picks up the screen's token once the code is claimed. The token is issued at
+    pick-up, exactly once, so no token is ever stored in clear.
+    """
+
+    code = models.CharField(max_length=PAIRING_CODE_LENGTH, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    device_key = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    screen = models.ForeignKey(
+        Screen, on_delete=models.CASCADE, null=True, blank=True, related_name="pairings"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def expired(self) -> bool:
+        return timezone.now() >= self.expires_at
