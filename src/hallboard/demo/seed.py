@@ -402,6 +402,7 @@ def _credentials(organisation: Organisation) -> Credentials:
         screens = []
         for screen in school.screens.order_by("pk"):
             token = screen.issue_token()
+            screen.reset_binding()  # whichever browser opens the new URL may show it
             screens.append(
                 {
                     "id": screen.pk,

@@ -1,0 +1,640 @@
+/*
+ * hallboard display client (docs/protocol.md). No framework, no build step.
+ *
+ * Dual-run: polling never stops (status first, adaptive between the server's
+ * poll bounds, back to the minimum after a change); WebSocket push, when the
+ * snapshot allows it, only makes changes arrive sooner. The last good snapshot
+ * lives in localStorage and is shown at start when the server cannot be
+ * reached. The screen always says how fresh its data is.
+ */
+(function () {
+  "use strict";
+
+  var API = "/api/display/";
+  var KEYS = {
+    token: "hallboard.token",
+    dk: "hallboard.dk",
+    snapshot: "hallboard.snapshot",
+    etag: "hallboard.etag",
+    confirmed: "hallboard.confirmed"
+  };
+  var HEARTBEAT_MS = 30000;
+  var REQUEST_TIMEOUT_MS = 10000;
+  var PAGE_MS = 8000; // how long each page of a long list is shown
+  var KIND_LABEL = {
+    cancelled: "Cancelled",
+    room_change: "Room change",
+    substitute: "Substitute",
+    note: "Note"
+  };
+
+  var state = {
+    token: null,
+    dk: null,
+    snap: null,
+    etag: null,
+    statusEtag: null,
+    confirmedAt: 0,
+    unreachable: false,
+    pollDelay: 8,
+    pollTimer: null,
+    fetchTimer: null,
+    validTimer: null,
+    ws: null,
+    wsAttempt: 0,
+    wsTimer: null,
+    wsOpen: false,
+    halted: null, // "unpaired" or "bound": polling continues slowly, nothing is shown
+    startedAt: Date.now(),
+    errors: 0,
+    overlayTimer: null
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function store(key, value) {
+    try {
+      if (value === null || value === undefined) localStorage.removeItem(key);
+      else localStorage.setItem(key, value);
+    } catch (e) { /* storage full or disabled: keep running from memory */ }
+  }
+
+  function load(key) {
+    try { return localStorage.getItem(key); } catch (e) { return null; }
+  }
+
+  function deviceKey() {
+    var dk = load(KEYS.dk);
+    if (!dk || !/^[A-Za-z0-9_-]{8,128}$/.test(dk)) {
+      var bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);
+      dk = "d";
+      for (var i = 0; i < bytes.length; i++) dk += ("0" + bytes[i].toString(16)).slice(-2);
+      store(KEYS.dk, dk);
+    }
+    return dk;
+  }
+
+  function escapeHtml(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function meta() { return state.snap ? state.snap.meta : null; }
+  function pollMin() { return (meta() && meta().poll_min_seconds) || 8; }
+  function pollMax() { return (meta() && meta().poll_max_seconds) || 45; }
+  function tz() { return state.snap ? state.snap.school.timezone : undefined; }
+
+  function fmt(date, options) {
+    try {
+      return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: tz() }, options)).format(date);
+    } catch (e) {
+      return new Intl.DateTimeFormat(undefined, options).format(date);
+    }
+  }
+
+  function hhmm(date) { return fmt(date, { hour: "2-digit", minute: "2-digit", hour12: false }); }
+
+  // --- HTTP ------------------------------------------------------------------
+  function request(path, options) {
+    options = options || {};
+    var headers = Object.assign(
+      { "Authorization": "Bearer " + state.token, "X-Device-Key": state.dk },
+      options.headers || {}
+    );
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
+    return fetch(API + path, {
+      method: options.method || "GET",
+      headers: headers,
+      body: options.body,
+      cache: "no-store",
+      signal: controller.signal
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  // A refusal from the server: what to do about it. Returns seconds to wait, if any.
+  function refused(response) {
+    if (response.status === 401) { halt("unpaired"); return null; }
+    if (response.status === 403) { halt("bound"); return null; }
+    if (response.status === 429) {
+      return parseInt(response.headers.get("Retry-After") || "5", 10) || 5;
+    }
+    state.errors++;
+    return null;
+  }
+
+  function confirmed() {
+    state.confirmedAt = Date.now();
+    state.unreachable = false;
+    store(KEYS.confirmed, String(state.confirmedAt));
+    renderFreshness();
+  }
+
+  function unreachable() {
+    state.unreachable = true;
+    state.errors++;
+    renderFreshness();
+  }
+
+  function fetchSnapshot() {
+    clearTimeout(state.fetchTimer);
+    state.fetchTimer = null;
+    var headers = state.etag && state.snap ? { "If-None-Match": state.etag } : {};
+    return request("snapshot/", { headers: headers }).then(function (response) {
+      if (response.status === 304) { confirmed(); return; }
+      if (response.status !== 200) { refused(response); return; }
+      var etag = response.headers.get("ETag");
+      return response.json().then(function (snapshot) {
+        state.snap = snapshot;
+        state.etag = etag;
+        store(KEYS.snapshot, JSON.stringify(snapshot));
+        store(KEYS.etag, etag);
+        confirmed();
+        render();
+        scheduleValidUntil();
+        connectPush();
+      });
+    }).catch(unreachable);
+  }
+
+  // Push said something changed: fetch within half a second (spread a little,
+  // so a whole school's screens do not ask in the same millisecond).
+  function soon() {
+    if (state.fetchTimer) return;
+    state.fetchTimer = setTimeout(fetchSnapshot, 50 + Math.random() * 350);
+  }
+
+  function scheduleValidUntil() {
+    clearTimeout(state.validTimer);
+    var until = meta() && Date.parse(meta().valid_until);
+    if (!until) return;
+    var wait = Math.max(1000, until - Date.now() + 500);
+    state.validTimer = setTimeout(fetchSnapshot, Math.min(wait, 6 * 3600 * 1000));
+  }
+
+  function schedulePoll(seconds) {
+    clearTimeout(state.pollTimer);
+    state.pollTimer = setTimeout(poll, seconds * 1000);
+  }
+
+  // Status first: the cheap request. Never stops, whatever happens.
+  function poll() {
+    var changed = false;
+    var wait = null;
+    var headers = state.statusEtag ? { "If-None-Match": state.statusEtag } : {};
+    request("status/", { headers: headers }).then(function (response) {
+      if (response.status === 304) { confirmed(); return; }
+      if (response.status !== 200) { wait = refused(response); return; }
+      state.statusEtag = response.headers.get("ETag");
+      return response.json().then(function (status) {
+        if (state.halted) { resume(); }
+        var m = meta();
+        if (!m || status.rev > m.rev || status.date !== m.date) {
+          changed = true;
+          return fetchSnapshot();
+        }
+        confirmed();
+      });
+    }).catch(unreachable).then(function () {
+      var m = meta();
+      if (m && m.valid_until && Date.now() >= Date.parse(m.valid_until)) {
+        changed = true;
+        return fetchSnapshot();
+      }
+    }).finally(function () {
+      if (wait) { schedulePoll(wait); return; }
+      if (state.halted) { schedulePoll(60); return; }
+      state.pollDelay = changed ? pollMin() : Math.min(pollMax(), Math.max(pollMin(), state.pollDelay * 1.5));
+      schedulePoll(state.pollDelay);
+    });
+  }
+
+  // --- push ------------------------------------------------------------------
+  function connectPush() {
+    var m = meta();
+    if (!m || !m.ws_enabled || !m.ws_url || !window.WebSocket || state.halted) return;
+    if (state.ws || state.wsTimer) return;
+    var url = m.ws_url + "?token=" + encodeURIComponent(state.token) + "&dk=" + encodeURIComponent(state.dk);
+    var ws;
+    try { ws = new WebSocket(url); } catch (e) { retryPush(1006); return; }
+    state.ws = ws;
+    ws.onopen = function () { state.wsAttempt = 0; state.wsOpen = true; renderFreshness(); };
+    ws.onmessage = function (event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      onPush(message);
+    };
+    ws.onclose = function (event) {
+      state.ws = null;
+      state.wsOpen = false;
+      renderFreshness();
+      retryPush(event.code);
+    };
+  }
+
+  function onPush(message) {
+    var m = meta();
+    if (message.type === "hello" || message.type === "invalidate") {
+      if (!m || message.rev > m.rev) soon();
+      else confirmed(); // the server says our revision is current
+    } else if (message.type === "alert") {
+      fetchSnapshot(); // never delayed
+    } else if (message.type === "command") {
+      runCommand(message);
+    }
+  }
+
+  // Close codes (docs/realtime.md): never retry for credentials; slowly when
+  // push is off; with jitter when the server goes away; else backoff 1-60 s.
+  function retryPush(code) {
+    if (code === 4401) { halt("unpaired"); return; }
+    if (code === 4403) { halt("bound"); return; }
+    var delay;
+    if (code === 4409) {
+      delay = 300000 * (0.5 + Math.random());
+    } else if (code === 1001) {
+      state.wsAttempt = 0;
+      delay = 500 + Math.random() * 4500;
+    } else {
+      state.wsAttempt++;
+      var cap = Math.min(60000, 1000 * Math.pow(2, state.wsAttempt));
+      delay = 1000 + Math.random() * (cap - 1000); // full jitter, never below 1 s
+    }
+    clearTimeout(state.wsTimer);
+    state.wsTimer = setTimeout(function () { state.wsTimer = null; connectPush(); }, delay);
+  }
+
+  function sendPush(message) {
+    if (state.ws && state.wsOpen) {
+      try { state.ws.send(JSON.stringify(message)); return true; } catch (e) { return false; }
+    }
+    return false;
+  }
+
+  function runCommand(command) {
+    var ack = function () { sendPush({ type: "ack", id: command.id }); };
+    if (command.name === "reload") {
+      ack();
+      setTimeout(function () { location.reload(); }, 300);
+    } else if (command.name === "identify") {
+      showOverlay("identify", state.snap ? state.snap.screen.name : "", command.seconds || 10);
+      ack();
+    } else if (command.name === "message") {
+      showOverlay("message", command.text || "", command.seconds || 10);
+      ack();
+    }
+  }
+
+  function showOverlay(kind, text, seconds) {
+    var overlay = $("overlay");
+    overlay.className = "overlay " + kind;
+    $("overlay-text").textContent = text;
+    overlay.hidden = false;
+    clearTimeout(state.overlayTimer);
+    state.overlayTimer = setTimeout(function () { overlay.hidden = true; }, seconds * 1000);
+  }
+
+  // --- heartbeat ---------------------------------------------------------------
+  function health() {
+    var figures = {
+      viewport: window.innerWidth + "x" + window.innerHeight,
+      errors: state.errors,
+      online: navigator.onLine
+    };
+    if (performance && performance.memory) {
+      figures.js_heap_mb = Math.round(performance.memory.usedJSHeapSize / 1048576);
+    }
+    if (navigator.deviceMemory) figures.device_memory_gb = navigator.deviceMemory;
+    if (navigator.connection && navigator.connection.effectiveType) {
+      figures.network = navigator.connection.effectiveType;
+    }
+    return figures;
+  }
+
+  function heartbeat() {
+    if (!state.token || state.halted) return;
+    var body = {
+      rev: meta() ? meta().rev : null,
+      mode: state.wsOpen ? "ws" : "poll",
+      uptime_s: Math.round((Date.now() - state.startedAt) / 1000),
+      health: health()
+    };
+    if (sendPush(Object.assign({ type: "heartbeat" }, body))) return;
+    request("heartbeat/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    }).catch(function () { state.errors++; });
+  }
+
+  // --- rendering ---------------------------------------------------------------
+  function localMinutes(date) {
+    var parts = fmt(date, { hour: "2-digit", minute: "2-digit", hour12: false }).split(":");
+    return parseInt(parts[0], 10) % 24 * 60 + parseInt(parts[1], 10);
+  }
+
+  function toMinutes(hm) {
+    var parts = hm.split(":");
+    return parseInt(parts[0], 10) * 60 + parseInt(parts[1], 10);
+  }
+
+  function currentAndNext(periods, now) {
+    var minutes = localMinutes(now);
+    var current = null;
+    var next = null;
+    for (var i = 0; i < periods.length; i++) {
+      var p = periods[i];
+      if (toMinutes(p.start) <= minutes && minutes < toMinutes(p.end)) current = p;
+      else if (toMinutes(p.start) > minutes && !next) next = p;
+    }
+    return { current: current, next: next };
+  }
+
+  function periodLabel(p) { return /^\d+$/.test(p.label) ? "Period " + p.label : p.label; }
+
+  function renderNowNext(now) {
+    var snap = state.snap;
+    var box = $("now-next");
+    if (!snap) { box.innerHTML = ""; return; }
+    var cn = currentAndNext(snap.periods, now);
+    var html = "";
+    if (cn.current) {
+      html += '<div class="slot now"><span class="tag">Now</span><b>' + escapeHtml(periodLabel(cn.current)) +
+        "</b> " + escapeHtml(cn.current.start) + "–" + escapeHtml(cn.current.end) + "</div>";
+    }
+    if (cn.next) {
+      html += '<div class="slot next"><span class="tag">Next</span><b>' + escapeHtml(periodLabel(cn.next)) +
+        "</b> " + escapeHtml(cn.next.start) + "–" + escapeHtml(cn.next.end) + "</div>";
+    }
+    if (!html) html = '<div class="slot">No more lessons today</div>';
+    box.innerHTML = html;
+  }
+
+  function renderSubstitutions(snap) {
+    var byClass = {};
+    var order = [];
+    snap.substitutions.forEach(function (s) {
+      if (!byClass[s.class]) { byClass[s.class] = []; order.push(s.class); }
+      byClass[s.class].push(s);
+    });
+    if (!order.length) return '<p class="empty">No substitutions today.</p>';
+    order.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
+    return order.map(function (name) {
+      var rows = byClass[name].map(function (s) {
+        var who = "";
+        if (s.kind === "substitute" && (s.teacher || s.substitute)) {
+          who = (s.teacher ? "<s>" + escapeHtml(s.teacher) + "</s> → " : "") + escapeHtml(s.substitute || "");
+        } else if (s.teacher) {
+          who = escapeHtml(s.teacher);
+        }
+        return '<div class="sub-row kind-' + escapeHtml(s.kind) + '">' +
+          '<span class="p">' + escapeHtml(s.period) + "</span>" +
+          '<span class="badge">' + escapeHtml(KIND_LABEL[s.kind] || s.kind) + "</span>" +
+          '<span class="subject">' + escapeHtml(s.subject || "") + "</span>" +
+          '<span class="who">' + who + "</span>" +
+          '<span class="room">' + escapeHtml(s.room || "") + "</span>" +
+          (s.note ? '<span class="note">' + escapeHtml(s.note) + "</span>" : "") +
+          "</div>";
+      }).join("");
+      return '<div class="sub-class"><div class="class-name">' + escapeHtml(name) + "</div>" + rows + "</div>";
+    }).join("");
+  }
+
+  // The timetable excerpt: for a few classes the whole day, else now and next.
+  function renderLessons(snap, now) {
+    var classes = [];
+    snap.lessons.forEach(function (l) { if (classes.indexOf(l.class) < 0) classes.push(l.class); });
+    classes.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
+    if (!snap.lessons.length) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No lessons today.</p>'; }
+    var cell = function (l) {
+      return '<span class="subject">' + escapeHtml(l.subject) + "</span>" +
+        (l.room ? ' <span class="room">' + escapeHtml(l.room) + "</span>" : "") +
+        (l.teacher ? ' <span class="who">' + escapeHtml(l.teacher) + "</span>" : "");
+    };
+    if (classes.length <= 4) {
+      $("lessons-title").textContent = "Today";
+      var head = "<tr><th></th>" + classes.map(function (c) { return "<th>" + escapeHtml(c) + "</th>"; }).join("") + "</tr>";
+      var body = snap.periods.map(function (p) {
+        var cells = classes.map(function (c) {
+          var l = snap.lessons.filter(function (x) { return x.class === c && x.period === p.number; })[0];
+          return "<td>" + (l ? cell(l) : "") + "</td>";
+        }).join("");
+        return '<tr><th class="p">' + escapeHtml(p.label) + "</th>" + cells + "</tr>";
+      }).join("");
+      return '<table class="grid">' + head + body + "</table>";
+    }
+    var cn = currentAndNext(snap.periods, now);
+    var slot = cn.current || cn.next;
+    if (!slot) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No more lessons today.</p>'; }
+    $("lessons-title").textContent = (cn.current ? "Now: " : "Next: ") + periodLabel(slot);
+    return snap.lessons.filter(function (l) { return l.period === slot.number; }).map(function (l) {
+      return '<div class="lesson-row"><span class="class-name">' + escapeHtml(l.class) + "</span>" + cell(l) + "</div>";
+    }).join("");
+  }
+
+  function renderNews(snap) {
+    if (!snap.announcements.length) return '<p class="empty">No announcements.</p>';
+    return snap.announcements.map(function (a) {
+      return '<article class="news-item priority-' + escapeHtml(a.priority) + '"><h3>' + escapeHtml(a.title) +
+        "</h3>" + (a.body ? "<p>" + escapeHtml(a.body) + "</p>" : "") + "</article>";
+    }).join("");
+  }
+
+  function renderAlert(snap) {
+    var alert = snap.alert;
+    var box = $("alert");
+    if (!alert) { box.hidden = true; document.body.classList.remove("alerting"); return; }
+    box.className = "alert severity-" + alert.severity;
+    $("alert-kind").textContent = alert.kind === "other" ? "Alert" : alert.kind.replace(/_/g, " ");
+    $("alert-headline").textContent = alert.headline;
+    $("alert-instructions").textContent = alert.instructions || "";
+    $("alert-since").textContent = "Since " + hhmm(new Date(alert.starts_at));
+    box.hidden = false;
+    document.body.classList.add("alerting");
+  }
+
+  function render() {
+    var snap = state.snap;
+    if (!snap) return;
+    var now = new Date();
+    document.body.classList.remove("booting");
+    document.body.classList.toggle("portrait", snap.screen.orientation === "portrait");
+    document.body.classList.toggle("landscape", snap.screen.orientation !== "portrait");
+    $("school-name").textContent = snap.school.name;
+    $("screen-name").textContent = snap.screen.name;
+    $("subs").innerHTML = renderSubstitutions(snap);
+    $("lessons").innerHTML = renderLessons(snap, now);
+    $("news").innerHTML = renderNews(snap);
+    renderAlert(snap);
+    tick();
+    resetPaging();
+  }
+
+  function renderFreshness() {
+    if (!state.snap) return;
+    var asOf = state.confirmedAt ? new Date(state.confirmedAt) : null;
+    $("asof").textContent = asOf ? "As of " + hhmm(asOf) : "Not yet confirmed";
+    $("link").textContent = state.wsOpen ? "● live" : "○ polling";
+    var staleAfter = (pollMax() + 15) * 1000;
+    var stale = state.unreachable || !asOf || Date.now() - state.confirmedAt > staleAfter;
+    var banner = $("stale");
+    if (stale) {
+      banner.textContent = asOf
+        ? "Not updated since " + hhmm(asOf) + " — showing the last known information"
+        : "Cannot reach the server — showing the last known information";
+      banner.hidden = false;
+    } else {
+      banner.hidden = true;
+    }
+    document.body.classList.toggle("is-stale", stale);
+  }
+
+  function tick() {
+    var now = new Date();
+    if (state.snap) {
+      $("clock").textContent = hhmm(now);
+      $("date").textContent = fmt(now, { weekday: "long", day: "numeric", month: "long" });
+      renderNowNext(now);
+    }
+    renderFreshness();
+  }
+
+  // Long lists page automatically: one screenful at a time, then back to the top.
+  var paging = {};
+  function resetPaging() {
+    ["subs", "lessons", "news"].forEach(function (id) {
+      $(id).scrollTop = 0;
+      paging[id] = 0;
+    });
+    updatePageNumbers();
+  }
+
+  function updatePageNumbers() {
+    var el = $("subs");
+    var pages = Math.max(1, Math.ceil(el.scrollHeight / Math.max(1, el.clientHeight) - 0.05));
+    $("subs-page").textContent = pages > 1 ? (Math.round(el.scrollTop / el.clientHeight) + 1) + "/" + pages : "";
+  }
+
+  function page() {
+    ["subs", "lessons", "news"].forEach(function (id) {
+      var el = $(id);
+      if (el.scrollHeight <= el.clientHeight + 4) return;
+      var next = el.scrollTop + el.clientHeight;
+      el.scrollTop = next >= el.scrollHeight - 4 ? 0 : next;
+    });
+    updatePageNumbers();
+  }
+
+  // --- halted states and pairing -------------------------------------------------
+  function halt(reason) {
+    if (state.halted === reason) return;
+    state.halted = reason;
+    if (state.ws) { try { state.ws.close(); } catch (e) { /* closing anyway */ } }
+    if (reason === "unpaired") {
+      store(KEYS.token, null);
+      store(KEYS.snapshot, null);
+      state.token = null;
+      startPairing();
+    } else {
+      $("notice-text").textContent = "This screen is bound to another device. " +
+        "Ask your IT admin to reset its binding in hallboard.";
+      $("notice").hidden = false;
+    }
+  }
+
+  function resume() {
+    state.halted = null;
+    $("notice").hidden = true;
+    connectPush();
+  }
+
+  var pairing = null;
+  function startPairing() {
+    clearTimeout(state.pollTimer);
+    $("board").hidden = true;
+    $("pairing").hidden = false;
+    fetch(API + "pair/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ dk: state.dk }),
+      cache: "no-store"
+    }).then(function (response) {
+      if (response.status === 429) {
+        var wait = parseInt(response.headers.get("Retry-After") || "30", 10);
+        setTimeout(startPairing, wait * 1000);
+        return;
+      }
+      if (response.status !== 201) throw new Error("pairing refused");
+      return response.json().then(function (p) {
+        pairing = p;
+        $("pairing-code").textContent = p.code.slice(0, 3) + " " + p.code.slice(3);
+        $("pairing-qr").innerHTML = p.qr_svg;
+        $("pairing-url").textContent = p.claim_url;
+        pollPairing();
+      });
+    }).catch(function () { setTimeout(startPairing, 5000 + Math.random() * 5000); });
+  }
+
+  function pollPairing() {
+    if (!pairing) return;
+    var left = Math.max(0, Math.round((Date.parse(pairing.expires_at) - Date.now()) / 60000));
+    $("pairing-expiry").textContent = "The code is valid for " + left + " more minute" + (left === 1 ? "" : "s") + ".";
+    fetch(API + "pair/" + pairing.code + "/", {
+      headers: { "X-Pairing-Secret": pairing.secret },
+      cache: "no-store"
+    }).then(function (response) {
+      if (response.status === 200) {
+        return response.json().then(function (result) {
+          if (result.status === "paired") { paired(result.token); return; }
+          setTimeout(pollPairing, 3000);
+        });
+      }
+      if (response.status === 429) { setTimeout(pollPairing, 5000); return; }
+      pairing = null;
+      startPairing(); // expired or gone: a new code
+    }).catch(function () { setTimeout(pollPairing, 5000); });
+  }
+
+  function paired(token) {
+    pairing = null;
+    state.token = token;
+    state.halted = null;
+    store(KEYS.token, token);
+    $("pairing").hidden = true;
+    $("board").hidden = false;
+    fetchSnapshot().then(function () { schedulePoll(pollMin()); });
+  }
+
+  // --- start ---------------------------------------------------------------------
+  function boot() {
+    state.dk = deviceKey();
+    var fromUrl = new URLSearchParams(location.search).get("token");
+    if (fromUrl && fromUrl !== load(KEYS.token)) {
+      store(KEYS.token, fromUrl);
+      store(KEYS.snapshot, null); // another screen's data must not show
+    }
+    state.token = fromUrl || load(KEYS.token);
+    setInterval(tick, 1000);
+    setInterval(page, PAGE_MS);
+    setInterval(heartbeat, HEARTBEAT_MS);
+    if (!state.token) { startPairing(); return; }
+    var cached = load(KEYS.snapshot);
+    if (cached) {
+      try {
+        state.snap = JSON.parse(cached);
+        state.etag = load(KEYS.etag);
+        state.confirmedAt = parseInt(load(KEYS.confirmed) || "0", 10);
+        render();
+      } catch (e) { state.snap = null; }
+    }
+    fetchSnapshot().then(function () {
+      schedulePoll(pollMin());
+      setTimeout(heartbeat, 2000);
+    });
+  }
+
+  window.hallboard = state; // for support: inspect the display's state in the console
+  boot();
+})();
