@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
+from django.test import Client
 
+from hallboard.api.models import ApiKey
 from hallboard.schools.models import Organisation, School
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Period, SchoolClass, Subject, Teacher
@@ -41,6 +45,16 @@ def make_school(organisation: Organisation, slug: str, tz: str = "Europe/Berlin"
     Subject.objects.create(school=school, code="MA", name="Maths")
     Teacher.objects.create(school=school, code="MUE", name="Ms Müller")
     return school
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with empty in-memory rate limit counters."""
+    from hallboard.display import ratelimit
+
+    ratelimit._limiter.cache_clear()
+    yield
+    ratelimit._limiter.cache_clear()
 
 
 @pytest.fixture
@@ -103,3 +117,58 @@ def redis_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class ApiClient:
+    def __init__(self, secret: str | None = None, client: Client | None = None) -> None:
+        self.client = client or Client()
+        self.headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+
+    def _send(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        url = f"/api/v1/{path.lstrip('/')}"
+        if method == "get":
+            return self.client.get(url, params, headers=self.headers)
+        if params:
+            url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        return getattr(self.client, method)(
+            url,
+            data=json.dumps(body) if body is not None else None,
+            content_type="application/json",
+            headers=self.headers,
+        )
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._send("get", path, **params)
+
+    def post(self, path: str, body: Any = None, **params: Any) -> Any:
+        return self._send("post", path, body if body is not None else {}, **params)
+
+    def put(self, path: str, body: Any, **params: Any) -> Any:
+        return self._send("put", path, body, **params)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self._send("patch", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self._send("delete", path)
+
+
+KeyFactory = Callable[..., ApiClient]
+
+
+@pytest.fixture
+def api_as(tenant: Tenant) -> KeyFactory:
+    """api_as(role, school=tenant.school | None for the organisation) → an ApiClient."""
+
+    def make(
+        role: str, school: School | None = tenant.school, organisation: Organisation | None = None
+    ) -> ApiClient:
+        _, secret = ApiKey.create(
+            name=f"test {role}",
+            organisation=organisation or tenant.organisation,
+            school=school,
+            role=role,
+        )
+        return ApiClient(secret)
+
+    return make

@@ -13,8 +13,7 @@ from hallboard.api.models import ApiKey
 from hallboard.schools.models import Membership, Organisation
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement
-from tests.api.conftest import ApiClient, KeyFactory
-from tests.conftest import Tenant, make_school, make_screen, revision_of
+from tests.conftest import ApiClient, KeyFactory, Tenant, make_school, make_screen, revision_of
 
 
 def test_no_credentials_is_401(tenant: Tenant) -> None:

@@ -8,8 +8,7 @@ from hallboard.alerts.models import Alert
 from hallboard.screens.models import Command, Screen
 from hallboard.screens.tokens import hash_token
 from hallboard.timetable.models import Announcement, Substitution
-from tests.api.conftest import KeyFactory
-from tests.conftest import Tenant, revision_of
+from tests.conftest import KeyFactory, Tenant, revision_of
 from tests.display.conftest import ScreenClient
 
 

@@ -7,8 +7,7 @@ from django.test import Client
 
 from hallboard.schools.models import School
 from hallboard.screens.models import PushSettings
-from tests.api.conftest import KeyFactory
-from tests.conftest import Tenant
+from tests.conftest import KeyFactory, Tenant
 
 
 def test_operator_switches_push_off_and_sets_the_rollout(tenant: Tenant) -> None:

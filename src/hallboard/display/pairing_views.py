@@ -16,7 +16,9 @@ from hallboard.display.auth import DEVICE_KEY
 from hallboard.display.ratelimit import limiter
 from hallboard.screens import pairing
 
-PAIR_START_LIMIT = "10/minute"  # per device key and per client address
+# New codes per device key, and per client address (a school's screens often
+# share one address behind NAT, so that limit is higher).
+PAIR_START_LIMITS = {"pair-dk": "10/minute", "pair-ip": "60/minute"}
 
 
 def claim_url(code: str) -> str:
@@ -47,9 +49,8 @@ def start_view(request: HttpRequest) -> HttpResponseBase:
         return errors.missing_device_key()
     if not DEVICE_KEY.fullmatch(device_key):
         return errors.invalid_device_key()
-    start_limit = limiter(PAIR_START_LIMIT)
-    for key in (("pair-dk", device_key), ("pair-ip", _client_address(request))):
-        retry_after = start_limit.hit(*key)
+    for scope, value in (("pair-dk", device_key), ("pair-ip", _client_address(request))):
+        retry_after = limiter(PAIR_START_LIMITS[scope]).hit(scope, value)
         if retry_after is not None:
             return errors.rate_limited(retry_after)
     code, secret = pairing.start(device_key)
