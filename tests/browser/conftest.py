@@ -74,9 +74,10 @@ def site(live_server: Any, gateway_thread: GatewayThread, settings: Any) -> str:
     return str(live_server.url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(django_db_setup: Any) -> Iterator[Any]:
-    """One Chromium for the session.
+    """One Chromium per module, closed before other modules' asyncio tests run (its
+    event loop must not outlive the browser tests).
 
     Playwright's sync API keeps an event loop in the test's thread, so Django
     would refuse ORM calls there; the tests' own ORM use is synchronous and safe
