@@ -88,7 +88,8 @@ def pick_up(code: str, secret: str) -> Pickup:
     """What the display polling with ``secret`` gets: wait, or the token (exactly once)."""
     with transaction.atomic():
         pairing = (
-            PairingCode.objects.select_for_update()
+            # of=("self",): PostgreSQL cannot lock the nullable side of the outer join.
+            PairingCode.objects.select_for_update(of=("self",))
             .select_related("screen")
             .filter(code=normalise(code))
             .first()
