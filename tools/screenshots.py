@@ -1,0 +1,107 @@
+"""Regenerate docs/screenshots/: the demo in Debian's Chromium (landscape, portrait, alert, pairing).
+
+    .venv/bin/python tools/screenshots.py
+
+Starts `hallboard demo` on free ports with a throwaway data directory, opens
+screens in headless Chromium, raises and clears an alert through the management
+API, and stops the demo (by PID) when done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def api(base: str, key: str, path: str, body: dict[str, object]) -> dict[str, object]:
+    request = urllib.request.Request(  # noqa: S310 - loopback demo only
+        f"{base}/api/v1/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return dict(json.load(response))
+
+
+def main() -> None:
+    web, gateway = free_port(), free_port()
+    base = f"http://127.0.0.1:{web}"
+    with tempfile.TemporaryDirectory() as data:
+        env = {**os.environ, "HALLBOARD_DATA_DIR": data, "GATEWAY_PORT": str(gateway),
+               "HALLBOARD_PUBLIC_URL": base}
+        demo = subprocess.Popen(  # noqa: S603 - our own command
+            [sys.executable, "-m", "hallboard", "demo", "--port", str(web)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        try:
+            lines: list[str] = []
+            assert demo.stdout is not None
+            while not any(line.startswith("Serving") for line in lines):
+                lines.append(demo.stdout.readline())
+            text = "".join(lines)
+            urls = re.findall(r"http://\S+/display/\?token=\S+", text)
+            org_key = re.search(r"organisation API key: (hbk_\S+)", text)
+            assert urls and org_key, text
+            time.sleep(1)
+            OUT.mkdir(parents=True, exist_ok=True)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                shots = [("landscape", urls[0], (1920, 1080)), ("portrait", urls[1], (1080, 1920))]
+                for name, url, (width, height) in shots:
+                    page = browser.new_page(viewport={"width": width, "height": height})
+                    page.goto(url)
+                    page.wait_for_selector("#link:has-text('live')")
+                    page.screenshot(path=str(OUT / f"{name}.png"))
+                    if name == "landscape":
+                        alert = api(base, org_key.group(1), "schools/lindenhof/alerts", {
+                            "headline": "Lockdown", "kind": "lockdown", "severity": "extreme",
+                            "instructions": "Lock the doors. Stay away from windows.\n"
+                                            "Wait for the all-clear.",
+                        })
+                        page.wait_for_selector("#alert:not([hidden])")
+                        page.evaluate("document.querySelector('#alert').style.animation = 'none'")
+                        page.screenshot(path=str(OUT / "alert.png"))
+                        api(base, org_key.group(1), f"schools/lindenhof/alerts/{alert['id']}/clear", {})
+                        page.wait_for_selector("#alert", state="hidden")
+                    page.close()
+                page = browser.new_page(viewport={"width": 1920, "height": 1080})
+                page.goto(f"{base}/display/")
+                page.wait_for_selector("#pairing-qr svg")
+                page.screenshot(path=str(OUT / "pairing.png"))
+                browser.close()
+        finally:
+            demo.terminate()
+            demo.wait(timeout=30)
+    print("wrote", ", ".join(sorted(p.name for p in OUT.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main()
