@@ -1,4 +1,4 @@
-"""Regenerate docs/screenshots/: the demo in Debian's Chromium (landscape, portrait, alert, pairing).
+"""Regenerate docs/screenshots/: the demo in Chromium (landscape, portrait, alert, pairing).
 
     .venv/bin/python tools/screenshots.py
 
@@ -55,11 +55,18 @@ def main() -> None:
     web, gateway = free_port(), free_port()
     base = f"http://127.0.0.1:{web}"
     with tempfile.TemporaryDirectory() as data:
-        env = {**os.environ, "HALLBOARD_DATA_DIR": data, "GATEWAY_PORT": str(gateway),
-               "HALLBOARD_PUBLIC_URL": base}
+        env = {
+            **os.environ,
+            "HALLBOARD_DATA_DIR": data,
+            "GATEWAY_PORT": str(gateway),
+            "HALLBOARD_PUBLIC_URL": base,
+        }
         demo = subprocess.Popen(  # noqa: S603 - our own command
             [sys.executable, "-m", "hallboard", "demo", "--port", str(web)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         try:
             lines: list[str] = []
@@ -69,7 +76,8 @@ def main() -> None:
             text = "".join(lines)
             urls = re.findall(r"http://\S+/display/\?token=\S+", text)
             org_key = re.search(r"organisation API key: (hbk_\S+)", text)
-            assert urls and org_key, text
+            if not urls or org_key is None:
+                raise SystemExit(f"the demo printed no display URLs or API key:\n{text}")
             time.sleep(1)
             OUT.mkdir(parents=True, exist_ok=True)
             with sync_playwright() as p:
@@ -81,15 +89,27 @@ def main() -> None:
                     page.wait_for_selector("#link:has-text('live')")
                     page.screenshot(path=str(OUT / f"{name}.png"))
                     if name == "landscape":
-                        alert = api(base, org_key.group(1), "schools/lindenhof/alerts", {
-                            "headline": "Lockdown", "kind": "lockdown", "severity": "extreme",
-                            "instructions": "Lock the doors. Stay away from windows.\n"
-                                            "Wait for the all-clear.",
-                        })
+                        alert = api(
+                            base,
+                            org_key.group(1),
+                            "schools/lindenhof/alerts",
+                            {
+                                "headline": "Lockdown",
+                                "kind": "lockdown",
+                                "severity": "extreme",
+                                "instructions": "Lock the doors. Stay away from windows.\n"
+                                "Wait for the all-clear.",
+                            },
+                        )
                         page.wait_for_selector("#alert:not([hidden])")
                         page.evaluate("document.querySelector('#alert').style.animation = 'none'")
                         page.screenshot(path=str(OUT / "alert.png"))
-                        api(base, org_key.group(1), f"schools/lindenhof/alerts/{alert['id']}/clear", {})
+                        api(
+                            base,
+                            org_key.group(1),
+                            f"schools/lindenhof/alerts/{alert['id']}/clear",
+                            {},
+                        )
                         page.wait_for_selector("#alert", state="hidden")
                     page.close()
                 page = browser.new_page(viewport={"width": 1920, "height": 1080})

@@ -216,3 +216,39 @@ def test_push_turned_off_for_the_school_falls_back_to_polling(
     page.wait_for_function(
         "document.getElementById('news').innerText.includes('Still current')", timeout=20_000
     )
+
+
+def test_a_screen_bound_elsewhere_says_so(page: Any, site: str, tenant: Tenant) -> None:
+    """A device refused with screen_bound explains it on screen instead of going blank."""
+    screen, token = make_screen(tenant.school)
+    Screen.objects.filter(pk=screen.pk).update(
+        device_key="the-other-device", bound_at=timezone.now()
+    )
+    page.goto(f"{site}/display/?token={token}")
+    page.wait_for_selector("#notice:not([hidden])")
+    assert "bound to another device" in page.inner_text("#notice")
+
+
+def test_a_timed_message_is_shown_and_acknowledged(page: Any, site: str, tenant: Tenant) -> None:
+    """The message command shows its text over the board for its seconds."""
+    screen, token = make_screen(tenant.school)
+    open_screen(page, site, token)
+    page.wait_for_function("window.hallboard.wsOpen === true")
+    Command.objects.create(
+        screen=screen, name="message", payload={"text": "Assembly now", "seconds": 2}
+    )
+    page.wait_for_selector("#overlay:not([hidden])")
+    assert page.inner_text("#overlay-text") == "Assembly now"
+    page.wait_for_selector("#overlay", state="hidden", timeout=10_000)
+
+
+def test_a_revoked_token_sends_the_screen_back_to_pairing(
+    page: Any, site: str, tenant: Tenant
+) -> None:
+    """When the token is revoked the socket closes with 4401 and the screen shows a code."""
+    screen, token = make_screen(tenant.school)
+    open_screen(page, site, token)
+    page.wait_for_function("window.hallboard.wsOpen === true")
+    Screen.objects.get(pk=screen.pk).revoke_token()
+    page.wait_for_selector("#pairing-qr svg")
+    assert page.evaluate("localStorage.getItem('hallboard.token')") is None
