@@ -135,6 +135,9 @@ DISPLAY_POLL_MAX_SECONDS = env.int("DISPLAY_POLL_MAX_SECONDS", default=45)
 DISPLAY_RATE_LIMIT = env.str("DISPLAY_RATE_LIMIT", default="5/5second")
 # A screen with no heartbeat for this long is reported offline.
 DISPLAY_OFFLINE_AFTER_SECONDS = env.int("DISPLAY_OFFLINE_AFTER_SECONDS", default=90)
+# An online screen still showing an older revision this long after the current
+# one was made is reported stale (displays report a new revision as they show it).
+DISPLAY_STALE_AFTER_SECONDS = env.int("DISPLAY_STALE_AFTER_SECONDS", default=60)
 # Path of the push endpoint on the gateway.
 DISPLAY_WS_PATH = env.str("DISPLAY_WS_PATH", default="/ws/display/")
 # The push URL displays are given (meta.ws_url). Empty: ws(s)://<host of the

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from hallboard.api.models import ApiKey
-from hallboard.schools.models import Membership, Organisation
+from hallboard.schools.models import Membership, Organisation, School
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement
 from tests.conftest import ApiClient, KeyFactory, Tenant, make_school, make_screen, revision_of
@@ -159,6 +159,13 @@ def test_screen_list_needs_the_screens_right(tenant: Tenant, api_as: KeyFactory)
     Screen.objects.update(
         last_heartbeat_at=timezone.now() - dt.timedelta(seconds=5), revision_shown=current - 1
     )
-    assert api_as("admin").get("schools/alpha/screens").json()[0]["status"] == "stale"
+    # Behind, but the current revision is seconds old: within the grace period.
+    assert api_as("admin").get("schools/alpha/screens").json()[0]["status"] == "online"
+    School.objects.filter(pk=tenant.school.pk).update(
+        revision_changed_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    row = api_as("admin").get("schools/alpha/screens").json()[0]
+    assert row["status"] == "stale"
+    assert row["status_reason"].startswith(f"shows revision {current - 1}, current is {current}")
     Screen.objects.update(revision_shown=current)
     assert api_as("admin").get("schools/alpha/screens").json()[0]["status"] == "online"

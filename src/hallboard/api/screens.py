@@ -1,8 +1,7 @@
 """``/api/v1/schools/{slug}/screens``: screens, their tokens and bindings, and commands.
 
-Status of a screen (``status``): ``offline`` when no heartbeat arrived within
-``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never), ``stale`` when it is online but
-shows an older revision than the school's, ``online`` otherwise.
+Status of a screen (``status``, with ``status_reason``): ``offline``, ``stale``
+or ``online`` as decided by ``hallboard.screens.status``.
 """
 
 # No `from __future__ import annotations` here: ninja's PatchDict needs the
@@ -24,6 +23,7 @@ from hallboard.schools.access import Right
 from hallboard.schools.models import School
 from hallboard.screens import pairing
 from hallboard.screens.models import Command, Screen
+from hallboard.screens.status import state_of
 from hallboard.timetable.models import SchoolClass
 
 router = Router(tags=["screens"])
@@ -51,12 +51,14 @@ class ScreenOut(Schema):
     orientation: str
     allow_multi_device: bool | None
     status: Literal["online", "stale", "offline"]
+    status_reason: str
     bound: bool
     bound_at: dt.datetime | None
     last_heartbeat_at: dt.datetime | None
     revision_shown: int | None
     school_revision: int
     connection_mode: str
+    push_refused_code: int | None
     has_token: bool
 
 
@@ -89,16 +91,8 @@ def display_url(token: str) -> str:
     return f"{settings.PUBLIC_URL}/display/?token={token}"
 
 
-def status_of(screen: Screen, school_revision: int, now: dt.datetime) -> str:
-    limit = dt.timedelta(seconds=settings.DISPLAY_OFFLINE_AFTER_SECONDS)
-    if screen.last_heartbeat_at is None or now - screen.last_heartbeat_at > limit:
-        return "offline"
-    if screen.revision_shown is None or screen.revision_shown < school_revision:
-        return "stale"
-    return "online"
-
-
 def _out(screen: Screen, school: School) -> dict[str, Any]:
+    state = state_of(screen, school.revision, school.revision_changed_at, timezone.now(), school.tz)
     return {
         "id": screen.pk,
         "name": screen.name,
@@ -109,13 +103,15 @@ def _out(screen: Screen, school: School) -> dict[str, Any]:
         "hide_teacher_names": screen.hide_teacher_names,
         "orientation": screen.orientation,
         "allow_multi_device": screen.allow_multi_device,
-        "status": status_of(screen, school.revision, timezone.now()),
+        "status": state.status,
+        "status_reason": state.reason,
         "bound": screen.device_key is not None,
         "bound_at": screen.bound_at,
         "last_heartbeat_at": screen.last_heartbeat_at,
         "revision_shown": screen.revision_shown,
         "school_revision": school.revision,
         "connection_mode": screen.connection_mode,
+        "push_refused_code": screen.push_refused_code,
         "has_token": screen.token_hash is not None,
     }
 

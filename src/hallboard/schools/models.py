@@ -48,6 +48,8 @@ class School(models.Model):
         max_length=64, default="Europe/Berlin", validators=[validate_timezone]
     )
     revision = models.BigIntegerField(default=1, editable=False)
+    #: When ``revision`` last changed (set by the same UPDATE that bumps it).
+    revision_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     push = models.CharField(max_length=8, choices=Push.choices, default=Push.DEFAULT)
 
     class Meta:
@@ -72,7 +74,7 @@ class School(models.Model):
         fields = kwargs.pop("update_fields", None)
         if fields is None:
             fields = [f.attname for f in self._meta.concrete_fields if not f.primary_key]
-        fields = [f for f in fields if f != "revision"]
+        fields = [f for f in fields if f not in ("revision", "revision_changed_at")]
         with transaction.atomic(using=using):
             super().save(*args, update_fields=fields, **kwargs)
             revision.touch({self.pk}, using=using)

@@ -22,6 +22,7 @@ from functools import partial
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.dispatch import Signal
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +71,16 @@ def _bump(school_ids: set[int], *, using: str) -> None:
 
     connection = connections[using]
     table = connection.ops.quote_name(School._meta.db_table)
-    sql = f"UPDATE {table} SET revision = revision + 1 WHERE id = %s RETURNING revision"  # noqa: S608 - table name is ours, quoted
+    sql = (
+        f"UPDATE {table} SET revision = revision + 1, revision_changed_at = %s"  # noqa: S608 - table name is ours, quoted
+        " WHERE id = %s RETURNING revision"
+    )
+    # When the current revision was made: a screen still showing an older one
+    # after a grace period is reported stale (hallboard.screens.status).
+    changed_at = timezone.now()
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         for school_id in sorted(school_ids):  # a fixed order avoids deadlocks between writers
-            cursor.execute(sql, [school_id])
+            cursor.execute(sql, [changed_at, school_id])
             row = cursor.fetchone()
             if row is None:  # the school is being deleted with its content
                 continue

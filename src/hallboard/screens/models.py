@@ -91,6 +91,11 @@ class Screen(models.Model):
         max_length=8, choices=Mode.choices, default=Mode.UNKNOWN, editable=False
     )
     client_info = models.JSONField(default=dict, blank=True, editable=False)
+    #: The close code the gateway last refused this screen's push socket with
+    #: (4403 bound elsewhere, 4409 push off, 1013 at capacity...), cleared when
+    #: a socket is accepted again: the dashboard shows it as the reason.
+    push_refused_code = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    push_refused_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["school", "name"]

@@ -1,0 +1,96 @@
+"""Is a screen online, stale or offline, and why: the one place it is decided.
+
+- **offline**: no heartbeat within ``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never).
+- **stale**: heartbeats arrive, but the revision the screen reports showing is
+  older than its school's current revision, and that revision was made more
+  than ``DISPLAY_STALE_AFTER_SECONDS`` ago. (Right after an edit every screen
+  is briefly behind; displays report the new revision as soon as they show it,
+  so the grace period only hides that moment.)
+- **online** otherwise.
+
+The *reason* is a sentence for the dashboard; the *mode* is how the screen
+hears about changes (push or polling). A push socket refused by the gateway is
+not a status of its own (the screen still converges by polling) but it is the
+reason shown next to an online polling screen.
+
+Used by the management API, the live dashboard and the metrics collector.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.conf import settings
+
+Status = Literal["online", "stale", "offline"]
+STATUSES: tuple[Status, ...] = ("online", "stale", "offline")
+
+#: What each refusal close code means to an admin (codes: hallboard.realtime.core.close_codes).
+REFUSAL_REASONS = {
+    1008: "policy violation",
+    1013: "gateway at capacity",
+    4400: "missing token or device key",
+    4401: "invalid or revoked token",
+    4403: "bound to another device",
+    4408: "too slow to keep up",
+    4409: "push is off for this screen",
+}
+
+
+@dataclass(frozen=True)
+class ScreenState:
+    status: Status
+    reason: str
+    #: Since when the screen is in this state, where that is known.
+    since: dt.datetime | None = None
+
+
+def _hhmm(at: dt.datetime, tz: dt.tzinfo | None) -> str:
+    return at.astimezone(tz).strftime("%H:%M:%S") if tz else at.strftime("%H:%M:%S UTC")
+
+
+def state_of(
+    screen: Any,
+    school_revision: int,
+    school_revision_changed_at: dt.datetime | None,
+    now: dt.datetime,
+    tz: dt.tzinfo | None = None,
+) -> ScreenState:
+    """The state of ``screen`` (a Screen, or any object with its heartbeat fields) at ``now``."""
+    offline_after = dt.timedelta(seconds=settings.DISPLAY_OFFLINE_AFTER_SECONDS)
+    stale_after = dt.timedelta(seconds=settings.DISPLAY_STALE_AFTER_SECONDS)
+    last = screen.last_heartbeat_at
+    if last is None:
+        return ScreenState("offline", "never connected")
+    if now - last > offline_after:
+        return ScreenState("offline", f"no heartbeat since {_hhmm(last, tz)}", last)
+    shown = screen.revision_shown
+    if shown is None or shown < school_revision:
+        changed = school_revision_changed_at
+        if changed is None or now - changed > stale_after:
+            shown_text = "no revision" if shown is None else f"revision {shown}"
+            since = f" since {_hhmm(changed, tz)}" if changed else ""
+            return ScreenState(
+                "stale", f"shows {shown_text}, current is {school_revision}{since}", changed
+            )
+    code = getattr(screen, "push_refused_code", None)
+    if code is not None and screen.connection_mode != "ws":
+        what = REFUSAL_REASONS.get(code, "refused")
+        return ScreenState("online", f"polling: push refused with {code} ({what})")
+    if screen.connection_mode == "ws":
+        return ScreenState("online", "push connected")
+    return ScreenState("online", "polling")
+
+
+def counts_by_school(rows: Iterable[Any], now: dt.datetime) -> dict[int, Counter[str]]:
+    """Screens per status for each school, from screens with ``school`` loaded."""
+    counts: dict[int, Counter[str]] = {}
+    for screen in rows:
+        school = screen.school
+        state = state_of(screen, school.revision, school.revision_changed_at, now)
+        counts.setdefault(school.pk, Counter())[state.status] += 1
+    return counts
