@@ -187,3 +187,17 @@ def test_revision_committed_is_sent_after_commit_only(
         create_then_fail()
     assert committed == []
     assert revision_of(school) == before
+
+
+def test_a_bump_records_when_the_revision_changed(tenant: Tenant) -> None:
+    """The UPDATE that bumps the revision also stamps revision_changed_at; a save keeps it."""
+    School.objects.filter(pk=tenant.school.pk).update(revision_changed_at=None)
+    before = dt.datetime.now(dt.UTC)
+    Announcement.objects.create(school=tenant.school, title="Hello")
+    stamped = School.objects.get(pk=tenant.school.pk).revision_changed_at
+    assert stamped is not None and stamped >= before - dt.timedelta(seconds=1)
+    stale = School.objects.get(pk=tenant.school.pk)
+    School.objects.filter(pk=stale.pk).update(revision_changed_at=None)
+    stale.name = "Renamed"
+    stale.save()  # bumps again: a new stamp, never the loaded value written back
+    assert School.objects.get(pk=stale.pk).revision_changed_at is not None
