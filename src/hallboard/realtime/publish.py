@@ -7,6 +7,8 @@ Events are small JSON documents on a topic:
 - ``{"e": "command", "screen": id, "id": N, "name": ..., "payload": {...}}`` → ``screen:<id>``
 - ``{"e": "close", "screen": id, "code": 4401}``    → ``screen:<id>`` (token rotated/revoked)
 - ``{"e": "flags"}``                                → ``control`` (push flags changed)
+- ``{"e": "frame", "frame": {...}}``                 → ``dash:<school>``, ``user:<id>``: a
+  frame for staff sockets (live dashboard), written to them as it is
 
 On Redis each message is ``<origin> <json>``: the publishing process's id,
 then the event (``brokers.ORIGIN``).
@@ -83,3 +85,13 @@ def close_screen(screen_id: int, code: int) -> None:
 
 def flags_changed() -> None:
     publish(topics.CONTROL, {"e": "flags"})
+
+
+def dashboard(school_id: int, frame: dict[str, Any]) -> None:
+    """Tell every live dashboard watching ``school_id`` (a staff frame, see docs/operations.md)."""
+    publish(topics.dashboard(school_id), {"e": "frame", "frame": frame})
+
+
+def user(user_id: int, frame: dict[str, Any]) -> None:
+    """Tell one staff user's open dashboards (e.g. what became of a command they sent)."""
+    publish(topics.user(user_id), {"e": "frame", "frame": frame})

@@ -285,6 +285,8 @@ class Gateway:
                 self._close(conn, CloseCode(int(event["code"])))
         elif kind == "flags":
             self._spawn(self._apply_flags())
+        elif kind == "frame":  # for staff sockets: written as it is
+            self._write(topic, messages.encode(event["frame"]))
 
     def _write(self, topic: str, frame: str, *, rev: int | None = None) -> int:
         ready = self.hub.deliver(topic, frame, rev=rev)
