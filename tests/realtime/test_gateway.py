@@ -60,7 +60,7 @@ def screen(tenant: Tenant) -> tuple[Screen, str]:
 async def test_hello_carries_the_current_revision(
     gateway: Gateway, tenant: Tenant, screen: tuple[Screen, str]
 ) -> None:
-    """On accept the server says hello with the school's revision and the screen id."""
+    """On accept the server says hello with the school's revision, the screen id, no alert."""
     ws = await open_display(gateway, screen[1])
     hello = await receive(ws)
     assert hello == {
@@ -68,6 +68,7 @@ async def test_hello_carries_the_current_revision(
         "rev": await in_thread(revision_of, tenant.school),
         "screen": screen[0].pk,
         "heartbeat_s": 30,
+        "alert": None,
     }
     await ws.close()
 
@@ -177,14 +178,21 @@ async def test_pending_commands_are_delivered_on_connect(
 
 
 async def test_heartbeat_updates_the_screen(gateway: Gateway, screen: tuple[Screen, str]) -> None:
-    """A heartbeat over the socket records revision shown and mode."""
+    """A heartbeat over the socket records revision shown, mode and client figures."""
     ws = await open_display(gateway, screen[1])
     await receive_type(ws, "hello")
-    await ws.send('{"type":"heartbeat","rev":41,"mode":"ws","uptime_s":5}')
-    await ws.send('{"type":"ping"}')  # answered after the heartbeat is handled
-    await receive_type(ws, "pong")
-    shown = await in_thread(lambda: Screen.objects.get(pk=screen[0].pk).revision_shown)
-    assert shown == 41
+    await ws.send('{"type":"heartbeat","rev":41,"mode":"ws","uptime_s":5,"health":{"errors":2}}')
+
+    def recorded() -> tuple[int | None, str, dict[str, object]]:
+        s = Screen.objects.get(pk=screen[0].pk)
+        return s.revision_shown, s.connection_mode, s.client_info
+
+    # Written in the gateway's next database batch, not on the socket's turn.
+    assert await eventually(recorded, (41, "ws", {"uptime_s": 5, "health": {"errors": 2}})) == (
+        41,
+        "ws",
+        {"uptime_s": 5, "health": {"errors": 2}},
+    )
     await ws.close()
 
 

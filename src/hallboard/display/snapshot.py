@@ -126,10 +126,7 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
         (a for a in announcements_all if a.starts_at <= now),
         key=lambda a: (-a.priority, a.starts_at, a.pk),
     )
-    active_alerts = sorted(
-        (a for a in alerts_all if a.starts_at <= now),
-        key=lambda a: (SEVERITY_RANK.get(a.severity, 99), -a.starts_at.timestamp(), -a.pk),
-    )
+    active_alerts = sorted((a for a in alerts_all if a.starts_at <= now), key=alert_rank)
     alert = active_alerts[0] if active_alerts else None
 
     content: dict[str, Any] = {
@@ -165,22 +162,59 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
             }
             for a in active_announcements
         ],
-        "alert": None
-        if alert is None
-        else {
-            "id": alert.pk,
-            "kind": alert.kind,
-            "severity": alert.severity,
-            "headline": alert.headline,
-            "instructions": alert.instructions,
-            "scope": "school" if alert.school_id else "organisation",
-            "starts_at": _iso(alert.starts_at),
-            "expires_at": _iso(alert.expires_at),
-        },
+        "alert": None if alert is None else alert_payload(alert),
     }
     return content, etag_of(content)
+
+
+def alert_rank(alert: Alert) -> tuple[int, float, int]:
+    """Which alert a screen shows when several apply: the most severe, then the newest."""
+    return (SEVERITY_RANK.get(alert.severity, 99), -alert.starts_at.timestamp(), -alert.pk)
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """An alert as displays get it: in the snapshot, in ``hello`` and in ``alert`` pushes."""
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "headline": alert.headline,
+        "instructions": alert.instructions,
+        "scope": "school" if alert.school_id else "organisation",
+        "starts_at": _iso(alert.starts_at),
+        "expires_at": _iso(alert.expires_at),
+    }
 
 
 def volatile_meta(now: dt.datetime, tz: dt.tzinfo) -> dict[str, str | None]:
     """Clock fields added to every answer; not part of the ETag."""
     return {"server_time": _iso(now), "school_time": now.astimezone(tz).isoformat()}
+
+
+def top_alerts(schools: dict[int, int], now: dt.datetime) -> dict[int, dict[str, Any] | None]:
+    """The alert each school's screens show (most severe, then newest), in one query.
+
+    ``schools`` maps school id → organisation id.
+    """
+    if not schools:
+        return {}
+    active = (
+        Alert.objects.filter(cleared_at__isnull=True, starts_at__lte=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(
+            Q(school_id__in=list(schools))
+            | Q(school__isnull=True, organisation_id__in=set(schools.values()))
+        )
+    )
+    best: dict[int, Alert] = {}
+    for alert in active:
+        targets = (
+            [alert.school_id]
+            if alert.school_id is not None
+            else [s for s, org in schools.items() if org == alert.organisation_id]
+        )
+        for school_id in targets:
+            current = best.get(school_id)
+            if current is None or alert_rank(alert) < alert_rank(current):
+                best[school_id] = alert
+    return {s: (alert_payload(best[s]) if s in best else None) for s in schools}

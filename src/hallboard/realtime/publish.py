@@ -3,7 +3,9 @@
 Events are small JSON documents on a topic:
 
 - ``{"e": "invalidate", "school": id, "rev": N}``  → ``school:<id>``
-- ``{"e": "alert", "school": id}``                  → ``school:<id>`` (never coalesced)
+- ``{"e": "alert", "school": id, "alert": {...} | null, "cleared": id | null}``
+  → ``school:<id>`` (never coalesced): the alert the school's screens must show
+  now, and the alert that just ended, if one did
 - ``{"e": "command", "screen": id, "id": N, "name": ..., "payload": {...}}`` → ``screen:<id>``
 - ``{"e": "close", "screen": id, "code": 4401}``    → ``screen:<id>`` (token rotated/revoked)
 - ``{"e": "flags"}``                                → ``control`` (push flags changed)
@@ -68,8 +70,11 @@ def invalidate(school_id: int, revision: int) -> None:
     publish(topics.school(school_id), {"e": "invalidate", "school": school_id, "rev": revision})
 
 
-def alert_changed(school_id: int) -> None:
-    publish(topics.school(school_id), {"e": "alert", "school": school_id})
+def alert_changed(school_id: int, alert: dict[str, Any] | None, cleared: int | None) -> None:
+    publish(
+        topics.school(school_id),
+        {"e": "alert", "school": school_id, "alert": alert, "cleared": cleared},
+    )
 
 
 def command(screen_id: int, command_id: int, name: str, payload: dict[str, Any]) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from hallboard.alerts.models import Alert
+from hallboard.display.snapshot import top_alerts
 from hallboard.realtime import publish
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.schools.models import School
@@ -23,12 +25,22 @@ def _invalidate(school_id: int, revision: int, **_: Any) -> None:
 
 @receiver(post_save, sender=Alert, dispatch_uid="realtime-alert-saved")
 @receiver(post_delete, sender=Alert, dispatch_uid="realtime-alert-deleted")
-def _alert_changed(instance: Alert, **_: Any) -> None:
-    school_ids = sorted(instance.affected_school_ids())
+def _alert_changed(instance: Alert, **kwargs: Any) -> None:
+    schools = dict(
+        School.objects.filter(pk__in=instance.affected_school_ids()).values_list(
+            "pk", "organisation_id"
+        )
+    )
+    alert_id = instance.pk
+    ended = "created" not in kwargs or instance.cleared_at is not None  # deleted, or cleared
 
     def send() -> None:
-        for school_id in school_ids:
-            publish.alert_changed(school_id)
+        # One event per school, carrying what that school's screens must show
+        # now (its most severe active alert), so a gateway needs no query and a
+        # display can show it at once. Alerts are rare; N publishes are cheap.
+        shown = top_alerts(schools, timezone.now())
+        for school_id in sorted(schools):
+            publish.alert_changed(school_id, shown[school_id], alert_id if ended else None)
 
     transaction.on_commit(send, robust=True)
 

@@ -60,3 +60,14 @@ def test_schools_are_independent() -> None:
     assert c.offer(1, 2, now=0.1) is None
     assert c.offer(2, 9, now=0.2) == 9
     assert c.due(now=2.0) == [(1, 2)]
+
+
+def test_a_forgotten_school_starts_afresh_and_drops_its_pending_message() -> None:
+    """forget(): no local screen left; state and any trailing message go; next change is first."""
+    c = Coalescer(window=2.0)
+    assert c.offer(1, 5, now=0.0) == 5
+    assert c.offer(1, 6, now=0.5) is None  # held for the trailing message
+    c.forget(1)
+    assert c.next_deadline() is None
+    assert c.due(now=10.0) == []
+    assert c.offer(1, 3, now=11.0) == 3  # a fresh start: even an older revision goes out

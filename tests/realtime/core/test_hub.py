@@ -106,3 +106,12 @@ def test_length_and_membership() -> None:
     assert "a" in hub
     assert hub.listeners("control") == frozenset({"a"})
     assert hub.connections() == ["a"]
+
+
+def test_a_congested_connection_that_leaves_is_never_reported() -> None:
+    """A connection removed while congested is forgotten by the slow-client watch."""
+    hub = make_hub()
+    hub.add("c", [topics.school(1)])
+    hub.congested("c", now=0.0)
+    hub.remove("c")
+    assert hub.slow_clients(now=60.0) == []

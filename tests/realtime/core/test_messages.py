@@ -53,7 +53,14 @@ def test_server_frames_are_compact_json() -> None:
         "rev": 2,
         "screen": 5,
         "heartbeat_s": 30,
+        "alert": None,
     }
+    assert json.loads(messages.alert(None, cleared=4)) == {
+        "type": "alert",
+        "alert": None,
+        "cleared": 4,
+    }
+    assert json.loads(messages.alert({"id": 4})) == {"type": "alert", "alert": {"id": 4}}
     assert json.loads(messages.PONG) == {"type": "pong"}
 
 
@@ -85,3 +92,25 @@ def test_every_close_code_says_whether_to_retry(code: CloseCode, retry: Retry) -
     """Each documented close code carries its retry policy and a reason."""
     assert code.retry is retry
     assert code.reason
+
+
+def test_alert_acks_name_the_alert_and_what_happened() -> None:
+    """An ack of an alert says whether the screen showed it or took it off screen."""
+    assert messages.parse('{"type":"ack","alert":7,"state":"shown"}') == messages.AlertAck(
+        7, "shown"
+    )
+    assert messages.parse('{"type":"ack","alert":7,"state":"cleared"}') == messages.AlertAck(
+        7, "cleared"
+    )
+    for bad in ('{"type":"ack","alert":7}', '{"type":"ack","alert":7,"state":"seen"}'):
+        with pytest.raises(ProtocolError) as raised:
+            messages.parse(bad)
+        assert raised.value.code is CloseCode.POLICY_VIOLATION
+
+
+def test_staff_sockets_may_only_ping() -> None:
+    """A dashboard socket may ping; anything a display may send is refused with 1008."""
+    assert messages.parse_staff('{"type":"ping"}') == messages.Ping()
+    with pytest.raises(ProtocolError) as raised:
+        messages.parse_staff('{"type":"heartbeat"}')
+    assert raised.value.code is CloseCode.POLICY_VIOLATION

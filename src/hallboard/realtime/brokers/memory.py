@@ -50,11 +50,14 @@ class MemoryBroker:
         self._on_message = on_message
         BUS.attach(self)
 
-    async def subscribe(self, topic: str) -> None:
-        self.topics.add(topic)
+    async def subscribe(self, *topics: str) -> None:
+        self.topics.update(topics)
 
-    async def unsubscribe(self, topic: str) -> None:
-        self.topics.discard(topic)
+    async def unsubscribe(self, *topics: str) -> None:
+        self.topics.difference_update(topics)
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        BUS.publish(topic, data)
 
     async def close(self) -> None:
         BUS.detach(self)

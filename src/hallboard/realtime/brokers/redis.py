@@ -47,19 +47,27 @@ class RedisBroker:
         await self._local.start(on_message, on_reconnect)
         self._task = asyncio.create_task(self._run(), name="redis-broker")
 
-    async def subscribe(self, topic: str) -> None:
-        self.topics.add(topic)
-        await self._local.subscribe(topic)
-        if self._pubsub is not None and self.state == "connected":
+    async def subscribe(self, *topics: str) -> None:
+        self.topics.update(topics)
+        await self._local.subscribe(*topics)
+        if topics and self._pubsub is not None and self.state == "connected":
             with contextlib.suppress(RedisError, OSError):  # resubscribed on reconnect
-                await self._pubsub.subscribe(PREFIX + topic)
+                await self._pubsub.subscribe(*(PREFIX + t for t in topics))
 
-    async def unsubscribe(self, topic: str) -> None:
-        self.topics.discard(topic)
-        await self._local.unsubscribe(topic)
-        if self._pubsub is not None and self.state == "connected":
+    async def unsubscribe(self, *topics: str) -> None:
+        self.topics.difference_update(topics)
+        await self._local.unsubscribe(*topics)
+        if topics and self._pubsub is not None and self.state == "connected":
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(PREFIX + topic)
+                await self._pubsub.unsubscribe(*(PREFIX + t for t in topics))
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        await self._local.publish(topic, data)  # this process's listeners, also while down
+        if self._client is not None and self.state == "connected":
+            try:
+                await self._client.publish(PREFIX + topic, ORIGIN + b" " + data)
+            except (RedisError, OSError) as exc:
+                logger.warning("publish to %s failed (polling covers it): %s", topic, exc)
 
     async def close(self) -> None:
         if self._task is not None:

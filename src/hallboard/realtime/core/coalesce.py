@@ -56,6 +56,14 @@ class Coalescer:
             self._holding.discard(school_id)
         return out
 
+    def forget(self, school_id: int) -> None:
+        """No local screen of this school is left: drop its state (memory stays bounded).
+
+        A pending trailing message is dropped too: nobody here would receive it.
+        """
+        self._schools.pop(school_id, None)
+        self._holding.discard(school_id)
+
     def next_deadline(self) -> float | None:
         """When ``due`` next has something to send (None: nothing pending)."""
         return min((self._schools[s].window_ends for s in self._holding), default=None)

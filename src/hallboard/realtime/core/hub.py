@@ -58,6 +58,9 @@ class Hub(Generic[C]):
         self.stats = Stats()
         self._outboxes: dict[C, Outbox] = {}
         self._topics: dict[str, set[C]] = {}
+        # Connections that may have to be closed as slow: only these are looked
+        # at by ``slow_clients`` (an idle hub of 50,000 sockets costs nothing).
+        self._watch: set[C] = set()
 
     def __len__(self) -> int:
         return len(self._outboxes)
@@ -89,6 +92,7 @@ class Hub(Generic[C]):
         outbox = self._outboxes.pop(conn, None)
         if outbox is None:
             return []
+        self._watch.discard(conn)
         last: list[str] = []
         for topic in outbox.topics:
             members = self._topics[topic]
@@ -136,6 +140,7 @@ class Hub(Generic[C]):
                 outbox.pending.append(frame)
             else:
                 outbox.overflowed = True
+                self._watch.add(conn)
         self.stats.delivered += len(ready)
         return ready
 
@@ -144,6 +149,7 @@ class Hub(Generic[C]):
         outbox = self._outboxes.get(conn)
         if outbox is not None and outbox.congested_since is None:
             outbox.congested_since = now
+            self._watch.add(conn)
 
     def drained(self, conn: C) -> list[str]:
         """``conn``'s send buffer drained: the frames held for it, to write now, in order."""
@@ -151,6 +157,8 @@ class Hub(Generic[C]):
         if outbox is None or outbox.congested_since is None:
             return []
         outbox.congested_since = None
+        if not outbox.overflowed:
+            self._watch.discard(conn)
         frames = []
         if outbox.pending_rev is not None:
             frames.append(messages.invalidate(outbox.pending_rev))
@@ -166,19 +174,16 @@ class Hub(Generic[C]):
         Each is reported once and gets nothing more; the adapter closes it and
         ``remove``s it when the socket is gone (which also frees its topics).
         """
-        slow = [
-            conn
-            for conn, outbox in self._outboxes.items()
-            if not outbox.closing
-            and (
-                outbox.overflowed
-                or (
-                    outbox.congested_since is not None
-                    and now - outbox.congested_since > self.slow_after
-                )
-            )
-        ]
+        slow = []
+        for conn in self._watch:
+            outbox = self._outboxes[conn]
+            if outbox.overflowed or (
+                outbox.congested_since is not None
+                and now - outbox.congested_since > self.slow_after
+            ):
+                slow.append(conn)
         for conn in slow:
             self._outboxes[conn].closing = True
+            self._watch.discard(conn)
         self.stats.slow_closed += len(slow)
         return slow

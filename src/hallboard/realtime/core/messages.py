@@ -3,15 +3,18 @@
 Server → display (compact JSON, encoded once per publish and shared by every
 connection it goes to):
 
-- ``{"type": "hello", "rev": N, "screen": id, "heartbeat_s": 30}`` on accept
+- ``{"type": "hello", "rev": N, "screen": id, "heartbeat_s": 30, "alert": {...} | null}``
+  on accept (the alert the screen must show, if any)
 - ``{"type": "invalidate", "rev": N}`` the school's content changed; fetch if newer
-- ``{"type": "alert", "rev": N, "alert": {...} | null}`` an alert started or ended
+- ``{"type": "alert", "alert": {...} | null[, "cleared": id]}`` the alert the screen
+  must show now changed (an alert started, was updated or ended)
 - ``{"type": "command", "id": N, "name": "reload" | "identify" | "message", ...}``
 - ``{"type": "pong"}`` the answer to a ping
 
-Display → server: only ``ping``, ``heartbeat`` and ``ack``. Anything else,
-malformed JSON, a non-object, or a frame over ``MAX_FRAME_BYTES`` is a
-``ProtocolError`` carrying the close code.
+Display → server: only ``ping``, ``heartbeat`` and ``ack`` (of a command, or of
+an alert shown or cleared). Staff (dashboard) sockets may only ``ping``.
+Anything else, malformed JSON, a non-object, or a frame over ``MAX_FRAME_BYTES``
+is a ``ProtocolError`` carrying the close code.
 """
 
 from __future__ import annotations
@@ -31,8 +34,24 @@ def encode(message: dict[str, Any]) -> str:
     return _dumps(message)
 
 
-def hello(rev: int, screen_id: int, heartbeat_s: int) -> str:
-    return encode({"type": "hello", "rev": rev, "screen": screen_id, "heartbeat_s": heartbeat_s})
+def hello(rev: int, screen_id: int, heartbeat_s: int, alert: dict[str, Any] | None = None) -> str:
+    return encode(
+        {
+            "type": "hello",
+            "rev": rev,
+            "screen": screen_id,
+            "heartbeat_s": heartbeat_s,
+            "alert": alert,
+        }
+    )
+
+
+def alert(payload: dict[str, Any] | None, cleared: int | None = None) -> str:
+    """The alert a school's screens must show now; ``cleared``: the one that just ended."""
+    message: dict[str, Any] = {"type": "alert", "alert": payload}
+    if cleared is not None:
+        message["cleared"] = cleared
+    return encode(message)
 
 
 def invalidate(rev: int) -> str:
@@ -66,10 +85,20 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
+    """The display ran command ``id``."""
+
     id: int
 
 
-ClientMessage = Ping | Heartbeat | Ack
+@dataclass(frozen=True, slots=True)
+class AlertAck:
+    """The display shows alert ``alert`` (``shown``) or took it off screen (``cleared``)."""
+
+    alert: int
+    state: str
+
+
+ClientMessage = Ping | Heartbeat | Ack | AlertAck
 
 
 def _non_negative_int(value: Any, name: str) -> int | None:
@@ -109,11 +138,27 @@ def parse(frame: str | bytes) -> ClientMessage:
             raise ProtocolError(CloseCode.POLICY_VIOLATION, "health must be an object")
         return Heartbeat(_non_negative_int(data.get("rev"), "rev"), mode, uptime, health)
     if kind == "ack":
+        alert_id = _non_negative_int(data.get("alert"), "alert")
+        if alert_id is not None:
+            state = data.get("state")
+            if state not in ("shown", "cleared"):
+                raise ProtocolError(
+                    CloseCode.POLICY_VIOLATION, 'state must be "shown" or "cleared"'
+                )
+            return AlertAck(alert_id, state)
         ack_id = _non_negative_int(data.get("id"), "id")
         if ack_id is None:
-            raise ProtocolError(CloseCode.POLICY_VIOLATION, "ack needs an id")
+            raise ProtocolError(CloseCode.POLICY_VIOLATION, "ack needs an id or an alert")
         return Ack(ack_id)
     raise ProtocolError(CloseCode.POLICY_VIOLATION, f"message type {kind!r} is not allowed")
+
+
+def parse_staff(frame: str | bytes) -> Ping:
+    """Parse one frame from a staff (dashboard) socket: only ``ping`` is allowed."""
+    message = parse(frame)
+    if not isinstance(message, Ping):
+        raise ProtocolError(CloseCode.POLICY_VIOLATION, "staff sockets may only ping")
+    return message
 
 
 class InboundLimit:

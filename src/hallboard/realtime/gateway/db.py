@@ -1,24 +1,29 @@
-"""What the gateway asks the database, run in worker threads (never on the event loop).
+"""What the gateway asks the database, in batches, run in worker threads (never on the loop).
 
-Each function is plain synchronous Django code; ``run_db`` runs it in the
-gateway's thread pool and closes connections that went stale, like Channels'
-``database_sync_to_async``.
+Each function is plain synchronous Django code working on MANY sockets at once:
+a reconnect storm of ten thousand screens becomes a few hundred queries, not
+tens of thousands (one query looks up a whole batch of tokens; one UPDATE marks
+a whole batch connected). ``run_db`` runs a function in the gateway's thread
+pool and gives the connection back afterwards (to the pool on PostgreSQL),
+like Channels' ``database_sync_to_async``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import close_old_connections, connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from hallboard.display.auth import DEVICE_KEY
-from hallboard.display.flags import push_enabled, push_enabled_for
+from hallboard.display.flags import push_enabled_for
+from hallboard.display.snapshot import top_alerts
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.messages import Heartbeat
 from hallboard.schools.models import School
@@ -31,64 +36,173 @@ T = TypeVar("T")
 
 #: Pending commands younger than this are delivered when a screen connects.
 COMMAND_TTL = dt.timedelta(minutes=10)
+#: Close codes worth recording on the screen for the dashboard (its own fault or setting).
+RECORDED_REFUSALS = frozenset({CloseCode.SCREEN_BOUND, CloseCode.PUSH_DISABLED})
 
 
 def _fresh_connection(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    # Give the connection back after every operation: with PostgreSQL it returns
-    # to the pool (DATABASE_POOL); a worker thread never holds one while idle.
-    close_old_connections()
     try:
         return func(*args, **kwargs)
     finally:
-        connections.close_all()
+        for conn in connections.all(initialized_only=True):
+            if conn.vendor == "sqlite" and not conn.errors_occurred:
+                # A file is not a server: keep this thread's connection (opening
+                # one costs more than a batch of queries), unless it failed.
+                continue
+            # PostgreSQL: back to the pool (DATABASE_POOL); a worker thread never
+            # holds a server connection while idle.
+            conn.close()
 
 
-async def run_db(executor: ThreadPoolExecutor, func: Callable[P, T], *args: Any) -> T:
+async def run_db(executor: ThreadPoolExecutor, func: Callable[..., T], *args: Any) -> T:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, _fresh_connection, func, *args)  # type: ignore[arg-type]
+    return await loop.run_in_executor(executor, _fresh_connection, func, *args)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Accepted:
     screen_id: int
     school_id: int
     rev: int
+    alert: dict[str, Any] | None
+    commands: list[dict[str, Any]] = field(default_factory=list)
 
 
-def authenticate(token: str, device_key: str) -> Accepted | CloseCode:
-    """The screen a socket may serve, or the close code to refuse it with."""
-    if not token or not device_key:
-        return CloseCode.MISSING_PARAMETERS
-    if not DEVICE_KEY.fullmatch(device_key) or len(token) > 256:
-        return CloseCode.POLICY_VIOLATION
-    screen = (
-        Screen.objects.select_related("school")
-        .only(
-            "id",
-            "device_key",
-            "allow_multi_device",
-            "school__id",
-            "school__revision",
-            "school__push",
-        )
-        .filter(token_hash=hash_token(token))
-        .first()
+@dataclass(frozen=True, slots=True)
+class Refused:
+    code: CloseCode
+    screen_id: int | None = None
+    school_id: int | None = None
+
+
+def _valid(token: str, device_key: str) -> bool:
+    return bool(token) and len(token) <= 256 and DEVICE_KEY.fullmatch(device_key) is not None
+
+
+def authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refused]:
+    """For each (token, device key): the screen it may serve, or why not.
+
+    One query for the tokens, binding for unbound screens, one UPDATE marking
+    the accepted screens connected, one recording refusals, one for alerts and
+    one for pending commands.
+    """
+    with transaction.atomic():  # one commit for the whole batch (bindings, marks)
+        return _authenticate_many(requests)
+
+
+@dataclass(slots=True)
+class _Row:
+    screen_id: int
+    device_key: str | None
+    allow_multi_device: bool | None
+    school_id: int
+    revision: int
+    push: str
+    organisation_id: int
+
+
+def _rows(hashes: set[str]) -> dict[str, _Row]:
+    # Tuples, not model instances: a storm looks up thousands per second.
+    rows = Screen.objects.filter(token_hash__in=hashes).values_list(
+        "token_hash",
+        "id",
+        "device_key",
+        "allow_multi_device",
+        "school_id",
+        "school__revision",
+        "school__push",
+        "school__organisation_id",
     )
-    if screen is None:
-        return CloseCode.INVALID_TOKEN
-    if bind_device(screen, device_key) is Binding.REFUSED:
-        return CloseCode.SCREEN_BOUND
-    if not push_enabled(screen):
-        return CloseCode.PUSH_DISABLED
-    return Accepted(screen.pk, screen.school_id, screen.school.revision)
+    return {
+        digest: _Row(pk, dk, multi, school_id, revision, push, org_id)
+        for digest, pk, dk, multi, school_id, revision, push, org_id in rows
+        if digest is not None
+    }
+
+
+def _may_use(row: _Row, device_key: str) -> bool:
+    if row.device_key == device_key:
+        return True  # the common case (a reconnect): no model, no query
+    screen = Screen(pk=row.screen_id, device_key=row.device_key, school_id=row.school_id)
+    screen.allow_multi_device = row.allow_multi_device
+    allowed = bind_device(screen, device_key) is not Binding.REFUSED
+    row.device_key = screen.device_key  # a second socket of this batch sees the binding
+    return allowed
+
+
+def _authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refused]:
+    now = timezone.now()
+    hashes = [hash_token(token) if _valid(token, dk) else None for token, dk in requests]
+    rows = _rows({h for h in hashes if h is not None})
+    flags = PushSettings.current()
+    results: list[Accepted | Refused] = []
+    refused: dict[CloseCode, list[int]] = defaultdict(list)
+    accepted: list[_Row] = []
+    for (_, device_key), digest in zip(requests, hashes, strict=True):
+        if digest is None:
+            results.append(Refused(CloseCode.POLICY_VIOLATION))
+            continue
+        row = rows.get(digest)
+        if row is None:
+            results.append(Refused(CloseCode.INVALID_TOKEN))
+            continue
+        code = None
+        if not _may_use(row, device_key):
+            code = CloseCode.SCREEN_BOUND
+        elif not push_enabled_for(row.screen_id, row.push, flags):
+            code = CloseCode.PUSH_DISABLED
+        if code is not None:
+            refused[code].append(row.screen_id)
+            results.append(Refused(code, row.screen_id, row.school_id))
+            continue
+        accepted.append(row)
+        results.append(Accepted(row.screen_id, row.school_id, row.revision, None))
+    if refused:
+        for code, ids in refused.items():
+            Screen.objects.filter(pk__in=ids).update(
+                push_refused_code=int(code), push_refused_at=now
+            )
+    if not accepted:
+        return results
+    ids = [r.screen_id for r in accepted]
+    Screen.objects.filter(pk__in=ids).update(
+        connection_mode=Screen.Mode.PUSH,
+        last_heartbeat_at=now,
+        push_refused_code=None,
+        push_refused_at=None,
+    )
+    alerts = top_alerts({r.school_id: r.organisation_id for r in accepted}, now)
+    commands = pending_commands(ids, now)
+    return [
+        Accepted(r.screen_id, r.school_id, r.rev, alerts.get(r.school_id), commands[r.screen_id])
+        if isinstance(r, Accepted)
+        else r
+        for r in results
+    ]
+
+
+def pending_commands(screen_ids: list[int], now: dt.datetime) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for c in Command.objects.filter(
+        screen_id__in=screen_ids, status=Command.Status.PENDING, created_at__gte=now - COMMAND_TTL
+    ).order_by("created_at"):
+        found[c.screen_id].append({"id": c.pk, "name": c.name, "payload": c.payload})
+    return found
+
+
+def current_state(
+    schools: Iterable[int],
+) -> tuple[dict[int, int], dict[int, dict[str, Any] | None]]:
+    """Revisions and top alerts of these schools (after subscribing to them)."""
+    rows = School.objects.filter(pk__in=list(schools)).values_list(
+        "pk", "organisation_id", "revision"
+    )
+    revs = {pk: rev for pk, _, rev in rows}
+    return revs, top_alerts({pk: org for pk, org, _ in rows}, timezone.now())
 
 
 def revisions(school_ids: Iterable[int]) -> dict[int, int]:
     return dict(School.objects.filter(pk__in=list(school_ids)).values_list("pk", "revision"))
-
-
-def revision(school_id: int) -> int:
-    return revisions([school_id]).get(school_id, 0)
 
 
 def push_states(screen_ids: Iterable[int]) -> dict[int, bool]:
@@ -100,43 +214,98 @@ def push_states(screen_ids: Iterable[int]) -> dict[int, bool]:
     return {pk: push_enabled_for(pk, school_push, flags) for pk, school_push in rows}
 
 
-def record_heartbeat(screen_id: int, heartbeat: Heartbeat) -> None:
-    fields: dict[str, Any] = {
-        "last_heartbeat_at": timezone.now(),
-        "connection_mode": heartbeat.mode or Screen.Mode.PUSH,
-        "client_info": {"uptime_s": heartbeat.uptime_s, "health": heartbeat.health},
+@dataclass(slots=True)
+class Writes:
+    """What sockets reported since the last flush, written in one transaction."""
+
+    heartbeats: dict[int, Heartbeat] = field(default_factory=dict)
+    heartbeat_at: dict[int, dt.datetime] = field(default_factory=dict)
+    delivered: set[int] = field(default_factory=set)
+    acks: list[tuple[int, int]] = field(default_factory=list)  # (screen, command)
+    alert_acks: list[tuple[int, int, str]] = field(default_factory=list)  # (screen, alert, state)
+    disconnected: dict[int, dt.datetime] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.heartbeats or self.delivered or self.acks or self.alert_acks or self.disconnected
+        )
+
+
+@dataclass(slots=True)
+class Written:
+    acknowledged: list[dict[str, Any]] = field(default_factory=list)
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _command_info(c: Command, status: str, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "school": c.screen.school_id,
+        "screen": c.screen_id,
+        "id": c.pk,
+        "status": status,
+        "at": at.isoformat(),
+        "user": c.created_by_id,
     }
-    if heartbeat.rev is not None:
-        fields["revision_shown"] = heartbeat.rev
-    Screen.objects.filter(pk=screen_id).update(**fields)
 
 
-def mark_connected(screen_id: int) -> None:
-    Screen.objects.filter(pk=screen_id).update(
-        connection_mode=Screen.Mode.PUSH, last_heartbeat_at=timezone.now()
-    )
+def write(batch: Writes) -> Written:
+    """Apply heartbeats, deliveries, acknowledgements and disconnects in one transaction."""
+    out = Written()
+    now = timezone.now()
+    with transaction.atomic():
+        if batch.heartbeats:
+            _write_heartbeats(batch)
+        if batch.delivered:
+            pending = list(
+                Command.objects.select_related("screen").filter(
+                    pk__in=batch.delivered, status=Command.Status.PENDING
+                )
+            )
+            Command.objects.filter(pk__in=[c.pk for c in pending]).update(
+                status=Command.Status.DELIVERED, delivered_at=now
+            )
+            out.delivered = [_command_info(c, "delivered", now) for c in pending]
+        for screen_id, command_id in batch.acks:
+            # Only a screen's own commands can be acknowledged by it.
+            command = (
+                Command.objects.select_related("screen")
+                .filter(pk=command_id, screen_id=screen_id)
+                .exclude(status=Command.Status.ACKNOWLEDGED)
+                .first()
+            )
+            if command is None:
+                continue
+            Command.objects.filter(pk=command.pk).update(
+                status=Command.Status.ACKNOWLEDGED, acknowledged_at=now
+            )
+            out.acknowledged.append(_command_info(command, "acknowledged", now))
+        if batch.disconnected:
+            # Unless the screen has connected again since (here or on another
+            # replica: its connect stamps a later heartbeat), it now hears of
+            # changes by polling. The batch's earliest disconnect is the bound,
+            # so a reconnect is never overwritten.
+            Screen.objects.filter(
+                pk__in=list(batch.disconnected),
+                connection_mode=Screen.Mode.PUSH,
+                last_heartbeat_at__lte=min(batch.disconnected.values()),
+            ).update(connection_mode=Screen.Mode.POLL)
+    return out
 
 
-def pending_commands(screen_id: int) -> list[dict[str, Any]]:
-    since = timezone.now() - COMMAND_TTL
-    return [
-        {"id": c.pk, "name": c.name, "payload": c.payload}
-        for c in Command.objects.filter(
-            screen_id=screen_id, status=Command.Status.PENDING, created_at__gte=since
-        ).order_by("created_at")
-    ]
-
-
-def mark_delivered(command_ids: list[int]) -> None:
-    Command.objects.filter(pk__in=command_ids, status=Command.Status.PENDING).update(
-        status=Command.Status.DELIVERED, delivered_at=timezone.now()
-    )
-
-
-def acknowledge(screen_id: int, command_id: int) -> bool:
-    """Record the screen's acknowledgement; only its own commands can be acknowledged."""
-    return bool(
-        Command.objects.filter(pk=command_id, screen_id=screen_id)
-        .exclude(status=Command.Status.ACKNOWLEDGED)
-        .update(status=Command.Status.ACKNOWLEDGED, acknowledged_at=timezone.now())
-    )
+def _write_heartbeats(batch: Writes) -> None:
+    with_rev: list[Screen] = []
+    without_rev: list[Screen] = []
+    for screen_id, hb in batch.heartbeats.items():
+        screen = Screen(
+            pk=screen_id,
+            last_heartbeat_at=batch.heartbeat_at[screen_id],
+            connection_mode=hb.mode or Screen.Mode.PUSH,
+            client_info={"uptime_s": hb.uptime_s, "health": hb.health},
+            revision_shown=hb.rev,
+        )
+        (with_rev if hb.rev is not None else without_rev).append(screen)
+    fields = ["last_heartbeat_at", "connection_mode", "client_info"]
+    # One statement per few hundred screens (bulk_update), never a save():
+    # heartbeats never bump the school's revision.
+    Screen.objects.bulk_update(with_rev, [*fields, "revision_shown"], batch_size=500)
+    Screen.objects.bulk_update(without_rev, fields, batch_size=500)

@@ -2,37 +2,60 @@
 
 One ``Gateway`` per process. It owns the pure ``Hub`` and ``Coalescer``
 (``hallboard.realtime.core``) and is the thin I/O layer around them: the
-`websockets` server, the broker, the database (in threads), timers.
+listening socket (``connection.Socket`` per TCP connection), the broker, the
+database (in threads, in batches), timers.
+
+Batching is what keeps a reconnect storm cheap: sockets whose handshakes
+arrive together are authenticated by one query (``db.authenticate_many``),
+subscribed by one broker command, and what sockets report (heartbeats,
+acknowledgements, disconnects) is written by one transaction at a time. A
+batch starts as soon as the previous one is done, so under light load nothing
+waits, and under heavy load batches grow instead of queues.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import random
 import time
-import urllib.parse
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.exceptions import ConnectionClosed
+from django.utils import timezone
 
 from hallboard.realtime.brokers import Broker
 from hallboard.realtime.core import messages, topics
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.coalesce import Coalescer
 from hallboard.realtime.core.hub import Hub
-from hallboard.realtime.core.messages import Ack, Heartbeat, InboundLimit, Ping, ProtocolError
+from hallboard.realtime.core.messages import (
+    Ack,
+    AlertAck,
+    Heartbeat,
+    InboundLimit,
+    Ping,
+    ProtocolError,
+)
 from hallboard.realtime.gateway import db
+from hallboard.realtime.gateway.connection import Kind, Phase, Socket, encode_frame
+from hallboard.realtime.gateway.handshake import (
+    HandshakeError,
+    Request,
+    check_upgrade,
+    switching_protocols,
+)
 
 logger = logging.getLogger("hallboard.realtime.gateway")
+
+PONG_FRAME = encode_frame(messages.PONG)
 
 
 @dataclass(frozen=True)
@@ -43,32 +66,27 @@ class GatewayOptions:
     max_connections: int = 10_000
     coalesce_window: float = 2.0
     heartbeat_s: int = 30
+    #: A socket silent this long gets a ping; one that stays silent as long again is dropped.
     ping_interval: float = 30.0
     slow_after: float = 10.0
     write_limit: int = 64 * 1024
     db_threads: int = 8
     drain_batch: int = 500
     drain_interval: float = 0.2
+    #: Most sockets authenticated by one query; batches in flight at once.
+    auth_batch: int = 500
+    auth_concurrency: int = 2
+    #: Seconds a client has to send its handshake, and to answer our close frame.
+    open_timeout: float = 10.0
+    close_timeout: float = 5.0
 
 
-class DisplayConnection(ServerConnection):
-    """A display's socket: knows its screen, and tells the hub about back-pressure."""
-
-    gateway: Gateway | None = None
-    screen_id: int = 0
-    school_id: int = 0
-    inbound: InboundLimit | None = None
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        if self.gateway is not None:
-            self.gateway.hub.congested(self, self.gateway.clock())
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        if self.gateway is not None:
-            for frame in self.gateway.hub.drained(self):
-                broadcast([self], frame)
+@dataclass(slots=True)
+class _Pending:
+    sock: Socket
+    handshake: bytes
+    token: str
+    device_key: str
 
 
 class Gateway:
@@ -82,41 +100,59 @@ class Gateway:
         self.options = options or GatewayOptions()
         self.broker = broker
         self.clock = clock
-        self.hub: Hub[DisplayConnection] = Hub(slow_after=self.options.slow_after)
+        self.hub: Hub[Socket] = Hub(slow_after=self.options.slow_after)
         self.coalescer = Coalescer(self.options.coalesce_window)
         self.executor = ThreadPoolExecutor(self.options.db_threads, thread_name_prefix="gw-db")
-        #: Refused connections by close code, accepted and closed counts (metrics).
+        #: Refused connects by close code; accepted sockets; server closes by code (metrics).
         self.refused: Counter[int] = Counter()
         self.accepted = 0
         self.closed_by_server: Counter[int] = Counter()
         self.db_errors = 0
+        self._sockets: set[Socket] = set()
+        #: Sockets not (or no longer) open: their timeouts are checked every second.
+        self._unsettled: set[Socket] = set()
         self._latest_rev: dict[int, int] = {}
-        self._server: Server | None = None
-        self._ticker: asyncio.Task[None] | None = None
+        #: The alert each school with local screens shows (exact while subscribed).
+        self._alerts: dict[int, dict[str, Any] | None] = {}
+        self._server: asyncio.Server | None = None
         self._draining = False
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._timers: list[asyncio.Task[None]] = []
+        self._coalesce_timer: asyncio.TimerHandle | None = None
+        self._coalesce_at: float | None = None
+        # Authentication batches.
+        self._auth_queue: list[_Pending] = []
+        self._auth_scheduled = False
+        self._auth_inflight = 0
+        self._pending = 0  # sockets handshaken, not yet admitted or refused
+        # Broker subscriptions wanted / no longer wanted by the hub.
+        self._to_subscribe: set[str] = set()
+        self._to_unsubscribe: set[str] = set()
+        self._subscribing = asyncio.Lock()
+        # Database writes and the dashboard frames to publish once they are done.
+        self._writes = db.Writes()
+        self._writing = False
+        self._after_write: list[tuple[int, dict[str, Any]]] = []
+        self._dash_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._dash_scheduled = False
+        self._sweep_round = 0
 
     # --- lifecycle ------------------------------------------------------------
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
         await self.broker.start(self.on_broker_message, self.resync)
         await self.broker.subscribe(topics.CONTROL)
         o = self.options
-        self._server = await serve(
-            self.handle,
-            o.host,
-            o.port,
-            create_connection=DisplayConnection,
-            compression=None,  # tiny messages: deflate would triple memory per socket
-            max_size=messages.MAX_FRAME_BYTES,  # larger frames close with 1009
-            max_queue=4,
-            write_limit=o.write_limit,
-            ping_interval=o.ping_interval,
-            ping_timeout=o.ping_interval,
-            process_request=self._check_path,
-            server_header=None,
-            backlog=2048,
+        self._server = await loop.create_server(
+            lambda: Socket(self), o.host, o.port, backlog=2048, reuse_address=True
         )
-        self._ticker = asyncio.create_task(self._tick(), name="gateway-ticker")
+        self._timers = [
+            asyncio.create_task(self._every(1.0, self._sweep), name="gateway-sweep"),
+            asyncio.create_task(
+                self._every(min(0.25, o.slow_after / 2), self._close_slow_clients),
+                name="gateway-slow-clients",
+            ),
+        ]
         logger.info("gateway listening on %s:%s%s", o.host, self.port, o.path)
 
     @property
@@ -133,128 +169,277 @@ class Gateway:
         """
         self._draining = True
         if self._server is not None:
-            self._server.close(close_connections=False)
-        conns = self.hub.connections()
-        random.shuffle(conns)
+            self._server.close()
+        socks = [s for s in self._sockets if s.phase == Phase.OPEN]
+        random.shuffle(socks)
         batch = self.options.drain_batch
-        for start in range(0, len(conns), batch):
-            for conn in conns[start : start + batch]:
-                self._close(conn, CloseCode.GOING_AWAY)
-            if start + batch < len(conns):
+        for start in range(0, len(socks), batch):
+            for sock in socks[start : start + batch]:
+                self._close(sock, CloseCode.GOING_AWAY)
+            if start + batch < len(socks):
                 interval = self.options.drain_interval
                 await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
+        # Give the last batch a moment to complete its closing handshakes.
+        deadline = self.clock() + self.options.close_timeout
+        while any(s.phase < Phase.CLOSED for s in self._sockets) and self.clock() < deadline:
+            await asyncio.sleep(0.02)
+        for sock in list(self._sockets):
+            sock.abort()
+        for timer in self._timers:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+        if self._coalesce_timer is not None:
+            self._coalesce_timer.cancel()
         if self._server is not None:
             await self._server.wait_closed()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        await self._flush_writes_now()
         await self.broker.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    # --- connections ------------------------------------------------------------
-    def _check_path(self, connection: ServerConnection, request: Any) -> Any:
-        path = urllib.parse.urlsplit(request.path).path
-        if path.rstrip("/") != self.options.path.rstrip("/"):
-            return connection.respond(404, "Not Found\n")
-        return None
+    async def _every(self, interval: float, step: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                step()
+            except Exception:
+                logger.exception("gateway timer step failed")
 
-    def _refuse(self, conn: DisplayConnection, code: CloseCode) -> None:
+    # --- sockets: called by connection.Socket -----------------------------------
+    def socket_made(self, sock: Socket) -> None:
+        self._sockets.add(sock)
+        self._unsettled.add(sock)
+
+    def socket_closing(self, sock: Socket) -> None:
+        """The closing handshake started (either side): it must end within close_timeout."""
+        self._unsettled.add(sock)
+
+    def socket_lost(self, sock: Socket) -> None:
+        self._sockets.discard(sock)
+        self._unsettled.discard(sock)
+        if sock not in self.hub:
+            return
+        freed = self.hub.remove(sock)
+        self._unwant(freed)
+        for topic in freed:
+            if topic.startswith("school:"):
+                school_id = int(topic[7:])
+                self._latest_rev.pop(school_id, None)
+                self._alerts.pop(school_id, None)
+                self.coalescer.forget(school_id)
+        if sock.kind == Kind.DISPLAY and sock.screen_id:
+            self._writes.disconnected[sock.screen_id] = timezone.now()
+            self._schedule_write()
+            self._dash(sock.school_id, sock.screen_id, "disconnected", code=sock.close_code)
+
+    def request_received(self, sock: Socket, request: Request) -> None:
+        o = self.options
+        path = request.path.rstrip("/")
+        if path != o.path.rstrip("/"):
+            if path == "/healthz":
+                sock.respond(200, b'{"status": "ok"}', content_type="application/json")
+            else:
+                sock.respond(404, b"Not Found\n")
+            return
+        try:
+            check_upgrade(request)
+        except HandshakeError as exc:
+            sock.respond(exc.status, exc.detail.encode() + b"\n")
+            return
+        handshake = switching_protocols(request.websocket_key)
+        token = request.query.get("token", "")
+        device_key = request.query.get("dk", "")
+        if self._draining:
+            self._refuse(sock, handshake, CloseCode.GOING_AWAY)
+        elif not token or not device_key:
+            self._refuse(sock, handshake, CloseCode.MISSING_PARAMETERS)
+        elif len(self.hub) + self._pending >= o.max_connections:
+            self._refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
+        else:
+            self._pending += 1
+            self._auth_queue.append(_Pending(sock, handshake, token, device_key))
+            self._schedule_auth()
+
+    def text_received(self, sock: Socket, data: bytes) -> None:
+        assert sock.inbound is not None
+        try:
+            if not sock.inbound.allow(self.clock()):
+                raise ProtocolError(CloseCode.POLICY_VIOLATION, "too many messages")
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                raise ProtocolError(CloseCode.POLICY_VIOLATION, "text is not UTF-8") from None
+            message = messages.parse(text)
+        except ProtocolError as exc:
+            logger.info("screen %s closed: %s", sock.screen_id, exc.detail)
+            self._close(sock, exc.code)
+            return
+        if isinstance(message, Ping):
+            sock.write(PONG_FRAME)
+        elif isinstance(message, Heartbeat):
+            self._writes.heartbeats[sock.screen_id] = message
+            self._writes.heartbeat_at[sock.screen_id] = timezone.now()
+            if message.rev != sock.rev_shown:
+                sock.rev_shown = message.rev
+                self._after_write.append(
+                    (sock.school_id, _screen_frame(sock.school_id, sock.screen_id, "heartbeat"))
+                )
+            self._schedule_write()
+        elif isinstance(message, Ack):
+            self._writes.acks.append((sock.screen_id, message.id))
+            self._schedule_write()
+        elif isinstance(message, AlertAck):
+            self._writes.alert_acks.append((sock.screen_id, message.alert, message.state))
+            self._schedule_write()
+
+    # --- admission ---------------------------------------------------------------------
+    def _refuse(self, sock: Socket, handshake: bytes, code: CloseCode) -> None:
         self.refused[int(code)] += 1
         logger.info("display socket refused: %s (%d)", code.reason, code)
+        sock.refuse(handshake, int(code), code.reason)
 
-    def _close(self, conn: DisplayConnection, code: CloseCode) -> None:
-        self.closed_by_server[int(code)] += 1
-        self._spawn(conn.close(int(code), code.reason))
+    def _close(self, sock: Socket, code: CloseCode) -> None:
+        if sock.phase == Phase.OPEN:
+            self.closed_by_server[int(code)] += 1
+            sock.close(int(code), code.reason)
 
-    async def handle(self, connection: ServerConnection) -> None:
-        assert isinstance(connection, DisplayConnection)
-        conn = connection
-        request = conn.request
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query) if request else {}
-        token = (query.get("token") or [""])[0]
-        device_key = (query.get("dk") or [""])[0]
-        if self._draining:
-            self._refuse(conn, CloseCode.GOING_AWAY)
-            await conn.close(CloseCode.GOING_AWAY, CloseCode.GOING_AWAY.reason)
-            return
-        if not token or not device_key:
-            self._refuse(conn, CloseCode.MISSING_PARAMETERS)
-            await conn.close(CloseCode.MISSING_PARAMETERS, CloseCode.MISSING_PARAMETERS.reason)
-            return
-        if len(self.hub) >= self.options.max_connections:
-            self._refuse(conn, CloseCode.TRY_AGAIN_LATER)
-            await conn.close(CloseCode.TRY_AGAIN_LATER, CloseCode.TRY_AGAIN_LATER.reason)
-            return
+    def _schedule_auth(self) -> None:
+        if not self._auth_scheduled and self._auth_queue:
+            self._auth_scheduled = True
+            # call_soon: every handshake completed in this loop iteration joins the batch.
+            asyncio.get_running_loop().call_soon(self._start_auth)
+
+    def _start_auth(self) -> None:
+        self._auth_scheduled = False
+        o = self.options
+        while self._auth_queue and self._auth_inflight < o.auth_concurrency:
+            batch = self._auth_queue[: o.auth_batch]
+            del self._auth_queue[: o.auth_batch]
+            self._auth_inflight += 1
+            self._spawn(self._authenticate(batch))
+
+    async def _authenticate(self, batch: list[_Pending]) -> None:
         try:
-            result = await db.run_db(self.executor, db.authenticate, token, device_key)
-        except DatabaseError:
-            # The database is down: the display keeps its last snapshot (stale
-            # banner) and retries with backoff.
-            logger.exception("database unavailable while authenticating a display")
-            result = CloseCode.TRY_AGAIN_LATER
-        if isinstance(result, CloseCode):
-            self._refuse(conn, result)
-            await conn.close(int(result), result.reason)
-            return
-        await self._serve_screen(conn, result)
-
-    async def _serve_screen(self, conn: DisplayConnection, screen: db.Accepted) -> None:
-        conn.gateway = self
-        conn.screen_id, conn.school_id = screen.screen_id, screen.school_id
-        conn.inbound = InboundLimit(self.clock())
-        school_topic = topics.school(screen.school_id)
-        first = self.hub.add(conn, [school_topic, topics.screen(screen.screen_id)])
-        try:
-            for topic in first:
-                await self.broker.subscribe(topic)
-            rev = max(screen.rev, self._latest_rev.get(screen.school_id, 0))
-            if school_topic in first:
-                # Changes committed between the token check and the subscription
-                # reached no one here: read the revision again now we listen.
-                rev = max(rev, await db.run_db(self.executor, db.revision, screen.school_id))
-            self._latest_rev[screen.school_id] = max(rev, self._latest_rev.get(screen.school_id, 0))
-            self.accepted += 1
-            await conn.send(messages.hello(rev, screen.screen_id, self.options.heartbeat_s))
-            await db.run_db(self.executor, db.mark_connected, screen.screen_id)
-            await self._send_pending_commands(conn)
-            await self._receive(conn)
-        except ConnectionClosed:
-            pass
-        finally:
-            for topic in self.hub.remove(conn):
-                await self.broker.unsubscribe(topic)
-
-    async def _send_pending_commands(self, conn: DisplayConnection) -> None:
-        pending = await db.run_db(self.executor, db.pending_commands, conn.screen_id)
-        for command in pending:
-            await conn.send(messages.encode({"type": "command", **command}))
-        if pending:
-            await db.run_db(self.executor, db.mark_delivered, [c["id"] for c in pending])
-
-    async def _receive(self, conn: DisplayConnection) -> None:
-        assert conn.inbound is not None
-        async for frame in conn:
             try:
-                if not conn.inbound.allow(self.clock()):
-                    raise ProtocolError(CloseCode.POLICY_VIOLATION, "too many messages")
-                message = messages.parse(frame)
-            except ProtocolError as exc:
-                logger.info("screen %s closed: %s", conn.screen_id, exc.detail)
-                self.closed_by_server[int(exc.code)] += 1
-                await conn.close(int(exc.code), exc.code.reason)
-                return
-            try:
-                if isinstance(message, Ping):
-                    await conn.send(messages.PONG)
-                elif isinstance(message, Heartbeat):
-                    await db.run_db(self.executor, db.record_heartbeat, conn.screen_id, message)
-                elif isinstance(message, Ack):
-                    await db.run_db(self.executor, db.acknowledge, conn.screen_id, message.id)
+                results = await db.run_db(
+                    self.executor,
+                    db.authenticate_many,
+                    [(p.token, p.device_key) for p in batch],
+                )
             except DatabaseError:
-                # A lost heartbeat or ack must not drop the push channel.
-                self.db_errors += 1
-                logger.warning("database error recording %s", type(message).__name__.lower())
+                # The database is down: displays keep their last snapshot (stale
+                # banner) and retry with backoff.
+                logger.exception("database unavailable while authenticating displays")
+                results = [db.Refused(CloseCode.TRY_AGAIN_LATER)] * len(batch)
+        except BaseException:
+            self._pending -= len(batch)
+            raise
+        else:
+            await self._admit(batch, results)
+        finally:
+            self._auth_inflight -= 1
+            self._schedule_auth()
+
+    async def _admit(self, batch: list[_Pending], results: list[db.Accepted | db.Refused]) -> None:
+        # From here the batch's sockets are in the hub (or refused): no longer pending.
+        self._pending -= len(batch)
+        now = self.clock()
+        admitted: list[tuple[_Pending, db.Accepted]] = []
+        new_schools: set[int] = set()
+        for pending, result in zip(batch, results, strict=True):
+            sock = pending.sock
+            if sock.phase != Phase.PENDING:
+                continue  # gone while we looked it up
+            if isinstance(result, db.Refused):
+                self._refuse(sock, pending.handshake, result.code)
+                if result.screen_id is not None and result.school_id is not None:
+                    self._dash(result.school_id, result.screen_id, "refused", code=int(result.code))
+                continue
+            sock.screen_id, sock.school_id = result.screen_id, result.school_id
+            sock.inbound = InboundLimit(now)
+            school_topic = topics.school(result.school_id)
+            first = self.hub.add(sock, [school_topic, topics.screen(result.screen_id)])
+            # Hold what is published for it until hello is written (the hub
+            # queues for congested sockets; the socket is "congested" until open).
+            self.hub.congested(sock, now)
+            self._want(first)
+            if school_topic in first:
+                new_schools.add(result.school_id)
+            admitted.append((pending, result))
+        if not admitted:
+            return
+        await self._subscribe_wanted()
+        if new_schools:
+            # Changes committed between the token lookup and the subscription
+            # reached no one here: read the state again now that we listen.
+            try:
+                revs, alerts = await db.run_db(self.executor, db.current_state, new_schools)
+            except DatabaseError:
+                revs, alerts = {}, {}
+                logger.warning("database unavailable re-reading %d schools", len(new_schools))
+            for school_id in new_schools:
+                self._note_rev(school_id, revs.get(school_id, 0))
+                if school_id in alerts:
+                    self._alerts[school_id] = alerts[school_id]
+        for pending, result in admitted:
+            self._open(pending, result)
+
+    def _open(self, pending: _Pending, result: db.Accepted) -> None:
+        sock = pending.sock
+        if sock.phase != Phase.PENDING:
+            return  # closed meanwhile; socket_lost took it out of the hub
+        school_id = result.school_id
+        rev = self._note_rev(school_id, result.rev)
+        alert = self._alerts.setdefault(school_id, result.alert)
+        if alert is not None and _expired(alert):
+            # Expiry is not an event: the lookup that admitted this socket is fresher.
+            alert = self._alerts[school_id] = result.alert
+        frames = [
+            encode_frame(messages.hello(rev, result.screen_id, self.options.heartbeat_s, alert))
+        ]
+        frames += [encode_frame(messages.encode({"type": "command", **c})) for c in result.commands]
+        sock.open(pending.handshake, frames)
+        self._unsettled.discard(sock)
+        self.accepted += 1
+        for held in self.hub.drained(sock):
+            sock.write(encode_frame(held))
+        if result.commands:
+            self._writes.delivered.update(c["id"] for c in result.commands)
+            self._schedule_write()
+        self._dash(school_id, result.screen_id, "connected")
+
+    def _note_rev(self, school_id: int, rev: int) -> int:
+        latest = max(rev, self._latest_rev.get(school_id, 0))
+        self._latest_rev[school_id] = latest
+        return latest
+
+    # --- broker subscriptions ----------------------------------------------------------
+    def _want(self, first: Iterable[str]) -> None:
+        for topic in first:
+            if topic in self._to_unsubscribe:
+                self._to_unsubscribe.discard(topic)  # still subscribed
+            else:
+                self._to_subscribe.add(topic)
+
+    def _unwant(self, last: Iterable[str]) -> None:
+        for topic in last:
+            if topic in self._to_subscribe:
+                self._to_subscribe.discard(topic)  # never got subscribed
+            else:
+                self._to_unsubscribe.add(topic)
+
+    async def _subscribe_wanted(self) -> None:
+        """Subscribe every wanted topic (one broker command for all of them)."""
+        async with self._subscribing:
+            if self._to_subscribe:
+                wanted, self._to_subscribe = self._to_subscribe, set()
+                await self.broker.subscribe(*wanted)
+
+    async def _unsubscribe_unwanted(self) -> None:
+        async with self._subscribing:
+            if self._to_unsubscribe:
+                unwanted, self._to_unsubscribe = self._to_unsubscribe, set()
+                await self.broker.unsubscribe(*unwanted)
 
     # --- events from the broker -------------------------------------------------
     def on_broker_message(self, topic: str, data: bytes) -> None:
@@ -264,35 +449,68 @@ class Gateway:
         except (ValueError, KeyError, TypeError):
             logger.warning("ignored a malformed event on %s", topic)
             return
+        try:
+            self._on_event(topic, kind, event)
+        except (KeyError, TypeError, ValueError):
+            logger.warning("ignored an event of kind %r with missing fields on %s", kind, topic)
+
+    def _on_event(self, topic: str, kind: str, event: dict[str, Any]) -> None:
         if kind == "invalidate":
             school_id, rev = int(event["school"]), int(event["rev"])
-            self._latest_rev[school_id] = max(rev, self._latest_rev.get(school_id, 0))
+            self._note_rev(school_id, rev)
             send = self.coalescer.offer(school_id, rev, self.clock())
             if send is not None:
                 self._write(topic, messages.invalidate(send), rev=send)
+            else:
+                self._arm_coalesce_timer()
         elif kind == "alert":  # never delayed by coalescing
             school_id = int(event["school"])
-            frame = messages.encode({"type": "alert", "rev": self._latest_rev.get(school_id, 0)})
-            self._write(topic, frame)
+            alert = event.get("alert")
+            if school_id in self._alerts:
+                self._alerts[school_id] = alert
+            self._write(topic, messages.alert(alert, event.get("cleared")))
         elif kind == "command":
             frame = messages.encode(
                 {"type": "command", "id": event["id"], "name": event["name"], **event["payload"]}
             )
             if self._write(topic, frame):
-                self._spawn(db.run_db(self.executor, db.mark_delivered, [int(event["id"])]))
+                self._writes.delivered.add(int(event["id"]))
+                self._schedule_write()
         elif kind == "close":
-            for conn in self.hub.listeners(topic):
-                self._close(conn, CloseCode(int(event["code"])))
+            for sock in self.hub.listeners(topic):
+                self._close(sock, CloseCode(int(event["code"])))
         elif kind == "flags":
             self._spawn(self._apply_flags())
         elif kind == "frame":  # for staff sockets: written as it is
             self._write(topic, messages.encode(event["frame"]))
+        elif kind == "frames":
+            for frame in event["frames"]:
+                self._write(topic, messages.encode(frame))
 
-    def _write(self, topic: str, frame: str, *, rev: int | None = None) -> int:
-        ready = self.hub.deliver(topic, frame, rev=rev)
+    def _write(self, topic: str, text: str, *, rev: int | None = None) -> int:
+        ready = self.hub.deliver(topic, text, rev=rev)
         if ready:
-            broadcast(ready, frame)
+            frame = encode_frame(text)
+            for sock in ready:
+                sock.write(frame)
         return len(ready)
+
+    def _arm_coalesce_timer(self) -> None:
+        deadline = self.coalescer.next_deadline()
+        if deadline is None or (self._coalesce_at is not None and self._coalesce_at <= deadline):
+            return
+        if self._coalesce_timer is not None:
+            self._coalesce_timer.cancel()
+        self._coalesce_at = deadline
+        self._coalesce_timer = asyncio.get_running_loop().call_later(
+            max(0.0, deadline - self.clock()), self._coalesce_due
+        )
+
+    def _coalesce_due(self) -> None:
+        self._coalesce_timer = self._coalesce_at = None
+        for school_id, rev in self.coalescer.due(self.clock()):
+            self._write(topics.school(school_id), messages.invalidate(rev), rev=rev)
+        self._arm_coalesce_timer()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -301,11 +519,11 @@ class Gateway:
         task.add_done_callback(_log_failure)
 
     async def _apply_flags(self) -> None:
-        conns = self.hub.connections()
-        states = await db.run_db(self.executor, db.push_states, {c.screen_id for c in conns})
-        for conn in conns:
-            if not states.get(conn.screen_id, False):
-                self._close(conn, CloseCode.PUSH_DISABLED)
+        socks = [s for s in self.hub.connections() if s.kind == Kind.DISPLAY]
+        states = await db.run_db(self.executor, db.push_states, {s.screen_id for s in socks})
+        for sock in socks:
+            if not states.get(sock.screen_id, False):
+                self._close(sock, CloseCode.PUSH_DISABLED)
 
     async def resync(self) -> None:
         """After a broker outage: tell every local screen its school's current revision.
@@ -313,27 +531,141 @@ class Gateway:
         Rate-limited in batches of schools so a large gateway does not make every
         display fetch its snapshot in the same instant.
         """
-        school_ids = sorted({c.school_id for c in self.hub.connections()})
-        revs = await db.run_db(self.executor, db.revisions, school_ids)
+        school_ids = sorted(self._latest_rev)
+        revs, alerts = await db.run_db(self.executor, db.current_state, school_ids)
         for start in range(0, len(school_ids), 50):
             for school_id in school_ids[start : start + 50]:
                 rev = revs.get(school_id)
                 if rev is None:
                     continue
-                self._latest_rev[school_id] = max(rev, self._latest_rev.get(school_id, 0))
-                self._write(topics.school(school_id), messages.invalidate(rev), rev=rev)
+                rev = self._note_rev(school_id, rev)
+                topic = topics.school(school_id)
+                if school_id in self._alerts and self._alerts[school_id] != alerts.get(school_id):
+                    self._alerts[school_id] = alerts.get(school_id)
+                    self._write(topic, messages.alert(alerts.get(school_id)))
+                self._write(topic, messages.invalidate(rev), rev=rev)
             await asyncio.sleep(0.05)
 
-    # --- timers -------------------------------------------------------------------
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(0.05)
-            now = self.clock()
-            for school_id, rev in self.coalescer.due(now):
-                self._write(topics.school(school_id), messages.invalidate(rev), rev=rev)
-            for conn in self.hub.slow_clients(now):
-                logger.warning("screen %s is a slow client; closing", conn.screen_id)
-                self._close(conn, CloseCode.SLOW_CLIENT)  # its handler then leaves the hub
+    # --- what sockets report, written in batches ---------------------------------------
+    def _schedule_write(self) -> None:
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().call_soon(self._start_write)
+
+    def _start_write(self) -> None:
+        self._spawn(self._write_batch())
+
+    async def _write_batch(self) -> None:
+        try:
+            while self._writes:
+                batch, self._writes = self._writes, db.Writes()
+                frames, self._after_write = self._after_write, []
+                try:
+                    written = await db.run_db(self.executor, db.write, batch)
+                except DatabaseError:
+                    # A lost heartbeat or ack must not drop the push channel.
+                    self.db_errors += 1
+                    logger.warning("database error writing what screens reported; dropped")
+                    continue
+                for school_id, frame in frames:
+                    self._dash_out[school_id].append(frame)
+                for info in [*written.delivered, *written.acknowledged]:
+                    user_id = info.pop("user")
+                    frame = {"type": "command", **info}
+                    self._dash_out[info["school"]].append(frame)
+                    if user_id is not None:
+                        self._spawn(
+                            self._publish(topics.user(user_id), {"e": "frame", "frame": frame})
+                        )
+                self._schedule_dash()
+        finally:
+            self._writing = False
+            if self._writes and not self._draining:
+                self._schedule_write()
+
+    async def _flush_writes_now(self) -> None:
+        if self._writes:
+            with contextlib.suppress(Exception):
+                await db.run_db(self.executor, db.write, self._writes)
+            self._writes = db.Writes()
+
+    # --- dashboard frames ---------------------------------------------------------------
+    def _dash(self, school_id: int, screen_id: int, event: str, code: int | None = None) -> None:
+        self._dash_out[school_id].append(_screen_frame(school_id, screen_id, event, code))
+        self._schedule_dash()
+
+    def _schedule_dash(self) -> None:
+        if not self._dash_scheduled and self._dash_out:
+            self._dash_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_dash)
+
+    def _flush_dash(self) -> None:
+        """One broker message per school per loop iteration, however many screens changed."""
+        self._dash_scheduled = False
+        out, self._dash_out = self._dash_out, defaultdict(list)
+        for school_id, frames in out.items():
+            self._spawn(
+                self._publish(topics.dashboard(school_id), {"e": "frames", "frames": frames})
+            )
+
+    async def _publish(self, topic: str, event: dict[str, Any]) -> None:
+        event["ts"] = time.time()
+        await self.broker.publish(topic, json.dumps(event, separators=(",", ":")).encode())
+
+    # --- timers ---------------------------------------------------------------------------
+    def _close_slow_clients(self) -> None:
+        for sock in self.hub.slow_clients(self.clock()):
+            logger.warning("screen %s is a slow client; closing", sock.screen_id)
+            self._close(sock, CloseCode.SLOW_CLIENT)  # its connection_lost then leaves the hub
+
+    def _sweep(self) -> None:
+        """Once a second: a slice of the sockets, so each is looked at every ping interval.
+
+        Silent sockets get a ping; sockets silent for another interval after it,
+        handshakes and closing handshakes that take too long are dropped.
+        """
+        o = self.options
+        rounds = max(1, int(o.ping_interval))
+        self._sweep_round = (self._sweep_round + 1) % rounds
+        now = self.clock()
+        for sock in list(self._sockets)[self._sweep_round :: rounds]:
+            if sock.phase != Phase.OPEN:
+                continue
+            if sock.ping_sent_at is not None:
+                if now - sock.ping_sent_at > o.ping_interval:
+                    logger.info("screen %s did not answer a ping; dropping", sock.screen_id)
+                    sock.abort()
+            elif now - sock.last_seen > o.ping_interval:
+                sock.ping(now)
+        for sock in list(self._unsettled):
+            # PENDING sockets wait for their batch (it always ends, if only with 1013).
+            if sock.phase == Phase.CLOSING:
+                late = now - sock.last_seen > o.close_timeout
+            else:
+                late = sock.phase == Phase.HANDSHAKE and now - sock.opened_at > o.open_timeout
+            if late:
+                sock.abort()
+        if self._to_unsubscribe:
+            self._spawn(self._unsubscribe_unwanted())
+
+
+def _screen_frame(
+    school_id: int, screen_id: int, event: str, code: int | None = None
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "screen",
+        "school": school_id,
+        "screen": screen_id,
+        "event": event,
+    }
+    if code is not None:
+        frame["code"] = code
+    return frame
+
+
+def _expired(alert: dict[str, Any]) -> bool:
+    expires = alert.get("expires_at")
+    return bool(expires) and dt.datetime.fromisoformat(expires) <= dt.datetime.now(dt.UTC)
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:
