@@ -665,7 +665,9 @@ def _screen_frame(
 
 def _expired(alert: dict[str, Any]) -> bool:
     expires = alert.get("expires_at")
-    return bool(expires) and dt.datetime.fromisoformat(expires) <= dt.datetime.now(dt.UTC)
+    if not isinstance(expires, str):
+        return False
+    return dt.datetime.fromisoformat(expires) <= dt.datetime.now(dt.UTC)
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:
