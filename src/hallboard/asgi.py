@@ -1,4 +1,4 @@
-"""The one ASGI entry point of hallboard."""
+"""The one ASGI entry point of hallboard: Django, behind the status fast path."""
 
 from __future__ import annotations
 
@@ -8,4 +8,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hallboard.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from hallboard.display.fast_status import FastStatus  # noqa: E402 - needs Django set up
+
+application = FastStatus(django_application)

@@ -143,6 +143,9 @@ DISPLAY_OFFLINE_AFTER_SECONDS = env.int("DISPLAY_OFFLINE_AFTER_SECONDS", default
 # An online screen still showing an older revision this long after the current
 # one was made is reported stale (displays report a new revision as they show it).
 DISPLAY_STALE_AFTER_SECONDS = env.int("DISPLAY_STALE_AFTER_SECONDS", default=60)
+# Answer the common status poll (known token, bound device, within the limit)
+# without Django's request cycle (hallboard.display.fast_status).
+DISPLAY_STATUS_FAST_PATH = env.bool("DISPLAY_STATUS_FAST_PATH", default=True)
 # Path of the push endpoint on the gateway.
 DISPLAY_WS_PATH = env.str("DISPLAY_WS_PATH", default="/ws/display/")
 # The push URL displays are given (meta.ws_url). Empty: ws(s)://<host of the

@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from hallboard.dbconn import give_back
 from hallboard.display.auth import DEVICE_KEY
 from hallboard.display.flags import push_enabled_for
 from hallboard.display.snapshot import top_alerts
@@ -44,14 +45,7 @@ def _fresh_connection(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -
     try:
         return func(*args, **kwargs)
     finally:
-        for conn in connections.all(initialized_only=True):
-            if conn.vendor == "sqlite" and not conn.errors_occurred:
-                # A file is not a server: keep this thread's connection (opening
-                # one costs more than a batch of queries), unless it failed.
-                continue
-            # PostgreSQL: back to the pool (DATABASE_POOL); a worker thread never
-            # holds a server connection while idle.
-            conn.close()
+        give_back()
 
 
 async def run_db(executor: ThreadPoolExecutor, func: Callable[..., T], *args: Any) -> T:
