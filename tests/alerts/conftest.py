@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +48,10 @@ def freeze(monkeypatch: pytest.MonkeyPatch) -> Callable[[dt.datetime], None]:
 
 
 @pytest.fixture
-def frames(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+def frames(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, dict[str, Any]]]:
     """Dashboard frames published (school id, frame), in order."""
     sent: list[tuple[int, dict[str, Any]]] = []
     monkeypatch.setattr(
         publish, "dashboard", lambda school_id, frame: sent.append((school_id, frame))
     )
-    yield sent
+    return sent

@@ -90,7 +90,9 @@ def test_a_receipt_is_stored_once_per_state(
     screen, _ = make_screen(tenant.school)
     with django_capture_on_commit_callbacks(execute=True):
         first = delivery.record_receipt(screen.pk, a.pk, "shown", "ws")
-    assert first is not None and first.shown_at is not None and first.cleared_at is None
+    assert first is not None
+    assert first.shown_at is not None
+    assert first.cleared_at is None
     assert first.via == "ws"
     assert frames == [
         (
@@ -108,7 +110,8 @@ def test_a_receipt_is_stored_once_per_state(
         again = delivery.record_receipt(screen.pk, a.pk, "shown", "http")
     assert again is not None
     stored = AlertReceipt.objects.get()
-    assert stored.shown_at == first.shown_at and stored.via == "ws"
+    assert stored.shown_at == first.shown_at
+    assert stored.via == "ws"
     assert len(frames) == 1  # nothing new to tell
     with django_capture_on_commit_callbacks(execute=True):
         delivery.record_receipt(screen.pk, a.pk, "cleared", "http")
@@ -155,7 +158,7 @@ def test_reach_counts_the_scope_and_names_who_did_not_show_it(tenant: Tenant) ->
     says how many showed it and its all-clear, and names the others with their status."""
     now = timezone.now()
     hall, _ = make_screen(tenant.school, name="Hall")
-    gym, _ = make_screen(tenant.school, name="Gym")
+    _gym, _ = make_screen(tenant.school, name="Gym")
     canteen, _ = make_screen(tenant.other_school, name="Canteen")
     revoked, _ = make_screen(tenant.other_school, name="Revoked")
     revoked.revoke_token()
