@@ -178,7 +178,12 @@ def trigger(
 
 def _locked(alert: Alert | int) -> Alert:
     pk = alert if isinstance(alert, int) else alert.pk
-    return Alert.objects.select_for_update().select_related("school", "organisation").get(pk=pk)
+    # Lock only the alert row (PostgreSQL refuses FOR UPDATE on the nullable side of a join).
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("school", "organisation")
+        .get(pk=pk)
+    )
 
 
 def update(
