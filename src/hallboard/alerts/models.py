@@ -218,7 +218,7 @@ class AlertAuditEntry(models.Model):
     headline = models.CharField(max_length=160)
     severity = models.CharField(max_length=16, choices=Alert.Severity.choices)
     scope = models.CharField(max_length=220, help_text="The alert's scope in words.")
-    #: Screens with a token in the alert's scope at that moment, and of those the ones online.
+    #: Screens with a token in the alert's scope at that moment, and of those the ones not offline.
     screens_in_scope = models.PositiveIntegerField()
     screens_online = models.PositiveIntegerField()
     #: For an all-clear or cancel: how many screens had acknowledged showing the alert.
