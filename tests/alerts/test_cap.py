@@ -318,6 +318,7 @@ LOCKDOWN = sample("hallboard_school_lockdown.xml")
             404,
             "cap_unknown_reference",
         ),
+        (LOCKDOWN.replace(b"NORTH-2026-0042", b"N" * 256), 422, "cap_invalid_value"),
         (sample("oasis_a2_severe_thunderstorm.xml"), 422, "cap_expired"),  # expired in 2003
     ],
 )

@@ -290,6 +290,9 @@ def parse(body: bytes) -> CapDocument:
             "cap_unsupported_msg_type",
             f"<msgType> {msg_type} is not acted on; send Alert, Update or Cancel.",
         )
+    for name in ("identifier", "sender"):
+        if len(_text(root, name) or "") > 255:
+            raise _invalid(f"<{name}> is longer than 255 characters.")
     sent = _datetime(_text(root, "sent"), "sent")
     assert sent is not None  # required above
     references = _references(_text(root, "references"))
