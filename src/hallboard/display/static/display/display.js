@@ -59,6 +59,7 @@
     shownAlerts: {}, // id -> payload: alerts this screen showed whose end it has not acknowledged
     acks: {}, // "id:state" -> true once sent (or being sent)
     wsAlertAcks: false, // the socket's hello carried "alert": the server takes alert acks there
+    alertPushes: 0, // alert messages pushed so far: a snapshot asked for before one is older
     heartbeatRev: null // the revision the last heartbeat reported
   };
 
@@ -153,6 +154,7 @@
   function fetchSnapshot() {
     clearTimeout(state.fetchTimer);
     state.fetchTimer = null;
+    var pushesBefore = state.alertPushes;
     var headers = state.etag && state.snap ? { "If-None-Match": state.etag } : {};
     return request("snapshot/", { headers: headers }).then(function (response) {
       if (response.status === 304) { confirmed(); return; }
@@ -164,7 +166,9 @@
         store(KEYS.snapshot, JSON.stringify(snapshot));
         store(KEYS.etag, etag);
         confirmed();
-        render();
+        // A snapshot asked for before an alert was pushed must not undo what the push showed
+        // or ended; the fetch that push started brings the newer one.
+        render(pushesBefore < state.alertPushes);
         // A new revision on screen: say so at once, so dashboards see it within a second.
         if (snapshot.meta.rev !== state.heartbeatRev) heartbeat();
         scheduleValidUntil();
@@ -234,7 +238,7 @@
     var ws;
     try { ws = new WebSocket(url); } catch (e) { retryPush(1006); return; }
     state.ws = ws;
-    ws.onopen = function () { state.wsAttempt = 0; state.wsOpen = true; state.wsAlertAcks = false; renderFreshness(); };
+    ws.onopen = function () { state.wsAttempt = 0; state.wsOpen = true; renderFreshness(); };
     ws.onmessage = function (event) {
       var message;
       try { message = JSON.parse(event.data); } catch (e) { return; }
@@ -523,6 +527,7 @@
 
   // Pushed: show at once unless a more severe alert is on screen (the same alert: update).
   function pushedAlert(alert) {
+    state.alertPushes++;
     var current = state.alert;
     if (current && current.id !== alert.id && severityRank(current) < severityRank(alert)) return;
     showAlert(alert);
@@ -530,6 +535,7 @@
 
   // Pushed: alert ``id`` ended (all-clear, cancel): off the screen at once.
   function pushedEnd(id) {
+    state.alertPushes++;
     if (state.alert && state.alert.id === id) hideAlert();
     if (state.shownAlerts[id]) alertEnded(id);
   }
@@ -565,7 +571,7 @@
     }).catch(function () { state.errors++; retry(5); });
   }
 
-  function render() {
+  function render(keepAlert) {
     var snap = state.snap;
     if (!snap) return;
     var now = new Date();
@@ -577,7 +583,7 @@
     $("subs").innerHTML = renderSubstitutions(snap);
     $("lessons").innerHTML = renderLessons(snap, now);
     $("news").innerHTML = renderNews(snap);
-    syncAlert(snap.alert);
+    if (!keepAlert) syncAlert(snap.alert);
     tick();
     resetPaging();
   }
