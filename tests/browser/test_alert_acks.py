@@ -231,3 +231,38 @@ def test_an_alert_in_the_hello_is_shown_at_once(page: Any, site: str, tenant: Te
     page.evaluate(f"window.__sockets[0].receive({json.dumps(hello)})")
     assert page.inner_text("#alert-headline") == "Evacuate"
     page.wait_for_function("window.__sockets[0].sent.some(m => m.alert === 7)")
+
+
+def test_a_snapshot_older_than_a_push_does_not_undo_it(
+    page: Any, site: str, tenant: Tenant
+) -> None:
+    """A snapshot requested before an alert was pushed, answered after, leaves the pushed
+    alert on screen and acknowledges no end."""
+    _, token = make_screen(tenant.school)
+    page.add_init_script(FAKE_SOCKET)
+    open_screen(page, site, token)
+    page.wait_for_function("window.__sockets.length === 1 && window.hallboard.wsOpen")
+    held: list[Any] = []
+    page.route("**/api/display/snapshot/**", lambda route: held.append(route))  # answered later
+    page.route("**/api/display/status/**", lambda route: route.abort())
+    snap = page.evaluate("window.hallboard.snap")
+
+    def push(message: dict[str, Any]) -> None:
+        page.evaluate(f"window.__sockets[0].receive({json.dumps(message)})")
+
+    push({"type": "hello", "rev": snap["meta"]["rev"], "alert": None})
+    push({"type": "invalidate", "rev": snap["meta"]["rev"] + 1})
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1  # a snapshot request is on its way
+    push({"type": "alert", "alert": payload(201, "extreme", "Fire")})
+    page.wait_for_function("window.__sockets[0].sent.some(m => m.alert === 201)")
+    older = dict(snap, alert=None, meta=dict(snap["meta"], rev=snap["meta"]["rev"] + 1))
+    held[0].fulfill(status=200, headers={"ETag": '"older"'}, json=older)
+    page.wait_for_function(f"window.hallboard.snap.meta.rev === {snap['meta']['rev'] + 1}")
+    assert page.is_visible("#alert")
+    assert page.inner_text("#alert-headline") == "Fire"
+    sent = page.evaluate("window.__sockets[0].sent")
+    assert {"type": "ack", "alert": 201, "state": "cleared"} not in sent
