@@ -48,9 +48,15 @@ class ScreenClient:
         )
 
     def heartbeat(self, body: Any) -> Any:
+        return self.post("heartbeat", body)
+
+    def ack(self, body: Any) -> Any:
+        return self.post("ack", body)
+
+    def post(self, endpoint: str, body: Any) -> Any:
         data = body if isinstance(body, bytes | str) else json.dumps(body)
         return self.client.post(
-            f"/api/display/heartbeat/?token={self.token}&dk={self.dk}",
+            f"/api/display/{endpoint}/?token={self.token}&dk={self.dk}",
             data=data,
             content_type="application/json",
         )

@@ -1,45 +1,41 @@
-"""Admin page for emergency alerts: trigger, and the all-clear action."""
+"""Admin pages for emergency alerts (trigger, update, all-clear, cancel) and their audit log.
+
+Every change goes through ``hallboard.alerts.service``, which checks the alert
+right and writes the audit log; the alert page shows, read-only, the alert's
+reach (which screens showed it, and its end) and its audit trail. Alerts are
+never deleted here: they end by an all-clear or a cancel, and stay on record.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
-from hallboard.alerts.models import Alert
+from hallboard.alerts import delivery, service
+from hallboard.alerts.models import Alert, AlertAuditEntry
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
 from hallboard.schools.models import School
 
 
-@admin.register(Alert)
-class AlertAdmin(SchoolScopedAdmin):
-    """Alerts of a school, or of a whole organisation (school left empty).
+def _actor(request: HttpRequest) -> service.Actor:
+    return service.Actor(principal(request), AlertAuditEntry.Source.ADMIN)
 
-    An organisation-wide alert is visible to members of any of its schools and
-    may be triggered or cleared by anyone with the alert right in one of them.
+
+class AlertScopedAdmin(SchoolScopedAdmin):
+    """Rows scoped like alerts: one school, or (school empty) a whole organisation.
+
+    An organisation-wide row is visible to members of any of its schools.
     """
 
-    right = Right.ALERT
-    list_display = ["headline", "kind", "severity", "scope", "starts_at", "cleared_at"]
-    list_filter = ["kind", "severity", "organisation"]
-    readonly_fields = ["created_at", "created_by", "cleared_at", "cleared_by"]
-    actions = ["all_clear"]
-
-    @admin.display(description="Scope")
-    def scope(self, obj: Alert) -> str:
-        return str(obj.school) if obj.school_id else f"All of {obj.organisation}"
-
     def school_ids_of(self, obj: Any) -> set[int]:
-        if obj.school_id:
-            return {obj.school_id}
-        if obj.organisation_id:
-            # Organisation-wide: one school of it in the principal's set is enough.
-            return set()
-        return set()
+        return {obj.school_id} if obj.school_id else set()
 
     def _allowed(self, request: HttpRequest, right: Right, obj: Any) -> bool:
         if principal(request).is_superuser:
@@ -54,19 +50,208 @@ class AlertAdmin(SchoolScopedAdmin):
         organisations = School.objects.filter(pk__in=schools).values("organisation_id")
         return Q(school__in=schools) | Q(school__isnull=True, organisation_id__in=organisations)
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
 
-    @admin.action(description="All-clear: end the selected alerts on every screen")
-    def all_clear(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        cleared = 0
+@admin.register(Alert)
+class AlertAdmin(AlertScopedAdmin):
+    """Alerts of a school, or of a whole organisation (school left empty).
+
+    An organisation-wide alert may be triggered or ended by anyone with the
+    alert right in one of its schools.
+    """
+
+    right = Right.ALERT
+    list_display = [
+        "headline",
+        "kind",
+        "severity",
+        "scope",
+        "starts_at",
+        "expires_at",
+        "cleared_at",
+        "cancelled",
+    ]
+    list_filter = ["kind", "severity", "cancelled", "organisation"]
+    readonly_fields = ["created_at", "created_by", "cleared_at", "cleared_by", "cancelled"]
+    actions = ["all_clear", "cancel_alerts"]
+
+    @admin.display(description="Scope")
+    def scope(self, obj: Alert) -> str:
+        return obj.scope_label
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.cleared_at is not None:
+            return False  # ended: on record, read-only
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # alerts end by an all-clear or a cancel, and stay on record
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        try:
+            if not change:
+                service.trigger(_actor(request), obj)
+                return
+            changes = {f: getattr(obj, f) for f in service.UPDATABLE}
+            service.update(_actor(request), obj.pk, changes)
+        except service.NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except service.AlertEnded as exc:
+            raise PermissionDenied(str(exc)) from exc
+
+    # --- read-only panels on the alert page ------------------------------------------
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return fields
+        # Another scope is another alert: organisation and school stay as they are.
+        return ["organisation", "school", *fields, "reach", "audit_trail"]
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:  # whose screens the reach panel may name (read by ``reach``)
+            user = principal(request)
+            obj.reach_schools = (
+                None
+                if user.is_superuser
+                else set(user.schools(Right.ALERT).values_list("slug", flat=True))
+            )
+        return obj
+
+    @admin.display(description="Reach")
+    def reach(self, obj: Alert) -> SafeString:
+        return _reach_html(obj, getattr(obj, "reach_schools", set()))
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj: Alert) -> SafeString | str:
+        entries = obj.audit_entries.order_by("at", "pk")
+        if not entries:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    e.at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    e.get_action_display(),
+                    e.actor,
+                    e.get_source_display(),
+                    _reach_text(e),
+                    _changes_text(e),
+                )
+                for e in entries
+            ),
+        )
+        return format_html(
+            "<table><tr><th>When</th><th>What</th><th>Who</th><th>Via</th>"
+            "<th>Screens</th><th>Details</th></tr>{}</table>",
+            rows,
+        )
+
+    # --- actions ----------------------------------------------------------------------
+    def _end(self, request: HttpRequest, queryset: QuerySet[Alert], how: Any, done: str) -> None:
+        ended = refused = 0
         for alert in queryset.filter(cleared_at__isnull=True):
-            if not self._allowed(request, Right.ALERT, alert):
+            try:
+                how(_actor(request), alert)
+            except service.NotAllowed:
+                refused += 1
                 continue
-            alert.cleared_at = timezone.now()
-            alert.cleared_by = request.user  # type: ignore[assignment]  # staff only here
-            alert.save()
-            cleared += 1
-        messages.success(request, f"All-clear sent for {cleared} alert(s).")
+            ended += 1
+        messages.success(request, f"{done} for {ended} alert(s).")
+        if refused:
+            messages.error(request, f"{refused} alert(s) are outside your alert right.")
+
+    @admin.action(
+        description="All-clear: end the selected alerts on every screen", permissions=["change"]
+    )
+    def all_clear(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        self._end(request, queryset, service.clear, "All-clear sent")
+
+    @admin.action(
+        description="Cancel: the selected alerts were raised in error", permissions=["change"]
+    )
+    def cancel_alerts(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        self._end(request, queryset, service.cancel, "Cancelled")
+
+
+def _reach_html(alert: Alert, school_slugs: set[str] | None) -> SafeString:
+    """Shown on how many screens, and which did not show it (in ``school_slugs``)."""
+    summary = delivery.restrict(delivery.reach(alert), school_slugs)
+    lines = [
+        format_html(
+            "Shown on <b>{}</b> of {} screens in scope ({} online now).",
+            summary["shown"],
+            summary["in_scope"],
+            summary["online"],
+        )
+    ]
+    if alert.cleared_at is not None:
+        lines.append(format_html("End acknowledged by <b>{}</b> screens.", summary["cleared"]))
+    for key, title in (
+        ("not_shown", "Not shown on"),
+        ("not_cleared", "Showed it, end not acknowledged"),
+    ):
+        rows = summary[key]
+        if rows:
+            items = format_html_join(
+                "",
+                "<li>{} ({}): {}, {}</li>",
+                ((r["name"], r["school"], r["status"], r["status_reason"]) for r in rows),
+            )
+            lines.append(format_html("{}:<ul>{}</ul>", title, items))
+        if summary[f"elsewhere_{key}"]:
+            lines.append(
+                format_html(
+                    "{} more in schools where you lack the alert right.",
+                    summary[f"elsewhere_{key}"],
+                )
+            )
+    return format_html_join("", "<div>{}</div>", ((line,) for line in lines))
+
+
+def _reach_text(entry: AlertAuditEntry) -> str:
+    text = f"{entry.screens_in_scope} in scope, {entry.screens_online} online"
+    if entry.screens_shown is not None:
+        text += f", {entry.screens_shown} had shown it"
+    return text
+
+
+def _changes_text(entry: AlertAuditEntry) -> str:
+    parts = [entry.note] if entry.note else []
+    if entry.action == AlertAuditEntry.Action.UPDATE:
+        parts += [f"{field}: {old!r} → {new!r}" for field, (old, new) in entry.changes.items()]
+    return "; ".join(parts)
+
+
+@admin.register(AlertAuditEntry)
+class AlertAuditEntryAdmin(AlertScopedAdmin):
+    """The alert audit log: read-only, scoped like alerts (school, or organisation-wide)."""
+
+    right = Right.ALERT
+    list_display = [
+        "at",
+        "action",
+        "headline",
+        "severity",
+        "scope",
+        "actor",
+        "source",
+        "screens_in_scope",
+        "screens_online",
+        "screens_shown",
+    ]
+    list_filter = ["action", "source", "severity"]
+    search_fields = ["headline", "actor", "note"]
+    date_hierarchy = "at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in AlertAuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,4 +1,10 @@
-"""Emergency alerts: shown over everything on every screen in their scope."""
+"""Emergency alerts: shown over everything on every screen in their scope.
+
+Besides the alert itself: what each screen acknowledged (``AlertReceipt``), the
+audit log of every trigger, update, all-clear and cancel (``AlertAuditEntry``),
+and every CAP message received (``CapMessage``), so that CAP Update and Cancel
+messages find the alert their ``references`` point at.
+"""
 
 from __future__ import annotations
 
@@ -75,6 +81,10 @@ class Alert(SchoolContent):
     cleared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    cancelled = models.BooleanField(
+        default=False,
+        help_text="Ended by a cancel (raised in error) rather than by an all-clear.",
+    )
 
     objects = AlertQuerySet.as_manager()  # type: ignore[misc]  # narrows the SchoolContent manager
 
@@ -92,6 +102,8 @@ class Alert(SchoolContent):
             and self.school.organisation_id != self.organisation_id
         ):
             raise ValidationError({"school": "The school must belong to the alert's organisation."})
+        if self.expires_at is not None and self.starts_at and self.expires_at <= self.starts_at:
+            raise ValidationError({"expires_at": "An alert must expire after it starts."})
 
     @property
     def active(self) -> bool:
@@ -119,3 +131,146 @@ class Alert(SchoolContent):
         return set(
             School.objects.filter(organisation_id=self.organisation_id).values_list("id", flat=True)
         )
+
+    @property
+    def scope_label(self) -> str:
+        """The scope in words: the school's name, or "All schools of <organisation>"."""
+        if self.school_id is not None:
+            return str(self.school)
+        return f"All schools of {self.organisation}"
+
+    def reaches(self, school_id: int, organisation_id: int) -> bool:
+        """Whether a screen of that school is in this alert's scope."""
+        if self.school_id is not None:
+            return self.school_id == school_id
+        return self.organisation_id == organisation_id
+
+
+class AlertReceipt(models.Model):
+    """What one screen acknowledged of one alert: shown, and later cleared (all-clear).
+
+    Written only through ``hallboard.alerts.delivery.record_receipt``; each
+    timestamp is set once (the first acknowledgement wins), so repeats change nothing.
+    """
+
+    class Via(models.TextChoices):
+        WS = "ws", "Push socket"
+        HTTP = "http", "HTTP"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="receipts")
+    screen = models.ForeignKey(
+        "screens.Screen", on_delete=models.CASCADE, related_name="alert_receipts"
+    )
+    shown_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    #: How the first acknowledgement arrived.
+    via = models.CharField(max_length=4, choices=Via.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "screen"], name="unique_alert_receipt")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.screen_id} / alert {self.alert_id}"
+
+
+class AlertAuditEntry(models.Model):
+    """One line of the alert audit log: who did what to which alert, when, and its reach then.
+
+    Written by ``hallboard.alerts.service`` for every trigger, update, all-clear
+    and cancel. It copies what it needs (headline, scope, actor's name) so that
+    it still reads right after the alert or the user is gone; rows are never
+    changed.
+    """
+
+    class Action(models.TextChoices):
+        TRIGGER = "trigger", "Triggered"
+        UPDATE = "update", "Updated"
+        CLEAR = "clear", "All-clear"
+        CANCEL = "cancel", "Cancelled"
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        API = "api", "Management API"
+        CAP = "cap", "CAP message"
+
+    alert = models.ForeignKey(
+        Alert, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    school = models.ForeignKey(
+        School,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: the alert covers the whole organisation.",
+    )
+    action = models.CharField(max_length=8, choices=Action.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    #: Who, in words: a user name, "API key <name>", and for CAP the message's sender.
+    actor = models.CharField(max_length=200)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    headline = models.CharField(max_length=160)
+    severity = models.CharField(max_length=16, choices=Alert.Severity.choices)
+    scope = models.CharField(max_length=220, help_text="The alert's scope in words.")
+    #: Screens with a token in the alert's scope at that moment, and of those the ones not offline.
+    screens_in_scope = models.PositiveIntegerField()
+    screens_online = models.PositiveIntegerField()
+    #: For an all-clear or cancel: how many screens had acknowledged showing the alert.
+    screens_shown = models.PositiveIntegerField(null=True, blank=True)
+    #: For an update: ``{field: [before, after]}``.
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "alert audit entry"
+        verbose_name_plural = "alert audit log"
+        indexes = [models.Index(fields=["organisation", "school", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.headline}"
+
+
+class CapMessage(models.Model):
+    """A CAP 1.2 message received, kept so that later Updates and Cancels resolve.
+
+    CAP names earlier messages by ``sender,identifier,sent`` triples in
+    ``<references>``. A message is stored once per scope it acted on
+    (``scope_key``: ``school:<id>`` or ``org:<id>`` for an Alert, ``alert:<id>``
+    for an Update or Cancel of that alert), so a repeat is recognised and
+    changes nothing.
+    """
+
+    class MsgType(models.TextChoices):
+        ALERT = "Alert", "Alert"
+        UPDATE = "Update", "Update"
+        CANCEL = "Cancel", "Cancel"
+
+    sender = models.CharField(max_length=255)
+    identifier = models.CharField(max_length=255)
+    sent = models.DateTimeField()
+    msg_type = models.CharField(max_length=8, choices=MsgType.choices)
+    scope_key = models.CharField(max_length=40)
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="cap_messages")
+    received_at = models.DateTimeField(default=timezone.now)
+    received_by = models.CharField(max_length=200)
+    xml = models.TextField()
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = "CAP message"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_key", "sender", "identifier", "sent"], name="unique_cap_message"
+            )
+        ]
+        indexes = [models.Index(fields=["sender", "identifier"])]
+
+    def __str__(self) -> str:
+        return f"{self.msg_type} {self.identifier} from {self.sender}"

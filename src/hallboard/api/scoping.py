@@ -39,17 +39,22 @@ def get_in_school(
     return obj
 
 
+def validation_error(exc: ValidationError) -> ApiError:
+    """A model's validation errors as the API's 422, one entry per field."""
+    return ApiError(
+        422,
+        "validation_error",
+        [
+            {"loc": ["body", field], "msg": " ".join(messages)}
+            for field, messages in exc.message_dict.items()
+        ],
+    )
+
+
 def save_validated(obj: models.Model, *, exclude: list[str] | None = None) -> None:
     """Run the model's validation and save, turning its errors into a 422."""
     try:
         obj.full_clean(exclude=exclude, validate_unique=True)
     except ValidationError as exc:
-        raise ApiError(
-            422,
-            "validation_error",
-            [
-                {"loc": ["body", field], "msg": " ".join(messages)}
-                for field, messages in exc.message_dict.items()
-            ],
-        ) from exc
+        raise validation_error(exc) from exc
     obj.save()

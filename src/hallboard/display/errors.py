@@ -65,3 +65,9 @@ def rate_limited(retry_after: int) -> JsonResponse:
 
 def invalid_body(detail: str) -> JsonResponse:
     return error(400, "invalid_body", detail)
+
+
+def unknown_alert() -> JsonResponse:
+    return error(
+        404, "unknown_alert", "No such alert for this screen (not in its school or organisation)."
+    )

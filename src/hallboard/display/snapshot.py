@@ -17,13 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from hallboard.alerts.delivery import display_payload, iso, top_alert
 from hallboard.alerts.models import Alert
 from hallboard.display.flags import push_enabled
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement, Lesson, Period, Substitution
 
 SCHEMA = 1
-SEVERITY_RANK = {s: i for i, s in enumerate(Alert.Severity.values)}  # extreme first
 
 
 def etag_of(content: Any) -> str:
@@ -33,10 +33,6 @@ def etag_of(content: Any) -> str:
 
 def status_etag(revision: int, local_date: dt.date) -> str:
     return etag_of({"schema": SCHEMA, "rev": revision, "date": local_date.isoformat()})
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def visible_class_ids(screen: Screen) -> list[int] | None:
@@ -111,30 +107,32 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
     # starts or ends: the display refetches then (meta.valid_until).
     current = Q(ends_at__isnull=True) | Q(ends_at__gt=now)
     announcements_all = list(Announcement.objects.filter(current, school=school))
-    alerts_all = list(
+    alert_times = (
         Alert.objects.for_school(school)
         .filter(cleared_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(Q(starts_at__gt=now) | Q(expires_at__gt=now))
+        .values_list("starts_at", "expires_at")
     )
     midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     boundaries = [midnight]
-    for item in [*announcements_all, *alerts_all]:
-        end = getattr(item, "ends_at", None) or getattr(item, "expires_at", None)
-        boundaries += [t for t in (item.starts_at, end) if t is not None and t > now]
+    for a in announcements_all:
+        boundaries += [t for t in (a.starts_at, a.ends_at) if t is not None and t > now]
+    for times in alert_times:
+        boundaries += [t for t in times if t is not None and t > now]
 
     active_announcements = sorted(
         (a for a in announcements_all if a.starts_at <= now),
         key=lambda a: (-a.priority, a.starts_at, a.pk),
     )
-    active_alerts = sorted((a for a in alerts_all if a.starts_at <= now), key=alert_rank)
-    alert = active_alerts[0] if active_alerts else None
+    # The same rule as everywhere an alert is chosen for a school (hallboard.alerts.delivery).
+    alert = top_alert(school, now)
 
     content: dict[str, Any] = {
         "meta": {
             "schema": SCHEMA,
             "rev": school.revision,
             "date": today.isoformat(),
-            "valid_until": _iso(min(boundaries)),
+            "valid_until": iso(min(boundaries)),
             "ws_enabled": push_enabled(screen),
             "ws_path": settings.DISPLAY_WS_PATH,
             "poll_min_seconds": settings.DISPLAY_POLL_MIN_SECONDS,
@@ -157,64 +155,16 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
                 "title": a.title,
                 "body": a.body,
                 "priority": a.priority,
-                "starts_at": _iso(a.starts_at),
-                "ends_at": _iso(a.ends_at),
+                "starts_at": iso(a.starts_at),
+                "ends_at": iso(a.ends_at),
             }
             for a in active_announcements
         ],
-        "alert": None if alert is None else alert_payload(alert),
+        "alert": None if alert is None else display_payload(alert),
     }
     return content, etag_of(content)
 
 
-def alert_rank(alert: Alert) -> tuple[int, float, int]:
-    """Which alert a screen shows when several apply: the most severe, then the newest."""
-    return (SEVERITY_RANK.get(alert.severity, 99), -alert.starts_at.timestamp(), -alert.pk)
-
-
-def alert_payload(alert: Alert) -> dict[str, Any]:
-    """An alert as displays get it: in the snapshot, in ``hello`` and in ``alert`` pushes."""
-    return {
-        "id": alert.pk,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "headline": alert.headline,
-        "instructions": alert.instructions,
-        "scope": "school" if alert.school_id else "organisation",
-        "starts_at": _iso(alert.starts_at),
-        "expires_at": _iso(alert.expires_at),
-    }
-
-
 def volatile_meta(now: dt.datetime, tz: dt.tzinfo) -> dict[str, str | None]:
     """Clock fields added to every answer; not part of the ETag."""
-    return {"server_time": _iso(now), "school_time": now.astimezone(tz).isoformat()}
-
-
-def top_alerts(schools: dict[int, int], now: dt.datetime) -> dict[int, dict[str, Any] | None]:
-    """The alert each school's screens show (most severe, then newest), in one query.
-
-    ``schools`` maps school id → organisation id.
-    """
-    if not schools:
-        return {}
-    active = (
-        Alert.objects.filter(cleared_at__isnull=True, starts_at__lte=now)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .filter(
-            Q(school_id__in=list(schools))
-            | Q(school__isnull=True, organisation_id__in=set(schools.values()))
-        )
-    )
-    best: dict[int, Alert] = {}
-    for alert in active:
-        targets = (
-            [alert.school_id]
-            if alert.school_id is not None
-            else [s for s, org in schools.items() if org == alert.organisation_id]
-        )
-        for school_id in targets:
-            current = best.get(school_id)
-            if current is None or alert_rank(alert) < alert_rank(current):
-                best[school_id] = alert
-    return {s: (alert_payload(best[s]) if s in best else None) for s in schools}
+    return {"server_time": iso(now), "school_time": now.astimezone(tz).isoformat()}

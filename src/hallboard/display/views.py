@@ -1,4 +1,4 @@
-"""Display HTTP endpoints: snapshot, status, heartbeat (docs/protocol.md)."""
+"""Display HTTP endpoints: snapshot, status, heartbeat, alert ack (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from hallboard.alerts.delivery import RECEIPT_STATES, record_receipt
 from hallboard.display import errors, snapshot
 from hallboard.display.auth import authenticate
 from hallboard.screens.models import Screen
 
 MAX_HEARTBEAT_BYTES = 4096
+MAX_ACK_BYTES = 1024
 MAX_CLIENT_INFO_BYTES = 2048
 
 #: 200 / 304 answers by endpoint since the process started (metrics later).
@@ -146,4 +148,45 @@ def heartbeat_view(request: HttpRequest) -> HttpResponseBase:
     # A plain UPDATE: heartbeats never bump the school's revision.
     Screen.objects.filter(pk=screen.pk).update(**fields)
     _count("heartbeat")
+    return HttpResponse(status=204)
+
+
+def _parse_ack(body: bytes) -> tuple[int, str] | str:
+    """(alert id, state), or what is wrong with the body."""
+    if len(body) > MAX_ACK_BYTES:
+        return f"The body is over {MAX_ACK_BYTES} bytes."
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return "The body is not valid JSON."
+    if not isinstance(data, dict):
+        return 'The body must be a JSON object: {"alert": <id>, "state": "shown" | "cleared"}.'
+    alert = data.get("alert")
+    if not isinstance(alert, int) or isinstance(alert, bool) or alert < 1:
+        return "alert must be the id of the alert (a positive integer)."
+    state = data.get("state")
+    if state not in RECEIPT_STATES:
+        return 'state must be "shown" or "cleared".'
+    return alert, state
+
+
+@csrf_exempt  # authenticated by the screen token, not by a cookie
+@require_POST
+def ack_view(request: HttpRequest) -> HttpResponseBase:
+    """The screen showed an alert, or its all-clear (polling screens; push screens ack on the
+    socket). Stored by ``hallboard.alerts.delivery.record_receipt``."""
+    screen = authenticate(request, "id", "device_key", "allow_multi_device", "school__id")
+    if isinstance(screen, JsonResponse):
+        return screen
+    parsed = _parse_ack(request.body)
+    if isinstance(parsed, str):
+        errors.logger.info("alert ack refused for screen %s: %s", screen.pk, parsed)
+        return errors.invalid_body(parsed)
+    alert_id, state = parsed
+    if record_receipt(screen.pk, alert_id, state, "http") is None:
+        errors.logger.info(
+            "alert ack refused for screen %s: alert %s not in scope", screen.pk, alert_id
+        )
+        return errors.unknown_alert()
+    _count("ack")
     return HttpResponse(status=204)

@@ -9,8 +9,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from hallboard.alerts.delivery import top_alerts
 from hallboard.alerts.models import Alert
-from hallboard.display.snapshot import top_alerts
 from hallboard.realtime import publish
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.schools.models import School

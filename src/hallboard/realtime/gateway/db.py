@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,16 +22,18 @@ from typing import Any, ParamSpec, TypeVar
 from django.db import transaction
 from django.utils import timezone
 
+from hallboard.alerts.delivery import record_receipt, top_alerts
 from hallboard.dbconn import give_back
 from hallboard.display.auth import DEVICE_KEY
 from hallboard.display.flags import push_enabled_for
-from hallboard.display.snapshot import top_alerts
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.messages import Heartbeat
 from hallboard.schools.models import School
 from hallboard.screens.binding import Binding, bind_device
 from hallboard.screens.models import Command, PushSettings, Screen
 from hallboard.screens.tokens import hash_token
+
+logger = logging.getLogger("hallboard.realtime.gateway")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -273,6 +276,13 @@ def write(batch: Writes) -> Written:
                 status=Command.Status.ACKNOWLEDGED, acknowledged_at=now
             )
             out.acknowledged.append(_command_info(command, "acknowledged", now))
+        for screen_id, alert_id, state in batch.alert_acks:
+            # Stored once per state; out of scope (another school's alert) is
+            # logged, not fatal: a display bug must not cost its push channel.
+            if record_receipt(screen_id, alert_id, state, "ws") is None:
+                logger.info(
+                    "screen %s acknowledged alert %s outside its scope", screen_id, alert_id
+                )
         if batch.disconnected:
             # Unless the screen has connected again since (here or on another
             # replica: its connect stamps a later heartbeat), it now hears of

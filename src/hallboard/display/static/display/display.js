@@ -6,6 +6,12 @@
  * snapshot allows it, only makes changes arrive sooner. The last good snapshot
  * lives in localStorage and is shown at start when the server cannot be
  * reached. The screen always says how fresh its data is.
+ *
+ * Emergency alerts: shown at once when pushed, otherwise from the snapshot
+ * (which is authoritative); every alert shown, and its end, is acknowledged
+ * once (over the socket when the server's hello says it understands alert
+ * acks, else POST /api/display/ack/), so the sender knows which screens
+ * showed it.
  */
 (function () {
   "use strict";
@@ -19,6 +25,7 @@
     confirmed: "hallboard.confirmed"
   };
   var HEARTBEAT_MS = 30000;
+  var SEVERITIES = ["extreme", "severe", "moderate", "minor"]; // most severe first
   var REQUEST_TIMEOUT_MS = 10000;
   var PAGE_MS = 8000; // how long each page of a long list is shown
   var KIND_LABEL = {
@@ -47,7 +54,13 @@
     halted: null, // "unpaired" or "bound": polling continues slowly, nothing is shown
     startedAt: Date.now(),
     errors: 0,
-    overlayTimer: null
+    overlayTimer: null,
+    alert: null, // the alert on screen (its display payload), or null
+    shownAlerts: {}, // id -> payload: alerts this screen showed whose end it has not acknowledged
+    acks: {}, // "id:state" -> true once sent (or being sent)
+    wsAlertAcks: false, // the socket's hello carried "alert": the server takes alert acks there
+    alertPushes: 0, // alert messages pushed so far: a snapshot asked for before one is older
+    heartbeatRev: null // the revision the last heartbeat reported
   };
 
   function $(id) { return document.getElementById(id); }
@@ -141,6 +154,7 @@
   function fetchSnapshot() {
     clearTimeout(state.fetchTimer);
     state.fetchTimer = null;
+    var pushesBefore = state.alertPushes;
     var headers = state.etag && state.snap ? { "If-None-Match": state.etag } : {};
     return request("snapshot/", { headers: headers }).then(function (response) {
       if (response.status === 304) { confirmed(); return; }
@@ -152,7 +166,11 @@
         store(KEYS.snapshot, JSON.stringify(snapshot));
         store(KEYS.etag, etag);
         confirmed();
-        render();
+        // A snapshot asked for before an alert was pushed must not undo what the push showed
+        // or ended; the fetch that push started brings the newer one.
+        render(pushesBefore < state.alertPushes);
+        // A new revision on screen: say so at once, so dashboards see it within a second.
+        if (snapshot.meta.rev !== state.heartbeatRev) heartbeat();
         scheduleValidUntil();
         connectPush();
       });
@@ -229,6 +247,7 @@
     ws.onclose = function (event) {
       state.ws = null;
       state.wsOpen = false;
+      state.wsAlertAcks = false;
       renderFreshness();
       retryPush(event.code);
     };
@@ -236,11 +255,19 @@
 
   function onPush(message) {
     var m = meta();
+    if (message.type === "hello" && "alert" in message) {
+      // This server sends alerts in the hello and takes alert acks on the socket.
+      state.wsAlertAcks = true;
+      if (message.alert) pushedAlert(message.alert);
+      else if (state.alert) soon(); // we show one it no longer has: confirm by snapshot
+    }
     if (message.type === "hello" || message.type === "invalidate") {
       if (!m || message.rev > m.rev) soon();
       else confirmed(); // the server says our revision is current
     } else if (message.type === "alert") {
-      fetchSnapshot(); // never delayed
+      if (message.alert) pushedAlert(message.alert);
+      else if (message.cleared !== undefined && message.cleared !== null) pushedEnd(message.cleared);
+      fetchSnapshot(); // never delayed; the snapshot is authoritative
     } else if (message.type === "command") {
       runCommand(message);
     }
@@ -315,6 +342,7 @@
 
   function heartbeat() {
     if (!state.token || state.halted) return;
+    state.heartbeatRev = meta() ? meta().rev : null;
     var body = {
       rev: meta() ? meta().rev : null,
       mode: state.wsOpen ? "ws" : "poll",
@@ -442,10 +470,24 @@
     }).join("");
   }
 
-  function renderAlert(snap) {
-    var alert = snap.alert;
+  // --- emergency alerts ----------------------------------------------------------
+  function severityRank(alert) {
+    var i = SEVERITIES.indexOf(alert.severity);
+    return i < 0 ? SEVERITIES.length : i;
+  }
+
+  // The server's rule for which active alert a school shows: the most severe, then the
+  // newest start, then the newest id. True when a would be shown rather than b.
+  function outranks(a, b) {
+    if (severityRank(a) !== severityRank(b)) return severityRank(a) < severityRank(b);
+    var startA = Date.parse(a.starts_at) || 0;
+    var startB = Date.parse(b.starts_at) || 0;
+    if (startA !== startB) return startA > startB;
+    return a.id > b.id;
+  }
+
+  function showAlert(alert) {
     var box = $("alert");
-    if (!alert) { box.hidden = true; document.body.classList.remove("alerting"); return; }
     box.className = "alert severity-" + alert.severity;
     $("alert-kind").textContent = alert.kind === "other" ? "Alert" : alert.kind.replace(/_/g, " ");
     $("alert-headline").textContent = alert.headline;
@@ -453,9 +495,83 @@
     $("alert-since").textContent = "Since " + hhmm(new Date(alert.starts_at));
     box.hidden = false;
     document.body.classList.add("alerting");
+    state.alert = alert;
+    state.shownAlerts[alert.id] = alert;
+    afterPaint(function () { ackAlert(alert.id, "shown"); });
   }
 
-  function render() {
+  function hideAlert() {
+    $("alert").hidden = true;
+    document.body.classList.remove("alerting");
+    state.alert = null;
+  }
+
+  function alertEnded(id) {
+    delete state.shownAlerts[id];
+    ackAlert(id, "cleared");
+  }
+
+  // The snapshot decides: show its alert (or none), and acknowledge the end of every alert
+  // this screen showed that can no longer be active. The snapshot holds the top active
+  // alert, so one that outranks it has ended; one it outranks may still be active behind
+  // it, and its end is acknowledged when a later snapshot shows that.
+  function syncAlert(next) {
+    if (next) showAlert(next);
+    else if (state.alert) hideAlert();
+    Object.keys(state.shownAlerts).forEach(function (id) {
+      var shown = state.shownAlerts[id];
+      if (next && shown.id === next.id) return;
+      if (!next || outranks(shown, next)) alertEnded(shown.id);
+    });
+  }
+
+  // Pushed: show at once unless a more severe alert is on screen (the same alert: update).
+  function pushedAlert(alert) {
+    state.alertPushes++;
+    var current = state.alert;
+    if (current && current.id !== alert.id && severityRank(current) < severityRank(alert)) return;
+    showAlert(alert);
+  }
+
+  // Pushed: alert ``id`` ended (all-clear, cancel): off the screen at once.
+  function pushedEnd(id) {
+    state.alertPushes++;
+    if (state.alert && state.alert.id === id) hideAlert();
+    if (state.shownAlerts[id]) alertEnded(id);
+  }
+
+  function afterPaint(callback) {
+    if (window.requestAnimationFrame) {
+      requestAnimationFrame(function () { setTimeout(callback, 0); });
+    } else {
+      setTimeout(callback, 0);
+    }
+  }
+
+  // Each (alert, state) once. Over the socket when the server takes alert acks there, else
+  // over HTTP; a failed HTTP ack is retried until the server has it.
+  function ackAlert(id, ackState) {
+    var key = id + ":" + ackState;
+    if (state.acks[key] || !state.token || state.halted) return;
+    state.acks[key] = true;
+    if (state.wsAlertAcks && sendPush({ type: "ack", alert: id, state: ackState })) return;
+    var retry = function (seconds) {
+      delete state.acks[key];
+      setTimeout(function () { ackAlert(id, ackState); }, (seconds + Math.random() * 10) * 1000);
+    };
+    request("ack/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ alert: id, state: ackState })
+    }).then(function (response) {
+      // 204 stored; 400/404: this screen cannot acknowledge it (wrong alert): nothing to retry.
+      if (response.status === 204 || response.status === 400 || response.status === 404) return;
+      var wait = refused(response);
+      if (!state.halted) retry(wait || 5);
+    }).catch(function () { state.errors++; retry(5); });
+  }
+
+  function render(keepAlert) {
     var snap = state.snap;
     if (!snap) return;
     var now = new Date();
@@ -467,7 +583,7 @@
     $("subs").innerHTML = renderSubstitutions(snap);
     $("lessons").innerHTML = renderLessons(snap, now);
     $("news").innerHTML = renderNews(snap);
-    renderAlert(snap);
+    if (!keepAlert) syncAlert(snap.alert);
     tick();
     resetPaging();
   }
@@ -631,7 +747,8 @@
     }
     fetchSnapshot().then(function () {
       schedulePoll(pollMin());
-      setTimeout(heartbeat, 2000);
+      // Shown from the cache and confirmed unchanged (304): report it all the same.
+      if (state.heartbeatRev === null) setTimeout(heartbeat, 2000);
     });
   }
 

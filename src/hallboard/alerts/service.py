@@ -1,0 +1,252 @@
+"""The one place emergency alerts are triggered, updated, cleared and cancelled.
+
+The admin, the management API and CAP messages all come through here, so the
+rules hold whatever the door:
+
+- **Who.** Only principals holding the ``alert`` right (admin and safety
+  roles; ``hallboard.schools.access``). Through the API the right is checked in
+  the school named in the URL, and the alert must be in that school's scope (its
+  own, or its organisation's); in the admin, the right in the alert's school,
+  or for an organisation-wide alert in any school of that organisation.
+- **What.** *Trigger* saves a new alert. *Update* changes what screens show
+  (kind, severity, headline, instructions, start, expiry) of an alert that has
+  not ended. *Clear* is the all-clear: the danger is over. *Cancel* ends an
+  alert raised in error. Both end it on every screen the same way; ending an
+  ended alert changes nothing.
+- **Audit.** Every trigger, update, all-clear and cancel writes one
+  ``AlertAuditEntry`` in the same transaction: who (user, "API key <name>",
+  and the CAP sender), when, the scope, how many screens were in scope and
+  online at that moment, and for an all-clear or cancel how many had shown the
+  alert.
+
+Bad input is Django's ``ValidationError`` (field by field); a principal without
+the right gets ``NotAllowed``; a change to an ended alert ``AlertEnded``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from hallboard.alerts import delivery
+from hallboard.alerts.models import Alert, AlertAuditEntry
+from hallboard.schools.access import Principal, Right
+from hallboard.schools.models import School
+
+logger = logging.getLogger("hallboard.alerts")
+
+Action = AlertAuditEntry.Action
+Source = AlertAuditEntry.Source
+
+#: What an update may change. Moving an alert to another scope is a new alert.
+UPDATABLE = ("kind", "severity", "headline", "instructions", "starts_at", "expires_at")
+
+
+class AlertServiceError(Exception):
+    """A refused alert operation; ``code`` is the API's error code."""
+
+    code = "error"
+
+
+class NotAllowed(AlertServiceError):
+    code = "forbidden"
+
+
+class AlertEnded(AlertServiceError):
+    code = "alert_ended"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, through which door; ``cap_sender`` for CAP messages."""
+
+    principal: Principal
+    source: str
+    cap_sender: str = ""
+
+    @property
+    def user(self) -> Any:
+        return self.principal.user_or_none
+
+    @property
+    def label(self) -> str:
+        """Who, in words, as the audit log shows it."""
+        key = self.principal.api_key
+        if key is not None:
+            who = f"API key {key.name}"
+        elif self.user is not None:
+            who = str(self.user.get_username())
+        else:
+            who = "unknown"
+        if self.cap_sender:
+            return f"CAP sender {self.cap_sender} via {who}"
+        return who
+
+
+def may_act(principal: Principal, alert: Alert, via_school: School | None = None) -> bool:
+    """Whether ``principal`` may trigger, change or end ``alert`` (see the module docstring)."""
+    if via_school is not None:
+        if not alert.reaches(via_school.pk, via_school.organisation_id):
+            return False
+        return principal.can(Right.ALERT, via_school)
+    schools = principal.schools(Right.ALERT)
+    if alert.school_id is not None:
+        return schools.filter(pk=alert.school_id).exists()
+    return schools.filter(organisation_id=alert.organisation_id).exists()
+
+
+def _check(actor: Actor, alert: Alert, via_school: School | None) -> None:
+    if not may_act(actor.principal, alert, via_school):
+        logger.info("alert refused: %s lacks the alert right for %s", actor.label, alert)
+        raise NotAllowed("Your role does not include the alert right for this alert's scope.")
+
+
+def _validate(alert: Alert) -> None:
+    alert.full_clean(exclude=["created_by", "cleared_by"], validate_unique=False)
+
+
+def _jsonable(value: Any) -> Any:
+    return delivery.iso(value) if isinstance(value, dt.datetime) else value
+
+
+def _audit(
+    actor: Actor,
+    alert: Alert,
+    action: str,
+    *,
+    changes: dict[str, Any] | None = None,
+    note: str = "",
+) -> AlertAuditEntry:
+    summary = delivery.reach(alert)
+    ended = action in (Action.CLEAR, Action.CANCEL)
+    entry = AlertAuditEntry.objects.create(
+        alert=alert,
+        organisation_id=alert.organisation_id,
+        school_id=alert.school_id,
+        action=action,
+        at=timezone.now(),
+        actor_user=actor.user,
+        actor=actor.label[:200],
+        source=actor.source,
+        headline=alert.headline,
+        severity=alert.severity,
+        scope=alert.scope_label[:220],
+        screens_in_scope=summary["in_scope"],
+        screens_online=summary["online"],
+        screens_shown=summary["shown"] if ended else None,
+        changes=changes or {},
+        note=note[:300],
+    )
+    logger.info(
+        "alert %s %s by %s (%s): %s; %s screens in scope, %s online",
+        alert.pk,
+        action,
+        entry.actor,
+        actor.source,
+        entry.scope,
+        entry.screens_in_scope,
+        entry.screens_online,
+    )
+    return entry
+
+
+def trigger(
+    actor: Actor, alert: Alert, *, via_school: School | None = None, note: str = ""
+) -> Alert:
+    """Save the new (unsaved) ``alert`` and put it on every screen in its scope."""
+    if alert.pk is not None:
+        raise ValueError("trigger() takes a new alert; use update() for an existing one")
+    _check(actor, alert, via_school)
+    alert.created_by = actor.user
+    _validate(alert)
+    with transaction.atomic():
+        alert.save()
+        _audit(
+            actor,
+            alert,
+            Action.TRIGGER,
+            changes={f: _jsonable(getattr(alert, f)) for f in UPDATABLE},
+            note=note,
+        )
+    return alert
+
+
+def _locked(alert: Alert | int) -> Alert:
+    pk = alert if isinstance(alert, int) else alert.pk
+    # Lock only the alert row (PostgreSQL refuses FOR UPDATE on the nullable side of a join).
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("school", "organisation")
+        .get(pk=pk)
+    )
+
+
+def update(
+    actor: Actor,
+    alert: Alert | int,
+    changes: dict[str, Any],
+    *,
+    via_school: School | None = None,
+    note: str = "",
+) -> Alert:
+    """Change what screens show of an alert that has not ended; unchanged values are ignored."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"cannot update {sorted(unknown)}; updatable: {UPDATABLE}")
+    with transaction.atomic():
+        current = _locked(alert)
+        _check(actor, current, via_school)
+        if current.cleared_at is not None:
+            raise AlertEnded("This alert has ended; trigger a new one.")
+        diff = {
+            field: [_jsonable(getattr(current, field)), _jsonable(value)]
+            for field, value in changes.items()
+            if getattr(current, field) != value
+        }
+        if not diff:
+            return current
+        for field in diff:
+            setattr(current, field, changes[field])
+        _validate(current)
+        current.save()
+        _audit(actor, current, Action.UPDATE, changes=diff, note=note)
+    return current
+
+
+def _end(
+    actor: Actor,
+    alert: Alert | int,
+    action: str,
+    via_school: School | None,
+    note: str,
+) -> Alert:
+    with transaction.atomic():
+        current = _locked(alert)
+        _check(actor, current, via_school)
+        if current.cleared_at is not None:  # ending twice changes nothing
+            return current
+        current.cleared_at = timezone.now()
+        current.cleared_by = actor.user
+        current.cancelled = action == Action.CANCEL
+        current.save()
+        _audit(actor, current, action, note=note)
+    return current
+
+
+def clear(
+    actor: Actor, alert: Alert | int, *, via_school: School | None = None, note: str = ""
+) -> Alert:
+    """The all-clear: the alert leaves every screen in its scope. Idempotent."""
+    return _end(actor, alert, Action.CLEAR, via_school, note)
+
+
+def cancel(
+    actor: Actor, alert: Alert | int, *, via_school: School | None = None, note: str = ""
+) -> Alert:
+    """End an alert raised in error; screens drop it like an all-clear. Idempotent."""
+    return _end(actor, alert, Action.CANCEL, via_school, note)
