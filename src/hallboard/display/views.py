@@ -1,4 +1,8 @@
-"""Display HTTP endpoints: snapshot, status, heartbeat (docs/protocol.md)."""
+"""Display HTTP endpoints: snapshot, status, heartbeat (docs/protocol.md).
+
+Every answer, refusals included, is counted by endpoint and status code in
+``hallboard_display_requests_total`` (``count_display_requests``).
+"""
 
 from __future__ import annotations
 
@@ -14,17 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from hallboard.display import errors, snapshot
 from hallboard.display.auth import authenticate
+from hallboard.observability.metrics import count_display_requests
 from hallboard.screens.models import Screen
 
 MAX_HEARTBEAT_BYTES = 4096
 MAX_CLIENT_INFO_BYTES = 2048
-
-#: 200 / 304 answers by endpoint since the process started (metrics later).
-answers: dict[str, int] = {}
-
-
-def _count(name: str) -> None:
-    answers[name] = answers.get(name, 0) + 1
 
 
 def ws_url(request: HttpRequest) -> str:
@@ -49,6 +47,7 @@ def _matches(request: HttpRequest, etag: str) -> bool:
     return any(candidate.strip() in (etag, "*") for candidate in header.split(",") if candidate)
 
 
+@count_display_requests("snapshot")
 @require_GET
 def snapshot_view(request: HttpRequest) -> HttpResponseBase:
     screen = authenticate(request)
@@ -57,11 +56,9 @@ def snapshot_view(request: HttpRequest) -> HttpResponseBase:
     now = timezone.now()
     content, etag = snapshot.build(screen, now)
     if _matches(request, etag):
-        _count("snapshot_304")
         return _not_modified(etag)
     content["meta"]["ws_url"] = ws_url(request)
     content["meta"].update(snapshot.volatile_meta(now, screen.school.tz))
-    _count("snapshot_200")
     response = JsonResponse(content, json_dumps_params={"ensure_ascii": False})
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
@@ -79,6 +76,7 @@ STATUS_FIELDS = (
 )
 
 
+@count_display_requests("status")
 @require_GET
 def status_view(request: HttpRequest) -> HttpResponseBase:
     screen = authenticate(request, *STATUS_FIELDS)
@@ -88,9 +86,7 @@ def status_view(request: HttpRequest) -> HttpResponseBase:
     local_date = timezone.now().astimezone(school.tz).date()
     etag = snapshot.status_etag(school.revision, local_date)
     if _matches(request, etag):
-        _count("status_304")
         return _not_modified(etag)
-    _count("status_200")
     response = JsonResponse({"rev": school.revision, "date": local_date.isoformat()})
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
@@ -134,6 +130,7 @@ def _parse_heartbeat(body: bytes) -> dict[str, Any] | str:
 
 
 @csrf_exempt  # authenticated by the screen token, not by a cookie
+@count_display_requests("heartbeat")
 @require_POST
 def heartbeat_view(request: HttpRequest) -> HttpResponseBase:
     screen = authenticate(request, "id", "device_key", "allow_multi_device", "school__id")
@@ -145,5 +142,4 @@ def heartbeat_view(request: HttpRequest) -> HttpResponseBase:
         return errors.invalid_body(fields)
     # A plain UPDATE: heartbeats never bump the school's revision.
     Screen.objects.filter(pk=screen.pk).update(**fields)
-    _count("heartbeat")
     return HttpResponse(status=204)
