@@ -186,6 +186,8 @@ def test_healthz_answers_without_the_database() -> None:
     response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert Client().head("/healthz").status_code == 200  # some load balancers probe with HEAD
+    assert Client().post("/healthz").status_code == 405
 
 
 def test_probes_and_token_scrapes_pass_any_host(db: None) -> None:

@@ -30,12 +30,21 @@ class Viewer:
     how: str  # "token", "superuser" or "staff"
 
 
-def bearer_token_ok(request: HttpRequest) -> bool:
+def token_matches(authorization: str) -> bool:
+    """Whether an ``Authorization`` header value carries the metrics token.
+
+    Also for processes that answer scrapes without Django's request object
+    (a gateway serving ``/metrics`` on its own port).
+    """
     expected = str(settings.METRICS_TOKEN or "")
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, value = authorization.partition(" ")
     if not expected or scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(value.strip().encode(), expected.encode())
+
+
+def bearer_token_ok(request: HttpRequest) -> bool:
+    return token_matches(request.headers.get("Authorization", ""))
 
 
 def viewer(request: HttpRequest) -> Viewer | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from hallboard.observability import access, exposition, readiness, report
 from hallboard.observability.metrics import DatabaseCollector
@@ -51,13 +51,13 @@ def ws_metrics_view(request: HttpRequest) -> HttpResponseBase:
     return _no_store(JsonResponse(document))
 
 
-@require_GET
+@require_safe  # GET or HEAD: some load balancers probe with HEAD
 def healthz_view(request: HttpRequest) -> HttpResponseBase:
     """The process answers requests (touches nothing else: a liveness probe)."""
     return _no_store(JsonResponse({"status": "ok"}))
 
 
-@require_GET
+@require_safe
 def readyz_view(request: HttpRequest) -> HttpResponseBase:
     optional = frozenset(request.GET.get("optional", "").split(",")) - {""}
     ready, body = readiness.checks(optional)
