@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -113,6 +114,8 @@ async def test_start_runs_one_summary_per_process(
     finally:
         assert task is not None
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def test_interval_zero_turns_summaries_off(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:

@@ -100,9 +100,13 @@ async def report_forever(
     """Report ``get_figures()`` to Redis every ``interval`` seconds until cancelled.
 
     Run it as a task beside the gateway; cancel it on shutdown (the entry is
-    then removed). Redis being down is logged once per outage and retried at
-    the next interval: reporting never stops the gateway. Without a Redis URL
-    (the embedded default) there is no one to report to, and it returns.
+    then removed). Keep the default ``gateway_id`` (host and pid): a web app
+    in the same process (``--role all``) recognises its own gateway's report
+    by it and does not count those figures twice.
+
+    Redis being down is logged once per outage and retried at the next
+    interval: reporting never stops the gateway. Without a Redis URL (the
+    embedded default) there is no one to report to, and it returns.
     """
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from typing import Literal
 
 from django.conf import settings
@@ -102,8 +103,12 @@ def run(options: ServeOptions, role: Role = "all", gateway_port: int | None = No
         import uvicorn
 
         with multiprocess.directory():
-            summary.start_thread()
-            uvicorn.run(**uvicorn_kwargs(options))
+            stop_summary = threading.Event()
+            summary.start_thread(stop_summary)
+            try:
+                uvicorn.run(**uvicorn_kwargs(options))
+            finally:
+                stop_summary.set()  # before the workers' metrics directory goes
         return
     multiprocess.prepare()
     try:
