@@ -71,6 +71,13 @@ def make_screen(school: School, name: str = "Hall", **fields: object) -> tuple[S
     return screen, token
 
 
+def sample(name: str, **labels: str) -> float:
+    """The current value of one series of this process's metrics (0 if it has none yet)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def revision_of(school: School) -> int:
     return School.objects.values_list("revision", flat=True).get(pk=school.pk)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
 
@@ -43,9 +44,12 @@ INSTALLED_APPS = [
     "hallboard.realtime",
     "hallboard.demo",
     "hallboard.server",
+    "hallboard.observability",
 ]
 
 MIDDLEWARE = [
+    # First: probes and token scrapes come by address, before host checks and redirects.
+    "hallboard.observability.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,12 +174,33 @@ WS_SLOW_CLIENT_SECONDS = env.float("WS_SLOW_CLIENT_SECONDS", default=10.0)
 # --- services ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# --- operations (docs/operations.md) -------------------------------------------
+# Bearer token for /metrics and /api/display/ws-metrics/ (scrapers, monitors).
+# Empty: only signed-in staff may read them.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Seconds between two summary log lines of each serving process (the seed's name).
+WS_METRICS_LOG_INTERVAL = env.float("WS_METRICS_LOG_INTERVAL", default=300.0)
+# Seconds /readyz waits for the database and Redis to answer.
+READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", default=2.0)
+# "plain" (one readable line per record) or "json" (one JSON object per line).
+LOG_FORMAT = env.str("HALLBOARD_LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(
+        f'HALLBOARD_LOG_FORMAT must be "plain" or "json", not {LOG_FORMAT!r}'
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,  # ISO 8601, UTC
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("HALLBOARD_LOG_LEVEL", default="INFO")},
 }

@@ -1,4 +1,4 @@
-"""URL map: admin, display protocol, management API."""
+"""URL map: admin, display protocol, management API, operations endpoints."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from django.urls import include, path
 
 from hallboard.api.router import api
 from hallboard.display.page import display_page
+from hallboard.observability import views as ops
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("display/", display_page, name="display"),
+    path("api/display/ws-metrics/", ops.ws_metrics_view, name="ws-metrics"),
     path("api/display/", include("hallboard.display.urls")),
     path("api/v1/", api.urls),
+    path("metrics", ops.metrics_view, name="metrics"),
+    path("healthz", ops.healthz_view, name="healthz"),
+    path("readyz", ops.readyz_view, name="readyz"),
 ]

@@ -15,7 +15,7 @@ from hallboard.display.fast_status import FastStatus, StatusCache
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement
-from tests.conftest import Tenant, make_screen
+from tests.conftest import Tenant, make_screen, sample
 from tests.realtime.test_gateway import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,3 +185,19 @@ async def test_a_token_revoked_elsewhere_is_refused_after_the_credentials_refres
     assert (await status(client, token)).status_code == 200  # within CREDENTIALS_TTL
     await in_thread(cache.refresh, credentials=True)
     assert (await status(client, token)).status_code == 401
+
+
+async def test_fast_answers_are_counted_like_djangos(
+    client: httpx.AsyncClient, spy: Spy, tenant: Tenant
+) -> None:
+    """hallboard_display_requests_total counts the answers the fast path gives."""
+    _, token = await in_thread(make_screen, tenant.school)
+    first = await status(client, token)  # Django binds (and counts)
+    name = "hallboard_display_requests_total"
+    before_200 = sample(name, endpoint="status", code="200")
+    before_304 = sample(name, endpoint="status", code="304")
+    await status(client, token)
+    await status(client, token, **{"If-None-Match": first.headers["etag"]})
+    assert spy.calls == 1
+    assert sample(name, endpoint="status", code="200") == before_200 + 1
+    assert sample(name, endpoint="status", code="304") == before_304 + 1

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hallboard.display import ratelimit
-from tests.conftest import Tenant, make_screen
+from tests.conftest import Tenant, make_screen, sample
 from tests.display.conftest import ScreenClient
 
 
@@ -56,8 +56,8 @@ def test_limiter_lets_requests_through_when_storage_fails(tenant: Tenant, settin
     """With Redis unreachable the request is served, and the failure is counted."""
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings.DISPLAY_RATE_LIMIT = "1/minute"
-    before = ratelimit.outcomes["storage_error"]
+    before = sample("hallboard_ratelimit_storage_errors_total")
     _, token = make_screen(tenant.school)
     assert ScreenClient(token).get("status").status_code == 200
     assert ScreenClient(token).get("status").status_code == 200
-    assert ratelimit.outcomes["storage_error"] >= before + 2
+    assert sample("hallboard_ratelimit_storage_errors_total") == before + 2

@@ -1,24 +1,23 @@
 """The display protocol's error answers: ``{"error": code, "detail": ...}``.
 
-Every refusal is logged (never with the token) and counted, so an operator can
-see why screens are refused without asking anyone to read a browser console.
+Every refusal is logged (never with the token) and counted by error code in
+``hallboard_display_refusals_total``, so an operator can see why screens are
+refused without asking anyone to read a browser console.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 
 from django.http import JsonResponse
 
-logger = logging.getLogger("hallboard.display")
+from hallboard.observability import metrics
 
-#: Refusals by error code since the process started (exported as metrics later).
-refusals: Counter[str] = Counter()
+logger = logging.getLogger("hallboard.display")
 
 
 def error(status: int, code: str, detail: str, *, retry_after: int | None = None) -> JsonResponse:
-    refusals[code] += 1
+    metrics.display_refusals_total.labels(error=code).inc()
     response = JsonResponse({"error": code, "detail": detail}, status=status)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)

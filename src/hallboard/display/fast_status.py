@@ -11,7 +11,8 @@ is the same ``304 Not Modified``. This ASGI layer sits in front of Django
 - from a host Django would accept.
 
 It answers with the same status, ETag, body and headers as the Django view
-(``hallboard.display.views.status_view``), computed by the same functions.
+(``hallboard.display.views.status_view``), computed by the same functions, and
+counts them in the same metric.
 Everything else (no token, unknown token, unbound screen, another device,
 multi-device screens, any other path) goes to Django unchanged, so error
 answers and binding have exactly one implementation.
@@ -53,6 +54,7 @@ from hallboard.dbconn import give_back
 from hallboard.display import errors, snapshot
 from hallboard.display.auth import DEVICE_KEY, MAX_TOKEN_LENGTH
 from hallboard.display.ratelimit import limiter
+from hallboard.observability.metrics import display_requests_total
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
 from hallboard.screens.tokens import hash_token
@@ -295,15 +297,18 @@ class FastStatus:
             retry_after = limiter().hit("display", digest[:32], device_key)
         if retry_after is not None:
             await _send_django_response(send, errors.rate_limited(retry_after))
+            display_requests_total.labels(endpoint="status", code="429").inc()
             return True
         local_date = timezone.now().astimezone(school.tz).date()
         etag = snapshot.status_etag(school.revision, local_date)
         if_none_match = _header(scope, b"if-none-match")
         if if_none_match and any(c.strip() in (etag, "*") for c in if_none_match.split(",") if c):
             await _send(send, 304, b"", etag, None)
+            display_requests_total.labels(endpoint="status", code="304").inc()
             return True
         body = json.dumps({"rev": school.revision, "date": local_date.isoformat()}).encode()
         await _send(send, 200, body, etag, b"application/json")
+        display_requests_total.labels(endpoint="status", code="200").inc()
         return True
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from hallboard.display import errors
 from hallboard.display.auth import DEVICE_KEY
 from hallboard.display.ratelimit import limiter
+from hallboard.observability.metrics import count_display_requests
 from hallboard.screens import pairing
 
 # New codes per device key, and per client address (a school's screens often
@@ -36,6 +37,7 @@ def _client_address(request: HttpRequest) -> str:
 
 
 @csrf_exempt  # no cookies involved: the display has no session
+@count_display_requests("pair")
 @require_POST
 def start_view(request: HttpRequest) -> HttpResponseBase:
     try:
@@ -67,6 +69,7 @@ def start_view(request: HttpRequest) -> HttpResponseBase:
     )
 
 
+@count_display_requests("pair")
 @require_GET
 def pickup_view(request: HttpRequest, code: str) -> HttpResponseBase:
     secret = request.headers.get("X-Pairing-Secret", "") or request.GET.get("secret", "")

@@ -3,8 +3,10 @@
 Backed by the ``limits`` library with a moving window. Storage is in-process
 (``memory://``) on the embedded default and Redis when ``REDIS_URL`` is set, so
 the limit holds across replicas. If the storage fails (Redis down), requests
-are let through and the failure is logged and counted: the limiter protects the
-server, it must never take screens dark.
+are let through and the failure is logged and counted
+(``hallboard_ratelimit_storage_errors_total``): the limiter protects the
+server, it must never take screens dark. Refused requests are counted where
+they are answered (``rate_limited`` in ``hallboard_display_refusals_total``).
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter
 from functools import lru_cache
 
 from django.conf import settings
 from limits import RateLimitItem, parse, storage, strategies
 
-logger = logging.getLogger("hallboard.display.ratelimit")
+from hallboard.observability import metrics
 
-#: "allowed", "limited", "storage_error" since the process started.
-outcomes: Counter[str] = Counter()
+logger = logging.getLogger("hallboard.display.ratelimit")
 
 
 class RateLimiter:
@@ -35,14 +35,12 @@ class RateLimiter:
     def hit(self, *key: str) -> int | None:
         try:
             if self.strategy.hit(self.item, *key):
-                outcomes["allowed"] += 1
                 return None
             reset_at, _remaining = self.strategy.get_window_stats(self.item, *key)
         except Exception:  # the limiter must never make a display request fail
-            outcomes["storage_error"] += 1
+            metrics.ratelimit_storage_errors_total.inc()
             logger.warning("rate limit storage failed; letting the request through", exc_info=True)
             return None
-        outcomes["limited"] += 1
         return max(1, math.ceil(reset_at - time.time()))
 
 

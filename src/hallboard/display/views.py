@@ -1,4 +1,8 @@
-"""Display HTTP endpoints: snapshot, status, heartbeat, alert ack (docs/protocol.md)."""
+"""Display HTTP endpoints: snapshot, status, heartbeat, alert ack (docs/protocol.md).
+
+Every answer, refusals included, is counted by endpoint and status code in
+``hallboard_display_requests_total`` (``count_display_requests``).
+"""
 
 from __future__ import annotations
 
@@ -15,18 +19,12 @@ from django.views.decorators.http import require_GET, require_POST
 from hallboard.alerts.delivery import RECEIPT_STATES, record_receipt
 from hallboard.display import errors, snapshot
 from hallboard.display.auth import authenticate
+from hallboard.observability.metrics import count_display_requests
 from hallboard.screens.models import Screen
 
 MAX_HEARTBEAT_BYTES = 4096
 MAX_ACK_BYTES = 1024
 MAX_CLIENT_INFO_BYTES = 2048
-
-#: 200 / 304 answers by endpoint since the process started (metrics later).
-answers: dict[str, int] = {}
-
-
-def _count(name: str) -> None:
-    answers[name] = answers.get(name, 0) + 1
 
 
 def ws_url(request: HttpRequest) -> str:
@@ -51,6 +49,7 @@ def _matches(request: HttpRequest, etag: str) -> bool:
     return any(candidate.strip() in (etag, "*") for candidate in header.split(",") if candidate)
 
 
+@count_display_requests("snapshot")
 @require_GET
 def snapshot_view(request: HttpRequest) -> HttpResponseBase:
     screen = authenticate(request)
@@ -59,11 +58,9 @@ def snapshot_view(request: HttpRequest) -> HttpResponseBase:
     now = timezone.now()
     content, etag = snapshot.build(screen, now)
     if _matches(request, etag):
-        _count("snapshot_304")
         return _not_modified(etag)
     content["meta"]["ws_url"] = ws_url(request)
     content["meta"].update(snapshot.volatile_meta(now, screen.school.tz))
-    _count("snapshot_200")
     response = JsonResponse(content, json_dumps_params={"ensure_ascii": False})
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
@@ -81,6 +78,7 @@ STATUS_FIELDS = (
 )
 
 
+@count_display_requests("status")
 @require_GET
 def status_view(request: HttpRequest) -> HttpResponseBase:
     screen = authenticate(request, *STATUS_FIELDS)
@@ -90,9 +88,7 @@ def status_view(request: HttpRequest) -> HttpResponseBase:
     local_date = timezone.now().astimezone(school.tz).date()
     etag = snapshot.status_etag(school.revision, local_date)
     if _matches(request, etag):
-        _count("status_304")
         return _not_modified(etag)
-    _count("status_200")
     response = JsonResponse({"rev": school.revision, "date": local_date.isoformat()})
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
@@ -136,6 +132,7 @@ def _parse_heartbeat(body: bytes) -> dict[str, Any] | str:
 
 
 @csrf_exempt  # authenticated by the screen token, not by a cookie
+@count_display_requests("heartbeat")
 @require_POST
 def heartbeat_view(request: HttpRequest) -> HttpResponseBase:
     screen = authenticate(request, "id", "device_key", "allow_multi_device", "school__id")
@@ -147,7 +144,6 @@ def heartbeat_view(request: HttpRequest) -> HttpResponseBase:
         return errors.invalid_body(fields)
     # A plain UPDATE: heartbeats never bump the school's revision.
     Screen.objects.filter(pk=screen.pk).update(**fields)
-    _count("heartbeat")
     return HttpResponse(status=204)
 
 
@@ -171,6 +167,7 @@ def _parse_ack(body: bytes) -> tuple[int, str] | str:
 
 
 @csrf_exempt  # authenticated by the screen token, not by a cookie
+@count_display_requests("ack")
 @require_POST
 def ack_view(request: HttpRequest) -> HttpResponseBase:
     """The screen showed an alert, or its all-clear (polling screens; push screens ack on the
@@ -188,5 +185,4 @@ def ack_view(request: HttpRequest) -> HttpResponseBase:
             "alert ack refused for screen %s: alert %s not in scope", screen.pk, alert_id
         )
         return errors.unknown_alert()
-    _count("ack")
     return HttpResponse(status=204)

@@ -12,24 +12,30 @@ Events are small JSON documents on a topic:
 - ``{"e": "frame", "frame": {...}}``                 → ``dash:<school>``, ``user:<id>``: a
   frame for staff sockets (live dashboard), written to them as it is
 
+Every event also carries ``"ts"``: the publisher's ``time.time()`` when it
+was published, from which gateways measure push latency
+(``hallboard_push_latency_seconds``).
+
 On Redis each message is ``<origin> <json>``: the publishing process's id,
 then the event (``brokers.ORIGIN``).
 
 Publishing never makes a write fail: with Redis down the edit still succeeds,
 screens held by this process are still told (the in-process bus), the failure
-is logged and counted, and polling covers the rest.
+is logged and counted (``hallboard_realtime_publish_failed_total``; successes
+in ``hallboard_realtime_published_total``), and polling covers the rest.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+import time
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 
+from hallboard.observability import metrics
 from hallboard.realtime.brokers import ORIGIN
 from hallboard.realtime.brokers.memory import BUS
 from hallboard.realtime.brokers.redis import PREFIX
@@ -37,33 +43,34 @@ from hallboard.realtime.core import topics
 
 logger = logging.getLogger("hallboard.realtime.publish")
 
-#: "ok" and "failed" publishes since the process started (metrics).
-outcomes: Counter[str] = Counter()
-
 
 @lru_cache(maxsize=2)
-def _redis(url: str) -> Any:
+def redis_client(url: str) -> Any:
+    """A synchronous Redis client with short timeouts, for code serving a web request.
+
+    Short: a publish happens after the commit of a staff edit and must not make
+    the edit feel slow when Redis is down (readiness checks and fleet reads use
+    it for the same reason).
+    """
     import redis
 
-    # Short timeouts: a publish happens after the commit of a staff edit and
-    # must not make the edit feel slow when Redis is down.
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 def publish(topic: str, event: dict[str, Any]) -> None:
-    data = json.dumps(event, separators=(",", ":")).encode()
+    """Publish ``event`` on ``topic``, stamped with ``"ts"`` (now, for push latency)."""
+    kind = str(event.get("e", "unknown"))
+    data = json.dumps({**event, "ts": time.time()}, separators=(",", ":")).encode()
     BUS.publish(topic, data)  # gateways in this process (the embedded default)
     url = settings.REDIS_URL
-    if not url:
-        outcomes["ok"] += 1
-        return
-    try:
-        _redis(url).publish(PREFIX + topic, ORIGIN + b" " + data)
-    except Exception as exc:  # never let a publish fail the edit
-        outcomes["failed"] += 1
-        logger.warning("publish to %s failed (polling will cover it): %s", topic, exc)
-    else:
-        outcomes["ok"] += 1
+    if url:
+        try:
+            redis_client(url).publish(PREFIX + topic, ORIGIN + b" " + data)
+        except Exception as exc:  # never let a publish fail the edit
+            metrics.realtime_publish_failed_total.labels(kind=kind).inc()
+            logger.warning("publish to %s failed (polling will cover it): %s", topic, exc)
+            return
+    metrics.realtime_published_total.labels(kind=kind).inc()
 
 
 def invalidate(school_id: int, revision: int) -> None:

@@ -4,6 +4,12 @@
 ``--port`` (uvicorn, ASGI) and the gateway on ``GATEWAY_PORT``; the in-process
 broker then connects them with no services. ``--role web`` and ``--role
 gateway`` let operators scale them separately (they then need ``REDIS_URL``).
+
+Every role logs the periodic metrics summary once per process
+(``hallboard.observability.summary``). ``--role web --workers N`` runs N
+uvicorn workers under a supervisor: they share a fresh metrics directory
+(``hallboard.observability.multiprocess``), so a scrape of any worker sees
+the sum over all, and the supervisor logs the summary for all of them.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from typing import Literal
 
 from django.conf import settings
 
+from hallboard.observability import multiprocess, summary
 from hallboard.realtime.brokers import broker_for
 from hallboard.realtime.gateway.server import Gateway, GatewayOptions
 from hallboard.server.uvicorn_config import ServeOptions, uvicorn_kwargs
@@ -68,6 +76,7 @@ async def _serve_gateway_until_signal(gateway: Gateway) -> None:
 async def serve(options: ServeOptions, role: Role, gateway_port: int | None = None) -> None:
     import uvicorn
 
+    summary.start()
     gateway = None
     if role in ("all", "gateway"):
         gateway = Gateway(
@@ -93,8 +102,15 @@ def run(options: ServeOptions, role: Role = "all", gateway_port: int | None = No
     if role == "web" and options.workers > 1:
         import uvicorn
 
-        uvicorn.run(**uvicorn_kwargs(options))
+        with multiprocess.directory():
+            stop_summary = threading.Event()
+            summary.start_thread(stop_summary)
+            try:
+                uvicorn.run(**uvicorn_kwargs(options))
+            finally:
+                stop_summary.set()  # before the workers' metrics directory goes
         return
+    multiprocess.prepare()
     try:
         import uvloop
 

@@ -31,6 +31,9 @@ def uvicorn_kwargs(options: ServeOptions) -> dict[str, Any]:
         "forwarded_allow_ips": options.forwarded_allow_ips,
         "timeout_graceful_shutdown": options.graceful_timeout,
         "log_level": options.log_level,
+        # uvicorn's records go to hallboard's handler (settings.LOGGING): one
+        # format for everything, JSON lines with HALLBOARD_LOG_FORMAT=json.
+        "log_config": None,
         # Large listen backlog: a reconnect storm of screens must not hit SYN retries.
         "backlog": 2048,
         # Screens send tiny messages; compression would cost memory per socket.

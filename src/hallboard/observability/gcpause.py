@@ -1,0 +1,69 @@
+"""``hallboard_gc_pause_seconds``: the garbage collector's pauses, from ``gc.callbacks``.
+
+A collection can start inside any allocation, including one made while
+prometheus_client holds its (non-reentrant) lock: observing the histogram
+from the callback itself could deadlock the thread. So the callback only
+appends ``(generation, seconds)`` to a bounded deque (an atomic operation),
+and the pauses reach the histogram from ``flush()``: a daemon thread calls it
+every second, and every scrape calls it first so it sees the latest pauses.
+
+``install()`` is idempotent: once per process, whoever calls it (the
+observability app's ``ready()``).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from hallboard.observability import metrics
+
+#: Pauses not yet in the histogram. Bounded: a process that forked after
+#: install (no flush thread) loses the oldest pauses, never memory.
+_pending: deque[tuple[int, float]] = deque(maxlen=10_000)
+_started: dict[int, float] = {}
+_lock = threading.Lock()
+_installed = False
+
+
+def _callback(phase: str, info: dict[str, Any]) -> None:
+    generation = int(info.get("generation", 0))
+    if phase == "start":
+        _started[generation] = time.perf_counter()
+        return
+    begun = _started.pop(generation, None)
+    if begun is not None:
+        _pending.append((generation, time.perf_counter() - begun))
+
+
+def flush() -> int:
+    """Move the pauses recorded so far into the histogram; how many were moved."""
+    moved = 0
+    while True:
+        try:
+            generation, seconds = _pending.popleft()
+        except IndexError:
+            return moved
+        metrics.gc_pause_seconds.labels(generation=str(generation)).observe(seconds)
+        moved += 1
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(1.0)
+        flush()
+
+
+def install() -> bool:
+    """Start measuring GC pauses in this process; False if that was already done."""
+    global _installed
+    with _lock:
+        if _installed:
+            return False
+        gc.callbacks.append(_callback)
+        threading.Thread(target=_flush_forever, name="gc-pause-metrics", daemon=True).start()
+        _installed = True
+        return True

@@ -1,0 +1,94 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (its database and broker answer).
+
+``/readyz`` runs ``SELECT 1`` on the database and, when ``REDIS_URL`` is set,
+``PING`` on Redis, each in a worker thread bounded by
+``READYZ_TIMEOUT_SECONDS``: an unreachable host that never answers must not
+hold the probe longer than the load balancer waits for it. A check that is
+still running when time is up counts as failed (its thread finishes on its
+own; the pool is small and bounded).
+
+``?optional=redis`` still runs and reports the Redis check but does not fail
+on it: for a load balancer that should keep routing to replicas while Redis
+is down (edits still work, push degrades to polling; docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    ms: float
+    error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok, "ms": self.ms}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def database(connection: BaseDatabaseWrapper | None = None) -> None:
+    """``SELECT 1`` on ``connection`` (default: this thread's default one), then given back."""
+    close_old_connections()
+    connection = connection or connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        connection.close()  # back to the pool (PostgreSQL), or closed
+
+
+def redis(url: str) -> None:
+    from hallboard.realtime.publish import redis_client
+
+    redis_client(url).ping()
+
+
+def _outcome(future: Future[None], started: float, deadline: float) -> Check:
+    try:
+        future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        return Check(False, round((time.monotonic() - started) * 1000, 1), "no answer in time")
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:200]
+        return Check(False, round((time.monotonic() - started) * 1000, 1), error)
+    return Check(True, round((time.monotonic() - started) * 1000, 1))
+
+
+def run(
+    named: dict[str, tuple[Callable[..., None], tuple[Any, ...]]], timeout: float
+) -> dict[str, Check]:
+    """Run the checks side by side; each must answer within ``timeout`` seconds."""
+    started = time.monotonic()
+    futures = {name: _pool.submit(check, *args) for name, (check, args) in named.items()}
+    deadline = started + timeout
+    return {name: _outcome(future, started, deadline) for name, future in futures.items()}
+
+
+def checks(optional: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]]:
+    """``(ready, body)`` of ``/readyz``."""
+    named: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {"database": (database, ())}
+    if settings.REDIS_URL:
+        named["redis"] = (redis, (settings.REDIS_URL,))
+    results = run(named, float(settings.READYZ_TIMEOUT_SECONDS))
+    failing = [name for name, r in results.items() if not r.ok and name not in optional]
+    body: dict[str, Any] = {"status": "unavailable" if failing else "ok"}
+    if failing:
+        body["failing"] = failing
+    body["checks"] = {name: r.as_json() for name, r in results.items()}
+    return not failing, body
