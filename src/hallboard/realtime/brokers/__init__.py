@@ -29,6 +29,8 @@ OnReconnect = Callable[[], Awaitable[None]]
 
 
 class Broker(Protocol):
+    #: "memory" or "redis" (a metric label).
+    name: str
     #: "connected", "connecting" or "down" (exported as a metric).
     state: str
     #: How many times the connection was re-established.

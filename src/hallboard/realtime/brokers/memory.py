@@ -38,6 +38,8 @@ BUS = _Bus()
 
 
 class MemoryBroker:
+    name = "memory"
+
     def __init__(self) -> None:
         self.state = "connected"
         self.reconnects = 0

@@ -26,6 +26,8 @@ PREFIX = "hallboard:"
 
 
 class RedisBroker:
+    name = "redis"
+
     def __init__(self, url: str, *, backoff_base: float = 0.2, backoff_cap: float = 10.0) -> None:
         self.url = url
         self.state = "connecting"

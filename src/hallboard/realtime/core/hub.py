@@ -39,6 +39,7 @@ class Stats:
     collapsed: int = 0  # invalidations replaced by a newer one while congested
     held: int = 0  # frames held for a congested connection
     slow_closed: int = 0  # connections reported as slow clients
+    dropped: int = 0  # frames not written nor held: closing connection, or queue full
 
 
 @dataclass(slots=True)
@@ -127,6 +128,7 @@ class Hub(Generic[C]):
         for conn in members:
             outbox = self._outboxes[conn]
             if outbox.closing:
+                self.stats.dropped += 1
                 continue
             if outbox.congested_since is None:
                 ready.append(conn)
@@ -140,6 +142,7 @@ class Hub(Generic[C]):
                 outbox.pending.append(frame)
             else:
                 outbox.overflowed = True
+                self.stats.dropped += 1
                 self._watch.add(conn)
         self.stats.delivered += len(ready)
         return ready

@@ -78,6 +78,7 @@ class Socket(asyncio.Protocol):
         "inbound",
         "kind",
         "last_seen",
+        "live",
         "opened_at",
         "phase",
         "ping_sent_at",
@@ -106,6 +107,7 @@ class Socket(asyncio.Protocol):
         self.opened_at = self.last_seen = gateway.clock()
         self.ping_sent_at: float | None = None
         self.close_code: int | None = None
+        self.live = False  # opened and counted as such (metrics)
 
     def __repr__(self) -> str:
         return f"<Socket {self.kind.name.lower()} screen={self.screen_id} {self.phase.name}>"
@@ -217,7 +219,7 @@ class Socket(asyncio.Protocol):
             sent = ws.close_sent
             if sent is not None and ws.close_rcvd is None:
                 self.close_code = int(sent.code)
-                self.gateway.closed_by_server[int(sent.code)] += 1
+                self.gateway.count_close(int(sent.code))
             self.phase = Phase.CLOSING
             self.gateway.socket_closing(self)
         self._flush_protocol()
@@ -232,10 +234,12 @@ class Socket(asyncio.Protocol):
                 return
             transport.write(chunk)
 
-    def write(self, frame: bytes) -> None:
-        """Write an encoded frame (only while open)."""
+    def write(self, frame: bytes) -> bool:
+        """Write an encoded frame (only while open); whether it was written."""
         if self.phase == Phase.OPEN and self.transport is not None:
             self.transport.write(frame)
+            return True
+        return False
 
     def ping(self, now: float) -> None:
         if self.phase == Phase.OPEN and self.transport is not None:

@@ -66,6 +66,7 @@ _KEPT_HEADERS = frozenset(
         b"sec-websocket-key",
         b"sec-websocket-version",
         b"authorization",
+        b"accept",
         b"x-forwarded-for",
         b"cookie",
     }

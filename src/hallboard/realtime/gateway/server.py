@@ -31,6 +31,8 @@ from typing import Any
 from django.db import DatabaseError
 from django.utils import timezone
 
+from hallboard.observability import exposition, fleet, metrics, readiness
+from hallboard.observability.access import token_matches
 from hallboard.realtime.brokers import Broker
 from hallboard.realtime.core import messages, topics
 from hallboard.realtime.core.close_codes import CloseCode
@@ -56,6 +58,10 @@ from hallboard.realtime.gateway.handshake import (
 logger = logging.getLogger("hallboard.realtime.gateway")
 
 PONG_FRAME = encode_frame(messages.PONG)
+_HTTP_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_UNAUTHORIZED = json.dumps(
+    {"error": "unauthorized", "detail": "Send Authorization: Bearer <METRICS_TOKEN>."}
+).encode()
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,18 @@ class Gateway:
         self._dash_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self._dash_scheduled = False
         self._sweep_round = 0
+        self._reported_reconnects = 0
+        # Metric children, bound once (a label lookup per write would cost more than the write).
+        gc = metrics.gateway_connections
+        self._m_pending = gc.labels(kind="display", state="authenticating")
+        self._m_open = {k: gc.labels(kind=k.name.lower(), state="open") for k in Kind}
+        self._m_accepted = {
+            k: metrics.gateway_connections_total.labels(kind=k.name.lower()) for k in Kind
+        }
+        self._m_delivered: dict[str, Any] = {}
+        self._m_failed: dict[str, Any] = {}
+        self._m_received: dict[str, Any] = {}
+        self._m_broker = metrics.broker_connected.labels(broker=broker.name)
 
     # --- lifecycle ------------------------------------------------------------
     async def start(self) -> None:
@@ -146,7 +164,9 @@ class Gateway:
         self._server = await loop.create_server(
             lambda: Socket(self), o.host, o.port, backlog=2048, reuse_address=True
         )
+        self._m_broker.set(1 if self.broker.state == "connected" else 0)
         self._timers = [
+            asyncio.create_task(fleet.report_forever(), name="gateway-fleet-report"),
             asyncio.create_task(self._every(1.0, self._sweep), name="gateway-sweep"),
             asyncio.create_task(
                 self._every(min(0.25, o.slow_after / 2), self._close_slow_clients),
@@ -217,6 +237,8 @@ class Gateway:
     def socket_lost(self, sock: Socket) -> None:
         self._sockets.discard(sock)
         self._unsettled.discard(sock)
+        if sock.live:
+            self._m_open[sock.kind].dec()
         if sock not in self.hub:
             return
         freed = self.hub.remove(sock)
@@ -236,10 +258,7 @@ class Gateway:
         o = self.options
         path = request.path.rstrip("/")
         if path != o.path.rstrip("/"):
-            if path == "/healthz":
-                sock.respond(200, b'{"status": "ok"}', content_type="application/json")
-            else:
-                sock.respond(404, b"Not Found\n")
+            self._http(sock, request, path)
             return
         try:
             check_upgrade(request)
@@ -257,8 +276,40 @@ class Gateway:
             self._refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
         else:
             self._pending += 1
+            self._m_pending.inc()
             self._auth_queue.append(_Pending(sock, handshake, token, device_key))
             self._schedule_auth()
+
+    def _http(self, sock: Socket, request: Request, path: str) -> None:
+        """Plain HTTP on the gateway port: what load balancers and Prometheus ask a gateway."""
+        if request.upgrade or request.method != "GET" or path not in _HTTP_PATHS:
+            sock.respond(404, b"Not Found\n")
+        elif path == "/healthz":
+            sock.respond(200, b'{"status": "ok"}', content_type="application/json")
+        elif path == "/metrics" and not token_matches(request.headers.get("authorization", "")):
+            sock.respond(401, _UNAUTHORIZED, content_type="application/json")
+        else:
+            self._spawn(self._http_slow(sock, request, path))
+
+    async def _http_slow(self, sock: Socket, request: Request, path: str) -> None:
+        # Both read the database: in a thread, never on the loop.
+        loop = asyncio.get_running_loop()
+        if path == "/metrics":
+            accept = request.headers.get("accept", "")
+            body, content_type = await loop.run_in_executor(
+                self.executor, exposition.render, accept
+            )
+            sock.respond(200, body, content_type=content_type)
+            return
+        ready, doc = await loop.run_in_executor(self.executor, readiness.checks)
+        connected = self.broker.state == "connected"
+        doc.setdefault("checks", {})["broker"] = {"ok": connected, "state": self.broker.state}
+        if not connected:
+            ready = False
+            doc["failing"] = sorted({*doc.get("failing", []), "broker"})
+            doc["status"] = "unavailable"
+        body = json.dumps(doc).encode()
+        sock.respond(200 if ready else 503, body, content_type="application/json")
 
     def text_received(self, sock: Socket, data: bytes) -> None:
         assert sock.inbound is not None
@@ -276,6 +327,7 @@ class Gateway:
             return
         if isinstance(message, Ping):
             sock.write(PONG_FRAME)
+            self._delivered("pong", 1)
         elif isinstance(message, Heartbeat):
             self._writes.heartbeats[sock.screen_id] = message
             self._writes.heartbeat_at[sock.screen_id] = timezone.now()
@@ -295,13 +347,19 @@ class Gateway:
     # --- admission ---------------------------------------------------------------------
     def _refuse(self, sock: Socket, handshake: bytes, code: CloseCode) -> None:
         self.refused[int(code)] += 1
+        metrics.gateway_refused_total.labels(code=str(int(code))).inc()
         logger.info("display socket refused: %s (%d)", code.reason, code)
         sock.refuse(handshake, int(code), code.reason)
 
     def _close(self, sock: Socket, code: CloseCode) -> None:
         if sock.phase == Phase.OPEN:
-            self.closed_by_server[int(code)] += 1
+            self.count_close(int(code))
             sock.close(int(code), code.reason)
+
+    def count_close(self, code: int) -> None:
+        """An open socket closed by the server with ``code`` (policy, slow, revoked...)."""
+        self.closed_by_server[code] += 1
+        metrics.gateway_closed_total.labels(code=str(code)).inc()
 
     def _schedule_auth(self) -> None:
         if not self._auth_scheduled and self._auth_queue:
@@ -333,6 +391,7 @@ class Gateway:
                 results = [db.Refused(CloseCode.TRY_AGAIN_LATER)] * len(batch)
         except BaseException:
             self._pending -= len(batch)
+            self._m_pending.dec(len(batch))
             raise
         else:
             await self._admit(batch, results)
@@ -343,6 +402,7 @@ class Gateway:
     async def _admit(self, batch: list[_Pending], results: list[db.Accepted | db.Refused]) -> None:
         # From here the batch's sockets are in the hub (or refused): no longer pending.
         self._pending -= len(batch)
+        self._m_pending.dec(len(batch))
         now = self.clock()
         admitted: list[tuple[_Pending, db.Accepted]] = []
         new_schools: set[int] = set()
@@ -401,6 +461,12 @@ class Gateway:
         sock.open(pending.handshake, frames)
         self._unsettled.discard(sock)
         self.accepted += 1
+        sock.live = True
+        self._m_open[Kind.DISPLAY].inc()
+        self._m_accepted[Kind.DISPLAY].inc()
+        self._delivered("hello", 1)
+        if result.commands:
+            self._delivered("command", len(result.commands))
         for held in self.hub.drained(sock):
             sock.write(encode_frame(held))
         if result.commands:
@@ -449,51 +515,91 @@ class Gateway:
         except (ValueError, KeyError, TypeError):
             logger.warning("ignored a malformed event on %s", topic)
             return
+        counter = self._m_received.get(kind)
+        if counter is None:
+            counter = self._m_received[kind] = metrics.gateway_events_received_total.labels(
+                kind=str(kind)[:16]
+            )
+        counter.inc()
         try:
-            self._on_event(topic, kind, event)
+            written = self._on_event(topic, kind, event)
         except (KeyError, TypeError, ValueError):
             logger.warning("ignored an event of kind %r with missing fields on %s", kind, topic)
+            return
+        ts = event.get("ts")
+        if written and isinstance(ts, int | float):
+            # Clamped: the publisher may run on another host with another clock.
+            metrics.push_latency_seconds.observe(max(0.0, time.time() - ts))
 
-    def _on_event(self, topic: str, kind: str, event: dict[str, Any]) -> None:
+    def _on_event(self, topic: str, kind: str, event: dict[str, Any]) -> int:
+        """Act on one broker event; how many frames were written now."""
         if kind == "invalidate":
             school_id, rev = int(event["school"]), int(event["rev"])
             self._note_rev(school_id, rev)
             send = self.coalescer.offer(school_id, rev, self.clock())
             if send is not None:
-                self._write(topic, messages.invalidate(send), rev=send)
-            else:
-                self._arm_coalesce_timer()
+                return self._write(topic, messages.invalidate(send), rev=send)
+            metrics.gateway_coalesced_total.inc()
+            self._arm_coalesce_timer()
         elif kind == "alert":  # never delayed by coalescing
             school_id = int(event["school"])
             alert = event.get("alert")
             if school_id in self._alerts:
                 self._alerts[school_id] = alert
-            self._write(topic, messages.alert(alert, event.get("cleared")))
+            return self._write(topic, messages.alert(alert, event.get("cleared")), mtype="alert")
         elif kind == "command":
             frame = messages.encode(
                 {"type": "command", "id": event["id"], "name": event["name"], **event["payload"]}
             )
-            if self._write(topic, frame):
+            written = self._write(topic, frame, mtype="command")
+            if written:
                 self._writes.delivered.add(int(event["id"]))
                 self._schedule_write()
+            return written
         elif kind == "close":
             for sock in self.hub.listeners(topic):
                 self._close(sock, CloseCode(int(event["code"])))
         elif kind == "flags":
             self._spawn(self._apply_flags())
         elif kind == "frame":  # for staff sockets: written as it is
-            self._write(topic, messages.encode(event["frame"]))
+            return self._write(topic, messages.encode(event["frame"]), mtype="staff")
         elif kind == "frames":
-            for frame in event["frames"]:
-                self._write(topic, messages.encode(frame))
+            return sum(
+                self._write(topic, messages.encode(f), mtype="staff") for f in event["frames"]
+            )
+        return 0
 
-    def _write(self, topic: str, text: str, *, rev: int | None = None) -> int:
+    def _write(
+        self, topic: str, text: str, *, rev: int | None = None, mtype: str = "invalidate"
+    ) -> int:
+        """Write ``text`` to the topic's sockets that can take it now; how many took it."""
+        stats = self.hub.stats
+        dropped = stats.dropped
         ready = self.hub.deliver(topic, text, rev=rev)
+        written = 0
         if ready:
             frame = encode_frame(text)
             for sock in ready:
-                sock.write(frame)
-        return len(ready)
+                written += sock.write(frame)
+        failed = len(ready) - written + stats.dropped - dropped
+        if written:
+            self._delivered(mtype, written)
+        if failed:
+            child = self._m_failed.get(mtype)
+            if child is None:
+                child = self._m_failed[mtype] = metrics.gateway_messages_failed_total.labels(
+                    type=mtype
+                )
+            child.inc(failed)
+        return written
+
+    def _delivered(self, mtype: str, count: int) -> None:
+        child = self._m_delivered.get(mtype)
+        if child is None:
+            child = self._m_delivered[mtype] = metrics.gateway_messages_delivered_total.labels(
+                type=mtype
+            )
+        child.inc(count)
 
     def _arm_coalesce_timer(self) -> None:
         deadline = self.coalescer.next_deadline()
@@ -616,6 +722,7 @@ class Gateway:
     def _close_slow_clients(self) -> None:
         for sock in self.hub.slow_clients(self.clock()):
             logger.warning("screen %s is a slow client; closing", sock.screen_id)
+            metrics.gateway_slow_client_disconnects_total.inc()
             self._close(sock, CloseCode.SLOW_CLIENT)  # its connection_lost then leaves the hub
 
     def _sweep(self) -> None:
@@ -647,6 +754,11 @@ class Gateway:
                 sock.abort()
         if self._to_unsubscribe:
             self._spawn(self._unsubscribe_unwanted())
+        self._m_broker.set(1 if self.broker.state == "connected" else 0)
+        reconnects = self.broker.reconnects
+        if reconnects > self._reported_reconnects:
+            metrics.broker_reconnects_total.inc(reconnects - self._reported_reconnects)
+            self._reported_reconnects = reconnects
 
 
 def _screen_frame(
