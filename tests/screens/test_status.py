@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hallboard.schools.models import School
-from hallboard.screens.status import counts_by_school, state_of
+from hallboard.screens.status import counts_by_school, heartbeat_is_news, state_of
 from tests.conftest import Tenant, make_screen
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
@@ -94,3 +94,15 @@ def test_counts_by_school_counts_each_status(tenant: Tenant) -> None:
     counts = counts_by_school(Screen.objects.select_related("school"), now)
     assert counts[school.pk] == {"online": 1, "stale": 1, "offline": 1}
     assert counts[tenant.other_school.pk] == {"offline": 1}
+
+
+def test_a_heartbeat_is_news_only_when_the_dashboard_would_show_something_else() -> None:
+    """Coming back online, another revision shown or another mode is news; the rest is not."""
+    online = screen(revision_shown=7, connection_mode="ws")
+    assert not heartbeat_is_news(online, 7, "ws", NOW)
+    assert not heartbeat_is_news(online, None, None, NOW)  # says nothing new
+    assert heartbeat_is_news(online, 8, "ws", NOW)
+    assert heartbeat_is_news(online, 7, "poll", NOW)
+    assert heartbeat_is_news(screen(last_heartbeat_at=None), 7, "ws", NOW)
+    gone = screen(last_heartbeat_at=NOW - dt.timedelta(seconds=91))
+    assert heartbeat_is_news(gone, 7, "ws", NOW)

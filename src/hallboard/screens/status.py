@@ -14,6 +14,8 @@ not a status of its own (the screen still converges by polling) but it is the
 reason shown next to an online polling screen.
 
 Used by the management API, the live dashboard and the metrics collector.
+``heartbeat_is_news`` says which heartbeats change what a dashboard shows
+(the others are not worth a frame to every open dashboard).
 """
 
 from __future__ import annotations
@@ -53,6 +55,30 @@ def _hhmm(at: dt.datetime, tz: dt.tzinfo | None) -> str:
     return at.astimezone(tz).strftime("%H:%M:%S") if tz else at.strftime("%H:%M:%S UTC")
 
 
+def is_offline(last_heartbeat_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """No heartbeat within ``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never)."""
+    if last_heartbeat_at is None:
+        return True
+    return now - last_heartbeat_at > dt.timedelta(seconds=settings.DISPLAY_OFFLINE_AFTER_SECONDS)
+
+
+def heartbeat_is_news(
+    screen: Any, revision_shown: int | None, mode: str | None, now: dt.datetime
+) -> bool:
+    """Whether a heartbeat reporting ``revision_shown`` and ``mode`` changes the dashboard.
+
+    ``screen`` carries the heartbeat fields as stored *before* this heartbeat.
+    News: the screen comes back online, shows another revision, or changed
+    its connection mode. A heartbeat that only refreshes the time and the
+    client figures is not (the dashboard refreshes those periodically).
+    """
+    if is_offline(screen.last_heartbeat_at, now):
+        return True
+    if revision_shown is not None and revision_shown != screen.revision_shown:
+        return True
+    return mode is not None and mode != screen.connection_mode
+
+
 def state_of(
     screen: Any,
     school_revision: int,
@@ -61,12 +87,11 @@ def state_of(
     tz: dt.tzinfo | None = None,
 ) -> ScreenState:
     """The state of ``screen`` (a Screen, or any object with its heartbeat fields) at ``now``."""
-    offline_after = dt.timedelta(seconds=settings.DISPLAY_OFFLINE_AFTER_SECONDS)
     stale_after = dt.timedelta(seconds=settings.DISPLAY_STALE_AFTER_SECONDS)
     last = screen.last_heartbeat_at
     if last is None:
         return ScreenState("offline", "never connected")
-    if now - last > offline_after:
+    if is_offline(last, now):
         return ScreenState("offline", f"no heartbeat since {_hhmm(last, tz)}", last)
     shown = screen.revision_shown
     if shown is None or shown < school_revision:

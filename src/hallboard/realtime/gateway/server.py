@@ -30,7 +30,7 @@ from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.coalesce import Coalescer
 from hallboard.realtime.core.hub import Hub
 from hallboard.realtime.core.messages import Ack, Heartbeat, InboundLimit, Ping, ProtocolError
-from hallboard.realtime.gateway import db
+from hallboard.realtime.gateway import db, staff
 
 logger = logging.getLogger("hallboard.realtime.gateway")
 
@@ -49,6 +49,8 @@ class GatewayOptions:
     db_threads: int = 8
     drain_batch: int = 500
     drain_interval: float = 0.2
+    staff_path: str = staff.PATH  # live dashboards (gateway/staff.py)
+    staff_max_age: float = staff.MAX_AGE
 
 
 class DisplayConnection(ServerConnection):
@@ -58,6 +60,7 @@ class DisplayConnection(ServerConnection):
     screen_id: int = 0
     school_id: int = 0
     inbound: InboundLimit | None = None
+    user_id: int = 0  # set on staff sockets (gateway/staff.py), which serve no screen
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -155,7 +158,9 @@ class Gateway:
     # --- connections ------------------------------------------------------------
     def _check_path(self, connection: ServerConnection, request: Any) -> Any:
         path = urllib.parse.urlsplit(request.path).path
-        if path.rstrip("/") != self.options.path.rstrip("/"):
+        if path.rstrip("/") != self.options.path.rstrip("/") and not staff.is_staff(
+            request, self.options.staff_path
+        ):
             return connection.respond(404, "Not Found\n")
         return None
 
@@ -171,6 +176,9 @@ class Gateway:
         assert isinstance(connection, DisplayConnection)
         conn = connection
         request = conn.request
+        if staff.is_staff(request, self.options.staff_path):
+            await staff.serve(self, conn)
+            return
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query) if request else {}
         token = (query.get("token") or [""])[0]
         device_key = (query.get("dk") or [""])[0]
@@ -301,7 +309,7 @@ class Gateway:
         task.add_done_callback(_log_failure)
 
     async def _apply_flags(self) -> None:
-        conns = self.hub.connections()
+        conns = [c for c in self.hub.connections() if not c.user_id]  # displays only
         states = await db.run_db(self.executor, db.push_states, {c.screen_id for c in conns})
         for conn in conns:
             if not states.get(conn.screen_id, False):
