@@ -1,6 +1,9 @@
 """Is a screen online, stale or offline, and why: the one place it is decided.
 
-- **offline**: no heartbeat within ``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never).
+- **offline**: no heartbeat within ``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never);
+  or the screen cannot be showing data whatever its last heartbeat says: its
+  token was revoked, or rotated after that heartbeat (the display that sent
+  it was locked out and needs the new URL or pairing).
 - **stale**: heartbeats arrive, but the revision the screen reports showing is
   older than its school's current revision, and that revision was made more
   than ``DISPLAY_STALE_AFTER_SECONDS`` ago. (Right after an edit every screen
@@ -89,8 +92,17 @@ def state_of(
     """The state of ``screen`` (a Screen, or any object with its heartbeat fields) at ``now``."""
     stale_after = dt.timedelta(seconds=settings.DISPLAY_STALE_AFTER_SECONDS)
     last = screen.last_heartbeat_at
+    if getattr(screen, "token_hash", "") is None:
+        return ScreenState("offline", "token revoked: needs a new display URL or pairing")
     if last is None:
         return ScreenState("offline", "never connected")
+    issued = getattr(screen, "token_issued_at", None)
+    if issued is not None and issued > last:
+        return ScreenState(
+            "offline",
+            f"new token since {_hhmm(issued, tz)}: waiting for the display to use it",
+            issued,
+        )
     if is_offline(last, now):
         return ScreenState("offline", f"no heartbeat since {_hhmm(last, tz)}", last)
     shown = screen.revision_shown
