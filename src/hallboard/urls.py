@@ -1,4 +1,4 @@
-"""URL map: admin, display protocol, management API."""
+"""URL map: admin, display protocol, management API, staff pages (live dashboard)."""
 
 from __future__ import annotations
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("display/", display_page, name="display"),
     path("api/display/", include("hallboard.display.urls")),
     path("api/v1/", api.urls),
+    path("staff/", include("hallboard.staff.urls")),
 ]
