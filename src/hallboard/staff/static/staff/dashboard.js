@@ -388,7 +388,10 @@
     if (row.last_command) withFrames(row.last_command);
     if (row.school_revision > school.revision) school.revision = row.school_revision;
     else if (row.school_revision < school.revision) row.school_revision = school.revision;
+    var before = state.rows[row.id];
     state.rows[row.id] = row;
+    // Periodic re-reads mostly bring nothing new: leave those rows (and an open menu) alone.
+    if (before && state.els[row.id] && JSON.stringify(before) === JSON.stringify(row)) return;
     render(row, highlight);
     if (highlight) renderSummary();
   }
@@ -411,6 +414,7 @@
       state.els[row.id] = tr;
     }
     tr.dataset.status = row.status;
+    var menuOpen = tr.querySelector("details.more[open]") !== null;
     while (tr.firstChild) tr.removeChild(tr.firstChild);
     tr.appendChild(screenCell(row));
     tr.appendChild(statusCell(row));
@@ -420,6 +424,7 @@
     tr.appendChild(bindingCell(row, school));
     tr.appendChild(commandCell(row, school));
     tr.appendChild(actionsCell(row));
+    if (menuOpen) tr.querySelector("details.more").open = true;
     if (fresh) insertSorted(tbody, tr, row);
     tr.hidden = state.filter !== "all" && row.status !== state.filter;
     if (highlight) {
