@@ -17,7 +17,7 @@ import redis
 from django.test import Client
 
 from hallboard.api.models import ApiKey
-from hallboard.schools.models import Organisation, School
+from hallboard.schools.models import Membership, Organisation, OrganisationMembership, School
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Period, SchoolClass, Subject, Teacher
 
@@ -62,6 +62,41 @@ def tenant(db: None) -> Tenant:
     """Organisation 'north' with schools 'alpha' and 'beta' (another tenant's data)."""
     org = Organisation.objects.create(slug="north", name="North District")
     return Tenant(org, make_school(org, "alpha"), make_school(org, "beta"))
+
+
+@pytest.fixture
+def south(tenant: Tenant) -> Tenant:
+    """Another organisation, 'south', with schools 'gamma' and 'delta': another tenant."""
+    org = Organisation.objects.create(slug="south", name="South District")
+    return Tenant(org, make_school(org, "gamma"), make_school(org, "delta"))
+
+
+def make_user(
+    username: str,
+    role: str | None = None,
+    *,
+    school: School | None = None,
+    organisation: Organisation | None = None,
+    superuser: bool = False,
+) -> Any:
+    """A staff user with ``role`` in ``school`` or over every school of ``organisation``."""
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    if superuser:
+        return model.objects.create_superuser(username, f"{username}@example.org", "a-long-pw")
+    user = model.objects.create_user(username, password="a-long-pw", is_staff=True)
+    if role and school is not None:
+        Membership.objects.create(user=user, school=school, role=role)
+    if role and organisation is not None:
+        OrganisationMembership.objects.create(user=user, organisation=organisation, role=role)
+    return user
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def make_screen(school: School, name: str = "Hall", **fields: object) -> tuple[Screen, str]:

@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshots/: the demo in Chromium (landscape, portrait, alert, pairing).
+"""Regenerate docs/screenshots/: the demo in Chromium (landscape, portrait, alert, pairing,
+the live screens dashboard).
 
     .venv/bin/python tools/screenshots.py
 
@@ -19,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 
@@ -51,6 +53,31 @@ def api(base: str, key: str, path: str, body: dict[str, object]) -> dict[str, ob
         return dict(json.load(response))
 
 
+def dashboard(
+    browser: Any, base: str, urls: list[str], ids: list[str], user: str, password: str
+) -> None:
+    """The district's live dashboard on a laptop, with a few screens running."""
+    displays = browser.new_context(viewport={"width": 1280, "height": 720})
+    for url in urls[2:5]:
+        displays.new_page().goto(url)
+    time.sleep(4)  # let them connect and send a first heartbeat
+    page = browser.new_page(viewport={"width": 1366, "height": 800})
+    page.goto(f"{base}/admin/login/?next=/staff/organisations/north/")
+    page.fill("#id_username", user)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#link.live")
+    page.wait_for_function(
+        "document.querySelectorAll('tr[data-status=online]').length >= 3", timeout=60_000
+    )
+    page.click(f'tr[data-screen="{ids[2]}"] button[data-action=identify]')
+    page.wait_for_selector(".cmd-status.acknowledged", timeout=60_000)
+    page.evaluate("document.getElementById('flash').hidden = true")
+    page.screenshot(path=str(OUT / "dashboard.png"), full_page=True)
+    displays.close()
+    page.close()
+
+
 def main() -> None:
     web, gateway = free_port(), free_port()
     base = f"http://127.0.0.1:{web}"
@@ -76,7 +103,8 @@ def main() -> None:
             text = "".join(lines)
             urls = re.findall(r"http://\S+/display/\?token=\S+", text)
             org_key = re.search(r"organisation API key: (hbk_\S+)", text)
-            if not urls or org_key is None:
+            admin = re.search(r"user '(\S+)'\s+password '(\S+)'", text)
+            if not urls or org_key is None or admin is None:
                 raise SystemExit(f"the demo printed no display URLs or API key:\n{text}")
             time.sleep(1)
             OUT.mkdir(parents=True, exist_ok=True)
@@ -116,6 +144,8 @@ def main() -> None:
                 page.goto(f"{base}/display/")
                 page.wait_for_selector("#pairing-qr svg")
                 page.screenshot(path=str(OUT / "pairing.png"))
+                ids = re.findall(r"screen\s+(\d+)\s", text)
+                dashboard(browser, base, urls, ids, admin.group(1), admin.group(2))
                 browser.close()
         finally:
             demo.terminate()

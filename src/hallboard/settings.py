@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "hallboard.display",
     "hallboard.api",
     "hallboard.realtime",
+    "hallboard.staff",
     "hallboard.demo",
     "hallboard.server",
     "hallboard.observability",
@@ -156,6 +157,9 @@ DISPLAY_WS_PATH = env.str("DISPLAY_WS_PATH", default="/ws/display/")
 # request>:GATEWAY_PORT + DISPLAY_WS_PATH. Set it behind a reverse proxy,
 # e.g. wss://displays.example.org/ws/display/.
 DISPLAY_WS_URL = env.str("DISPLAY_WS_URL", default="")
+# The staff socket URL live dashboards open (without the ticket). Empty: the
+# display push URL's scheme and host with the path /ws/staff/.
+STAFF_WS_URL = env.str("STAFF_WS_URL", default="")
 
 # --- realtime gateway -------------------------------------------------------
 GATEWAY_PORT = env.int("GATEWAY_PORT", default=8001)

@@ -1,4 +1,4 @@
-"""URL map: admin, display protocol, management API, operations endpoints."""
+"""URL map: admin, display protocol, management API, staff pages, operations endpoints."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/display/ws-metrics/", ops.ws_metrics_view, name="ws-metrics"),
     path("api/display/", include("hallboard.display.urls")),
     path("api/v1/", api.urls),
+    path("staff/", include("hallboard.staff.urls")),
     path("metrics", ops.metrics_view, name="metrics"),
     path("healthz", ops.healthz_view, name="healthz"),
     path("readyz", ops.readyz_view, name="readyz"),

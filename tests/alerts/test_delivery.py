@@ -156,7 +156,6 @@ def heard(screen: Screen, at: dt.datetime, rev: int | None = None) -> None:
 def test_reach_counts_the_scope_and_names_who_did_not_show_it(tenant: Tenant) -> None:
     """An organisation alert: screens of both schools with a token are in scope; the reach
     says how many showed it and its all-clear, and names the others with their status."""
-    now = timezone.now()
     hall, _ = make_screen(tenant.school, name="Hall")
     _gym, _ = make_screen(tenant.school, name="Gym")
     canteen, _ = make_screen(tenant.other_school, name="Canteen")
@@ -164,6 +163,7 @@ def test_reach_counts_the_scope_and_names_who_did_not_show_it(tenant: Tenant) ->
     revoked.revoke_token()
     south = Organisation.objects.create(slug="south", name="South")
     make_screen(make_school(south, "gamma"), name="Elsewhere")
+    now = timezone.now()  # heard after their tokens were issued
     heard(hall, now)
     heard(canteen, now)
     a = alert(tenant, school=None, starts_at=now)

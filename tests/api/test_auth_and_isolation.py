@@ -157,7 +157,9 @@ def test_screen_list_needs_the_screens_right(tenant: Tenant, api_as: KeyFactory)
     assert listed[0]["status"] == "offline"
     current = revision_of(tenant.school)
     Screen.objects.update(
-        last_heartbeat_at=timezone.now() - dt.timedelta(seconds=5), revision_shown=current - 1
+        last_heartbeat_at=timezone.now() - dt.timedelta(seconds=5),
+        revision_shown=current - 1,
+        token_issued_at=timezone.now() - dt.timedelta(minutes=1),  # heard since it got its token
     )
     # Behind, but the current revision is seconds old: within the grace period.
     assert api_as("admin").get("schools/alpha/screens").json()[0]["status"] == "online"

@@ -200,11 +200,11 @@ def _collected(collector: metrics.DatabaseCollector) -> dict[str, dict[tuple[str
 
 def test_screens_by_school_and_status_from_the_database(tenant: Tenant) -> None:
     """hallboard_screens counts each school's screens per status, by school slug."""
-    now = timezone.now()
     online, _ = make_screen(tenant.school, "A")
     stale, _ = make_screen(tenant.school, "B")
     make_screen(tenant.school, "C")  # never connected: offline
     make_screen(tenant.other_school, "D")
+    now = timezone.now()  # heartbeats after the tokens were issued
     school = School.objects.get(pk=tenant.school.pk)
     Screen.objects.filter(pk=online.pk).update(
         last_heartbeat_at=now, revision_shown=school.revision

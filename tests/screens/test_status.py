@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hallboard.schools.models import School
-from hallboard.screens.status import counts_by_school, state_of
+from hallboard.screens.status import counts_by_school, heartbeat_is_news, state_of
 from tests.conftest import Tenant, make_screen
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
@@ -77,12 +77,12 @@ def test_the_reason_names_the_mode_and_a_refused_push() -> None:
 @pytest.mark.django_db
 def test_counts_by_school_counts_each_status(tenant: Tenant) -> None:
     """Per school: how many screens are online, stale and offline."""
-    now = timezone.now()
     school = School.objects.get(pk=tenant.school.pk)
     online, _ = make_screen(school, "A")
     stale, _ = make_screen(school, "B")
     make_screen(school, "C")  # never connected
     make_screen(tenant.other_school, "D")
+    now = timezone.now()  # heartbeats after the tokens were issued
     school.refresh_from_db()
     from hallboard.screens.models import Screen
 
@@ -94,3 +94,30 @@ def test_counts_by_school_counts_each_status(tenant: Tenant) -> None:
     counts = counts_by_school(Screen.objects.select_related("school"), now)
     assert counts[school.pk] == {"online": 1, "stale": 1, "offline": 1}
     assert counts[tenant.other_school.pk] == {"offline": 1}
+
+
+def test_a_heartbeat_is_news_only_when_the_dashboard_would_show_something_else() -> None:
+    """Coming back online, another revision shown or another mode is news; the rest is not."""
+    online = screen(revision_shown=7, connection_mode="ws")
+    assert not heartbeat_is_news(online, 7, "ws", NOW)
+    assert not heartbeat_is_news(online, None, None, NOW)  # says nothing new
+    assert heartbeat_is_news(online, 8, "ws", NOW)
+    assert heartbeat_is_news(online, 7, "poll", NOW)
+    assert heartbeat_is_news(screen(last_heartbeat_at=None), 7, "ws", NOW)
+    gone = screen(last_heartbeat_at=NOW - dt.timedelta(seconds=91))
+    assert heartbeat_is_news(gone, 7, "ws", NOW)
+
+
+def test_a_screen_whose_token_was_revoked_or_rotated_since_it_was_heard_is_offline() -> None:
+    """A display locked out by a revoked or rotated token shows nothing, whatever its last
+    heartbeat: offline, and the reason says what it waits for."""
+    revoked = state_of(screen(token_hash=None), 7, NOW, NOW)
+    assert revoked.status == "offline"
+    assert revoked.reason == "token revoked: needs a new display URL or pairing"
+    rotated_at = NOW - dt.timedelta(seconds=5)
+    rotated = state_of(screen(token_hash="h", token_issued_at=rotated_at), 7, NOW, NOW)
+    assert rotated.status == "offline"
+    assert rotated.reason == "new token since 07:59:55 UTC: waiting for the display to use it"
+    assert rotated.since == rotated_at
+    in_use = screen(token_hash="h", token_issued_at=NOW - dt.timedelta(seconds=60))
+    assert state_of(in_use, 7, NOW, NOW).status == "online"

@@ -1,7 +1,10 @@
 """``/api/v1/schools/{slug}/screens``: screens, their tokens and bindings, and commands.
 
 Status of a screen (``status``, with ``status_reason``): ``offline``, ``stale``
-or ``online`` as decided by ``hallboard.screens.status``.
+or ``online`` as decided by ``hallboard.screens.status``. The live dashboard
+(``hallboard.staff``) reads its rows here, so each row carries everything it
+shows, including the screen's last command and what became of it; also
+``/api/v1/organisations/{slug}/screens`` for a whole district.
 """
 
 # No `from __future__ import annotations` here: ninja's PatchDict needs the
@@ -12,18 +15,21 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, PatchDict, Router, Schema, Status
 
-from hallboard.api.errors import ApiError, invalid
+from hallboard.api.errors import ApiError, forbidden, invalid, not_found
 from hallboard.api.scoping import get_in_school, principal, save_validated, school_for
 from hallboard.display.ratelimit import limiter
+from hallboard.realtime.gateway.db import COMMAND_TTL
 from hallboard.schools.access import Right
-from hallboard.schools.models import School
+from hallboard.schools.models import Organisation, School
 from hallboard.screens import pairing
 from hallboard.screens.models import Command, Screen
 from hallboard.screens.status import state_of
+from hallboard.staff import frames
 from hallboard.timetable.models import SchoolClass
 
 router = Router(tags=["screens"])
@@ -40,8 +46,23 @@ class ScreenIn(Schema):
     allow_multi_device: bool | None = None
 
 
+class CommandOut(Schema):
+    id: int
+    screen: int
+    name: str
+    payload: dict[str, Any]
+    status: str = Field(
+        description="pending, delivered, acknowledged, or expired (still pending after "
+        "10 minutes: it will not be delivered any more)."
+    )
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+
+
 class ScreenOut(Schema):
     id: int
+    school: str = Field(description="The school's slug.")
     name: str
     location: str
     view: str
@@ -52,6 +73,7 @@ class ScreenOut(Schema):
     allow_multi_device: bool | None
     status: Literal["online", "stale", "offline"]
     status_reason: str
+    status_since: dt.datetime | None = Field(description="Since when, where it is known.")
     bound: bool
     bound_at: dt.datetime | None
     last_heartbeat_at: dt.datetime | None
@@ -59,7 +81,13 @@ class ScreenOut(Schema):
     school_revision: int
     connection_mode: str
     push_refused_code: int | None
+    push_refused_at: dt.datetime | None
+    client_info: dict[str, Any] = Field(
+        description="What the display last reported: uptime_s and its health figures."
+    )
     has_token: bool
+    token_issued_at: dt.datetime | None
+    last_command: CommandOut | None
 
 
 class ScreenCreated(ScreenOut):
@@ -77,24 +105,16 @@ class CommandIn(Schema):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
-class CommandOut(Schema):
-    id: int
-    name: str
-    payload: dict[str, Any]
-    status: str
-    created_at: dt.datetime
-    delivered_at: dt.datetime | None
-    acknowledged_at: dt.datetime | None
-
-
 def display_url(token: str) -> str:
     return f"{settings.PUBLIC_URL}/display/?token={token}"
 
 
-def _out(screen: Screen, school: School) -> dict[str, Any]:
-    state = state_of(screen, school.revision, school.revision_changed_at, timezone.now(), school.tz)
+def _out(screen: Screen, school: School, last_command: Command | None = None) -> dict[str, Any]:
+    now = timezone.now()
+    state = state_of(screen, school.revision, school.revision_changed_at, now, school.tz)
     return {
         "id": screen.pk,
+        "school": school.slug,
         "name": screen.name,
         "location": screen.location,
         "view": screen.view,
@@ -105,6 +125,7 @@ def _out(screen: Screen, school: School) -> dict[str, Any]:
         "allow_multi_device": screen.allow_multi_device,
         "status": state.status,
         "status_reason": state.reason,
+        "status_since": state.since,
         "bound": screen.device_key is not None,
         "bound_at": screen.bound_at,
         "last_heartbeat_at": screen.last_heartbeat_at,
@@ -112,8 +133,24 @@ def _out(screen: Screen, school: School) -> dict[str, Any]:
         "school_revision": school.revision,
         "connection_mode": screen.connection_mode,
         "push_refused_code": screen.push_refused_code,
+        "push_refused_at": screen.push_refused_at,
+        "client_info": screen.client_info or {},
         "has_token": screen.token_hash is not None,
+        "token_issued_at": screen.token_issued_at,
+        "last_command": _command_out(last_command, now) if last_command else None,
     }
+
+
+def _with_last_commands(screens: QuerySet[Screen]) -> list[tuple[Screen, Command | None]]:
+    """Each screen with its latest command, in two queries whatever the number of screens."""
+    latest = Command.objects.filter(screen=OuterRef("pk")).order_by("-created_at", "-pk")
+    rows = list(screens.annotate(last_command_id=Subquery(latest.values("pk")[:1])))
+    commands = Command.objects.in_bulk([s.last_command_id for s in rows if s.last_command_id])
+    return [(s, commands.get(s.last_command_id)) for s in rows]
+
+
+def _last_command(screen: Screen) -> Command | None:
+    return screen.commands.order_by("-created_at", "-pk").first()
 
 
 def _classes(school: School, names: list[str]) -> list[SchoolClass]:
@@ -142,7 +179,28 @@ def _screen(school: School, pk: int, *, lock: bool = False) -> Screen:
 def list_screens(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
     school = school_for(request, slug, Right.SCREENS)
     screens = Screen.objects.filter(school=school).prefetch_related("classes")
-    return [_out(s, school) for s in screens]
+    return [_out(s, school, command) for s, command in _with_last_commands(screens)]
+
+
+@router.get("/organisations/{slug}/screens", response=list[ScreenOut])
+def list_organisation_screens(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
+    """Every screen of the organisation's schools in which you hold the screens right."""
+    who = principal(request)
+    organisation = Organisation.objects.filter(
+        slug=slug, pk__in=who.schools(Right.VIEW).values("organisation_id")
+    ).first()
+    if organisation is None:
+        raise not_found("organisation")
+    schools = who.schools(Right.SCREENS).filter(organisation=organisation)
+    if not schools.exists():
+        raise forbidden(Right.SCREENS.value)
+    screens = (
+        Screen.objects.filter(school__in=schools)
+        .select_related("school")
+        .prefetch_related("classes")
+        .order_by("school__name", "name", "pk")
+    )
+    return [_out(s, s.school, command) for s, command in _with_last_commands(screens)]
 
 
 @router.post("/schools/{slug}/screens", response={201: ScreenCreated})
@@ -161,7 +219,8 @@ def create_screen(request: HttpRequest, slug: str, payload: ScreenIn) -> Status[
 @router.get("/schools/{slug}/screens/{pk}", response=ScreenOut)
 def get_screen(request: HttpRequest, slug: str, pk: int) -> dict[str, Any]:
     school = school_for(request, slug, Right.SCREENS)
-    return _out(_screen(school, pk), school)
+    screen = _screen(school, pk)
+    return _out(screen, school, _last_command(screen))
 
 
 def _update(request: HttpRequest, slug: str, pk: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +229,7 @@ def _update(request: HttpRequest, slug: str, pk: int, data: dict[str, Any]) -> d
         screen = _screen(school, pk, lock=True)
         _apply(screen, school, data)
     school.refresh_from_db(fields=["revision"])
-    return _out(screen, school)
+    return _out(screen, school, _last_command(screen))
 
 
 @router.put("/schools/{slug}/screens/{pk}", response=ScreenOut)
@@ -206,7 +265,7 @@ def revoke_token(request: HttpRequest, slug: str, pk: int) -> dict[str, Any]:
     school = school_for(request, slug, Right.SCREENS)
     screen = _screen(school, pk)
     screen.revoke_token()
-    return _out(screen, school)
+    return _out(screen, school, _last_command(screen))
 
 
 @router.post("/schools/{slug}/screens/{pk}/reset-binding", response=ScreenOut)
@@ -215,7 +274,8 @@ def reset_binding(request: HttpRequest, slug: str, pk: int) -> dict[str, Any]:
     school = school_for(request, slug, Right.SCREENS)
     screen = _screen(school, pk)
     screen.reset_binding()
-    return _out(screen, school)
+    frames.screen_event(school.pk, screen.pk, "binding")
+    return _out(screen, school, _last_command(screen))
 
 
 def _validate_command(name: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -238,12 +298,16 @@ def _validate_command(name: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"text": text.strip(), "seconds": seconds}
 
 
-def _command_out(c: Command) -> dict[str, Any]:
+def _command_out(c: Command, now: dt.datetime) -> dict[str, Any]:
+    status = c.status
+    if status == Command.Status.PENDING and now - c.created_at > COMMAND_TTL:
+        status = Command.Status.EXPIRED  # the gateway no longer delivers it
     return {
         "id": c.pk,
+        "screen": c.screen_id,
         "name": c.name,
         "payload": c.payload,
-        "status": c.status,
+        "status": status,
         "created_at": c.created_at,
         "delivered_at": c.delivered_at,
         "acknowledged_at": c.acknowledged_at,
@@ -267,13 +331,36 @@ def send_command(
         payload=_validate_command(payload.name, payload.payload),
         created_by=principal(request).user_or_none,
     )
-    return Status(201, _command_out(command))
+    return Status(201, _command_out(command, timezone.now()))
 
 
 @router.get("/schools/{slug}/screens/{pk}/commands", response=list[CommandOut])
 def list_commands(request: HttpRequest, slug: str, pk: int) -> list[dict[str, Any]]:
     school = school_for(request, slug, Right.SCREENS)
-    return [_command_out(c) for c in _screen(school, pk).commands.all()[:100]]
+    now = timezone.now()
+    return [_command_out(c, now) for c in _screen(school, pk).commands.all()[:100]]
+
+
+@router.post("/schools/{slug}/commands", response={201: list[CommandOut]})
+def send_school_command(
+    request: HttpRequest, slug: str, payload: CommandIn
+) -> Status[list[dict[str, Any]]]:
+    """Send the command to every screen of the school that has a token, one command each.
+
+    Each is delivered and acknowledged on its own (see the single-screen
+    endpoint); the answer lists them, one per screen, to follow up.
+    """
+    school = school_for(request, slug, Right.SCREENS)
+    data = _validate_command(payload.name, payload.payload)
+    user = principal(request).user_or_none
+    with transaction.atomic():
+        screens = Screen.objects.filter(school=school, token_hash__isnull=False).order_by("pk")
+        commands = [
+            Command.objects.create(screen=s, name=payload.name, payload=data, created_by=user)
+            for s in screens
+        ]
+    now = timezone.now()
+    return Status(201, [_command_out(c, now) for c in commands])
 
 
 class PairIn(Schema):

@@ -21,6 +21,8 @@ from hallboard.display import errors, snapshot
 from hallboard.display.auth import authenticate
 from hallboard.observability.metrics import count_display_requests
 from hallboard.screens.models import Screen
+from hallboard.screens.status import heartbeat_is_news
+from hallboard.staff import frames
 
 MAX_HEARTBEAT_BYTES = 4096
 MAX_ACK_BYTES = 1024
@@ -131,19 +133,39 @@ def _parse_heartbeat(body: bytes) -> dict[str, Any] | str:
     return fields
 
 
+# What a heartbeat needs: the binding check, and the state before it (is it news?).
+HEARTBEAT_FIELDS = (
+    "id",
+    "device_key",
+    "allow_multi_device",
+    "school__id",
+    "last_heartbeat_at",
+    "revision_shown",
+    "connection_mode",
+)
+
+
 @csrf_exempt  # authenticated by the screen token, not by a cookie
 @count_display_requests("heartbeat")
 @require_POST
 def heartbeat_view(request: HttpRequest) -> HttpResponseBase:
-    screen = authenticate(request, "id", "device_key", "allow_multi_device", "school__id")
+    screen = authenticate(request, *HEARTBEAT_FIELDS)
     if isinstance(screen, JsonResponse):
         return screen
     fields = _parse_heartbeat(request.body)
     if isinstance(fields, str):
         errors.logger.info("heartbeat refused for screen %s: %s", screen.pk, fields)
         return errors.invalid_body(fields)
+    news = heartbeat_is_news(
+        screen,
+        fields.get("revision_shown"),
+        fields.get("connection_mode"),
+        fields["last_heartbeat_at"],
+    )
     # A plain UPDATE: heartbeats never bump the school's revision.
     Screen.objects.filter(pk=screen.pk).update(**fields)
+    if news:  # live dashboards re-read the row; routine heartbeats send nothing
+        frames.screen_event(screen.school_id, screen.pk, "heartbeat")
     return HttpResponse(status=204)
 
 

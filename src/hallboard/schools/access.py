@@ -1,10 +1,12 @@
 """Who may see and change what: the one place tenant isolation is decided.
 
-A *principal* is a signed-in user (roles per school through ``Membership``;
-superusers everywhere) or a management API key (one role over one school or a
-whole organisation). Every view, admin page and API endpoint asks this module
-which schools a principal may read or change for a kind of content, and
-filters by that; nothing takes a school from the client on trust.
+A *principal* is a signed-in user (roles per school through ``Membership``,
+roles over every school of an organisation, present and future, through
+``OrganisationMembership``; superusers everywhere) or a management API key
+(one role over one school or a whole organisation). Every view, admin page
+and API endpoint asks this module which schools a principal may read or
+change for a kind of content, and filters by that; nothing takes a school
+from the client on trust.
 
 Rights by role (docs/api.md has the same table):
 
@@ -28,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 
-from hallboard.schools.models import Role, School
+from hallboard.schools.models import (
+    Membership,
+    Organisation,
+    OrganisationMembership,
+    Role,
+    School,
+)
 
 if TYPE_CHECKING:
     from hallboard.api.models import ApiKey
@@ -78,7 +86,37 @@ class Principal:
             return School.objects.none()
         if user.is_superuser:
             return School.objects.all()
-        return School.objects.filter(memberships__user=user, memberships__role__in=roles).distinct()
+        # Subqueries rather than joins: no duplicate rows to remove, and a
+        # school added to the organisation later is covered at once.
+        in_school = Membership.objects.filter(user=user, role__in=roles).values("school_id")
+        in_organisation = OrganisationMembership.objects.filter(user=user, role__in=roles).values(
+            "organisation_id"
+        )
+        return School.objects.filter(Q(pk__in=in_school) | Q(organisation_id__in=in_organisation))
+
+    def organisations(self, right: Right = Right.VIEW) -> QuerySet[Organisation]:
+        """The organisations over which this principal holds ``right`` as a whole.
+
+        That is more than holding it in each of their schools today: it covers
+        schools added later, so it is what managing organisation-wide things
+        (organisation memberships, organisation-wide API keys) needs.
+        """
+        roles = ROLES_WITH_RIGHT[right]
+        if self.api_key is not None:
+            key = self.api_key
+            if key.revoked_at is not None or key.role not in roles or key.school_id:
+                return Organisation.objects.none()
+            return Organisation.objects.filter(pk=key.organisation_id)
+        user = self.user
+        if user is None or not user.is_authenticated or not user.is_active:
+            return Organisation.objects.none()
+        if user.is_superuser:
+            return Organisation.objects.all()
+        return Organisation.objects.filter(
+            pk__in=OrganisationMembership.objects.filter(user=user, role__in=roles).values(
+                "organisation_id"
+            )
+        )
 
     def school_ids(self, right: Right = Right.VIEW) -> set[int]:
         return set(self.schools(right).values_list("pk", flat=True))

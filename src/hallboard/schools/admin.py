@@ -1,16 +1,17 @@
-"""Admin pages for organisations, schools and memberships."""
+"""Admin pages for organisations, schools and memberships (per school and per organisation)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Q
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
-from hallboard.schools.models import Membership, Organisation, School
+from hallboard.schools.models import Membership, Organisation, OrganisationMembership, School
 
 admin.site.site_header = "hallboard"
 admin.site.site_title = "hallboard"
@@ -79,6 +80,73 @@ class MembershipAdmin(SchoolScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not obj.user.is_staff:  # a member signs in to the admin
-            obj.user.is_staff = True
-            obj.user.save(update_fields=["is_staff"])
+        _mark_staff(obj.user)
+
+
+def _mark_staff(user: Any) -> None:
+    if not user.is_staff:  # a member signs in to the admin
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+
+
+@admin.register(OrganisationMembership)
+class OrganisationMembershipAdmin(admin.ModelAdmin):
+    """Roles over every school of an organisation, present and future.
+
+    Managed by operators (superusers) and by the admins of that organisation
+    (an organisation membership with the admin role): holding the manage right
+    in each of today's schools is not enough, since the role also covers
+    schools added later.
+    """
+
+    list_display = ["user", "organisation", "role"]
+    list_filter = ["role", "organisation"]
+    search_fields = ["user__username", "user__email", "organisation__name"]
+
+    def _organisations(self, request: HttpRequest) -> QuerySet[Organisation]:
+        return principal(request).organisations(Right.MANAGE)
+
+    def _allowed(self, request: HttpRequest, obj: Any) -> bool:
+        if principal(request).is_superuser:
+            return True
+        return self._organisations(request).filter(pk=obj.organisation_id).exists()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrganisationMembership]:
+        queryset = super().get_queryset(request).select_related("user", "organisation")
+        if principal(request).is_superuser:
+            return queryset
+        return queryset.filter(organisation__in=self._organisations(request))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return principal(request).is_superuser or self._organisations(request).exists()
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return self.has_module_permission(request)
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return self.has_module_permission(request)
+        return self._allowed(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "organisation" and not principal(request).is_superuser:
+            kwargs["queryset"] = self._organisations(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Checked on the object saved, not only on the choices the form offered.
+        if not self._allowed(request, obj):
+            raise PermissionDenied("You do not manage this organisation.")
+        super().save_model(request, obj, form, change)
+        _mark_staff(obj.user)

@@ -95,7 +95,10 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    """A user's role in one school. A user may hold several roles in several schools."""
+    """A user's role in one school. A user may hold several roles in several schools.
+
+    For a role over every school of a district, see ``OrganisationMembership``.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -110,3 +113,31 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.get_role_display()} of {self.school}"
+
+
+class OrganisationMembership(models.Model):
+    """A user's role over every school of an organisation, present and future.
+
+    For district staff (an IT team looking after all schools' screens, a
+    district safety officer): the role applies to each school of the
+    organisation exactly as a ``Membership`` in that school would, including
+    schools added later. ``hallboard.schools.access`` is where it is honoured.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation", "role"], name="unique_organisation_membership"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} of every school of {self.organisation}"

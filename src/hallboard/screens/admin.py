@@ -20,6 +20,7 @@ from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
 from hallboard.screens import pairing
 from hallboard.screens.models import Command, PushSettings, Screen
+from hallboard.staff import frames
 
 
 def _show_token_once(request: HttpRequest, screen: Screen, token: str) -> None:
@@ -136,6 +137,7 @@ class ScreenAdmin(SchoolScopedAdmin):
         for screen in queryset:
             if self._allowed(request, Right.SCREENS, screen):
                 screen.reset_binding()
+                frames.screen_event(screen.school_id, screen.pk, "binding")
         messages.success(request, "Bindings reset.")
 
 

@@ -1,6 +1,9 @@
 """Is a screen online, stale or offline, and why: the one place it is decided.
 
-- **offline**: no heartbeat within ``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never).
+- **offline**: no heartbeat within ``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never);
+  or the screen cannot be showing data whatever its last heartbeat says: its
+  token was revoked, or rotated after that heartbeat (the display that sent
+  it was locked out and needs the new URL or pairing).
 - **stale**: heartbeats arrive, but the revision the screen reports showing is
   older than its school's current revision, and that revision was made more
   than ``DISPLAY_STALE_AFTER_SECONDS`` ago. (Right after an edit every screen
@@ -14,6 +17,8 @@ not a status of its own (the screen still converges by polling) but it is the
 reason shown next to an online polling screen.
 
 Used by the management API, the live dashboard and the metrics collector.
+``heartbeat_is_news`` says which heartbeats change what a dashboard shows
+(the others are not worth a frame to every open dashboard).
 """
 
 from __future__ import annotations
@@ -53,6 +58,30 @@ def _hhmm(at: dt.datetime, tz: dt.tzinfo | None) -> str:
     return at.astimezone(tz).strftime("%H:%M:%S") if tz else at.strftime("%H:%M:%S UTC")
 
 
+def is_offline(last_heartbeat_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """No heartbeat within ``DISPLAY_OFFLINE_AFTER_SECONDS`` (or never)."""
+    if last_heartbeat_at is None:
+        return True
+    return now - last_heartbeat_at > dt.timedelta(seconds=settings.DISPLAY_OFFLINE_AFTER_SECONDS)
+
+
+def heartbeat_is_news(
+    screen: Any, revision_shown: int | None, mode: str | None, now: dt.datetime
+) -> bool:
+    """Whether a heartbeat reporting ``revision_shown`` and ``mode`` changes the dashboard.
+
+    ``screen`` carries the heartbeat fields as stored *before* this heartbeat.
+    News: the screen comes back online, shows another revision, or changed
+    its connection mode. A heartbeat that only refreshes the time and the
+    client figures is not (the dashboard refreshes those periodically).
+    """
+    if is_offline(screen.last_heartbeat_at, now):
+        return True
+    if revision_shown is not None and revision_shown != screen.revision_shown:
+        return True
+    return mode is not None and mode != screen.connection_mode
+
+
 def state_of(
     screen: Any,
     school_revision: int,
@@ -61,12 +90,20 @@ def state_of(
     tz: dt.tzinfo | None = None,
 ) -> ScreenState:
     """The state of ``screen`` (a Screen, or any object with its heartbeat fields) at ``now``."""
-    offline_after = dt.timedelta(seconds=settings.DISPLAY_OFFLINE_AFTER_SECONDS)
     stale_after = dt.timedelta(seconds=settings.DISPLAY_STALE_AFTER_SECONDS)
     last = screen.last_heartbeat_at
+    if getattr(screen, "token_hash", "") is None:
+        return ScreenState("offline", "token revoked: needs a new display URL or pairing")
     if last is None:
         return ScreenState("offline", "never connected")
-    if now - last > offline_after:
+    issued = getattr(screen, "token_issued_at", None)
+    if issued is not None and issued > last:
+        return ScreenState(
+            "offline",
+            f"new token since {_hhmm(issued, tz)}: waiting for the display to use it",
+            issued,
+        )
+    if is_offline(last, now):
         return ScreenState("offline", f"no heartbeat since {_hhmm(last, tz)}", last)
     shown = screen.revision_shown
     if shown is None or shown < school_revision:

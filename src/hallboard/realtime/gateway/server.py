@@ -46,7 +46,7 @@ from hallboard.realtime.core.messages import (
     Ping,
     ProtocolError,
 )
-from hallboard.realtime.gateway import db
+from hallboard.realtime.gateway import db, staff
 from hallboard.realtime.gateway.connection import Kind, Phase, Socket, encode_frame
 from hallboard.realtime.gateway.handshake import (
     HandshakeError,
@@ -85,6 +85,9 @@ class GatewayOptions:
     #: Seconds a client has to send its handshake, and to answer our close frame.
     open_timeout: float = 10.0
     close_timeout: float = 5.0
+    #: Live dashboards (gateway/staff.py): their path, and how long a socket may live.
+    staff_path: str = staff.PATH
+    staff_max_age: float = staff.MAX_AGE
 
 
 @dataclass(slots=True)
@@ -117,6 +120,8 @@ class Gateway:
         self._sockets: set[Socket] = set()
         #: Sockets not (or no longer) open: their timeouts are checked every second.
         self._unsettled: set[Socket] = set()
+        #: Open staff sockets: their age is checked every second (they renew after staff_max_age).
+        self._staff: set[Socket] = set()
         self._latest_rev: dict[int, int] = {}
         #: The alert each school with local screens shows (exact while subscribed).
         self._alerts: dict[int, dict[str, Any] | None] = {}
@@ -195,7 +200,7 @@ class Gateway:
         batch = self.options.drain_batch
         for start in range(0, len(socks), batch):
             for sock in socks[start : start + batch]:
-                self._close(sock, CloseCode.GOING_AWAY)
+                self.close(sock, CloseCode.GOING_AWAY)
             if start + batch < len(socks):
                 interval = self.options.drain_interval
                 await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
@@ -237,6 +242,7 @@ class Gateway:
     def socket_lost(self, sock: Socket) -> None:
         self._sockets.discard(sock)
         self._unsettled.discard(sock)
+        self._staff.discard(sock)
         if sock.live:
             self._m_open[sock.kind].dec()
         if sock not in self.hub:
@@ -257,7 +263,7 @@ class Gateway:
     def request_received(self, sock: Socket, request: Request) -> None:
         o = self.options
         path = request.path.rstrip("/")
-        if path != o.path.rstrip("/"):
+        if path not in (o.path.rstrip("/"), o.staff_path.rstrip("/")):
             self._http(sock, request, path)
             return
         try:
@@ -266,14 +272,17 @@ class Gateway:
             sock.respond(exc.status, exc.detail.encode() + b"\n")
             return
         handshake = switching_protocols(request.websocket_key)
+        if path == o.staff_path.rstrip("/"):
+            staff.admit(self, sock, request, handshake)
+            return
         token = request.query.get("token", "")
         device_key = request.query.get("dk", "")
         if self._draining:
-            self._refuse(sock, handshake, CloseCode.GOING_AWAY)
+            self.refuse(sock, handshake, CloseCode.GOING_AWAY)
         elif not token or not device_key:
-            self._refuse(sock, handshake, CloseCode.MISSING_PARAMETERS)
-        elif len(self.hub) + self._pending >= o.max_connections:
-            self._refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
+            self.refuse(sock, handshake, CloseCode.MISSING_PARAMETERS)
+        elif self.at_capacity():
+            self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
         else:
             self._pending += 1
             self._m_pending.inc()
@@ -289,7 +298,7 @@ class Gateway:
         elif path == "/metrics" and not token_matches(request.headers.get("authorization", "")):
             sock.respond(401, _UNAUTHORIZED, content_type="application/json")
         else:
-            self._spawn(self._http_slow(sock, request, path))
+            self.spawn(self._http_slow(sock, request, path))
 
     async def _http_slow(self, sock: Socket, request: Request, path: str) -> None:
         # Both read the database: in a thread, never on the loop.
@@ -320,14 +329,16 @@ class Gateway:
                 text = data.decode()
             except UnicodeDecodeError:
                 raise ProtocolError(CloseCode.POLICY_VIOLATION, "text is not UTF-8") from None
+            if sock.kind == Kind.STAFF:
+                staff.text_received(self, sock, text)
+                return
             message = messages.parse(text)
         except ProtocolError as exc:
             logger.info("screen %s closed: %s", sock.screen_id, exc.detail)
-            self._close(sock, exc.code)
+            self.close(sock, exc.code)
             return
         if isinstance(message, Ping):
-            sock.write(PONG_FRAME)
-            self._delivered("pong", 1)
+            self.pong(sock)
         elif isinstance(message, Heartbeat):
             self._writes.heartbeats[sock.screen_id] = message
             self._writes.heartbeat_at[sock.screen_id] = timezone.now()
@@ -344,17 +355,54 @@ class Gateway:
             self._writes.alert_acks.append((sock.screen_id, message.alert, message.state))
             self._schedule_write()
 
-    # --- admission ---------------------------------------------------------------------
-    def _refuse(self, sock: Socket, handshake: bytes, code: CloseCode) -> None:
+    def pong(self, sock: Socket) -> None:
+        if sock.write(PONG_FRAME):
+            self._delivered("pong", 1)
+
+    # --- admission (also used by gateway/staff.py) -----------------------------------
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def at_capacity(self) -> bool:
+        return len(self.hub) + self._pending >= self.options.max_connections
+
+    def refuse(
+        self, sock: Socket, handshake: bytes, code: CloseCode, reason: str | None = None
+    ) -> None:
         self.refused[int(code)] += 1
         metrics.gateway_refused_total.labels(code=str(int(code))).inc()
-        logger.info("display socket refused: %s (%d)", code.reason, code)
-        sock.refuse(handshake, int(code), code.reason)
+        logger.info("%s socket refused: %s (%d)", sock.kind.name.lower(), code.reason, code)
+        sock.refuse(handshake, int(code), reason or code.reason)
 
-    def _close(self, sock: Socket, code: CloseCode) -> None:
+    def close(self, sock: Socket, code: CloseCode, reason: str | None = None) -> None:
         if sock.phase == Phase.OPEN:
             self.count_close(int(code))
-            sock.close(int(code), code.reason)
+            sock.close(int(code), reason or code.reason)
+
+    def hold(self, sock: Socket, wanted: list[str]) -> list[str]:
+        """Put ``sock`` on its topics before it is open; frames for it wait until it is.
+
+        Returns the topics it is the first local listener of (to subscribe).
+        """
+        first = self.hub.add(sock, wanted)
+        # The hub queues for congested sockets: "congested" until open (see open()).
+        self.hub.congested(sock, self.clock())
+        self._want(first)
+        return first
+
+    def open(self, sock: Socket, handshake: bytes, frames: list[bytes]) -> None:
+        """Complete the handshake with ``frames``, then write what was held for it."""
+        sock.open(handshake, frames)
+        self._unsettled.discard(sock)
+        if sock.kind == Kind.STAFF:
+            self._staff.add(sock)
+        sock.live = True
+        self._m_open[sock.kind].inc()
+        self._m_accepted[sock.kind].inc()
+        self._delivered("hello", 1)
+        for held in self.hub.drained(sock):
+            sock.write(encode_frame(held))
 
     def count_close(self, code: int) -> None:
         """An open socket closed by the server with ``code`` (policy, slow, revoked...)."""
@@ -374,7 +422,7 @@ class Gateway:
             batch = self._auth_queue[: o.auth_batch]
             del self._auth_queue[: o.auth_batch]
             self._auth_inflight += 1
-            self._spawn(self._authenticate(batch))
+            self.spawn(self._authenticate(batch))
 
     async def _authenticate(self, batch: list[_Pending]) -> None:
         try:
@@ -411,24 +459,20 @@ class Gateway:
             if sock.phase != Phase.PENDING:
                 continue  # gone while we looked it up
             if isinstance(result, db.Refused):
-                self._refuse(sock, pending.handshake, result.code)
+                self.refuse(sock, pending.handshake, result.code)
                 if result.screen_id is not None and result.school_id is not None:
                     self._dash(result.school_id, result.screen_id, "refused", code=int(result.code))
                 continue
             sock.screen_id, sock.school_id = result.screen_id, result.school_id
             sock.inbound = InboundLimit(now)
             school_topic = topics.school(result.school_id)
-            first = self.hub.add(sock, [school_topic, topics.screen(result.screen_id)])
-            # Hold what is published for it until hello is written (the hub
-            # queues for congested sockets; the socket is "congested" until open).
-            self.hub.congested(sock, now)
-            self._want(first)
+            first = self.hold(sock, [school_topic, topics.screen(result.screen_id)])
             if school_topic in first:
                 new_schools.add(result.school_id)
             admitted.append((pending, result))
         if not admitted:
             return
-        await self._subscribe_wanted()
+        await self.subscribe_wanted()
         if new_schools:
             # Changes committed between the token lookup and the subscription
             # reached no one here: read the state again now that we listen.
@@ -458,18 +502,10 @@ class Gateway:
             encode_frame(messages.hello(rev, result.screen_id, self.options.heartbeat_s, alert))
         ]
         frames += [encode_frame(messages.encode({"type": "command", **c})) for c in result.commands]
-        sock.open(pending.handshake, frames)
-        self._unsettled.discard(sock)
+        self.open(sock, pending.handshake, frames)
         self.accepted += 1
-        sock.live = True
-        self._m_open[Kind.DISPLAY].inc()
-        self._m_accepted[Kind.DISPLAY].inc()
-        self._delivered("hello", 1)
         if result.commands:
             self._delivered("command", len(result.commands))
-        for held in self.hub.drained(sock):
-            sock.write(encode_frame(held))
-        if result.commands:
             self._writes.delivered.update(c["id"] for c in result.commands)
             self._schedule_write()
         self._dash(school_id, result.screen_id, "connected")
@@ -494,7 +530,7 @@ class Gateway:
             else:
                 self._to_unsubscribe.add(topic)
 
-    async def _subscribe_wanted(self) -> None:
+    async def subscribe_wanted(self) -> None:
         """Subscribe every wanted topic (one broker command for all of them)."""
         async with self._subscribing:
             if self._to_subscribe:
@@ -558,9 +594,9 @@ class Gateway:
             return written
         elif kind == "close":
             for sock in self.hub.listeners(topic):
-                self._close(sock, CloseCode(int(event["code"])))
+                self.close(sock, CloseCode(int(event["code"])))
         elif kind == "flags":
-            self._spawn(self._apply_flags())
+            self.spawn(self._apply_flags())
         elif kind == "frame":  # for staff sockets: written as it is
             return self._write(topic, messages.encode(event["frame"]), mtype="staff")
         elif kind == "frames":
@@ -618,7 +654,7 @@ class Gateway:
             self._write(topics.school(school_id), messages.invalidate(rev), rev=rev)
         self._arm_coalesce_timer()
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(self._tasks.discard)
@@ -629,7 +665,7 @@ class Gateway:
         states = await db.run_db(self.executor, db.push_states, {s.screen_id for s in socks})
         for sock in socks:
             if not states.get(sock.screen_id, False):
-                self._close(sock, CloseCode.PUSH_DISABLED)
+                self.close(sock, CloseCode.PUSH_DISABLED)
 
     async def resync(self) -> None:
         """After a broker outage: tell every local screen its school's current revision.
@@ -659,7 +695,7 @@ class Gateway:
             asyncio.get_running_loop().call_soon(self._start_write)
 
     def _start_write(self) -> None:
-        self._spawn(self._write_batch())
+        self.spawn(self._write_batch())
 
     async def _write_batch(self) -> None:
         try:
@@ -680,7 +716,7 @@ class Gateway:
                     frame = {"type": "command", **info}
                     self._dash_out[info["school"]].append(frame)
                     if user_id is not None:
-                        self._spawn(
+                        self.spawn(
                             self._publish(topics.user(user_id), {"e": "frame", "frame": frame})
                         )
                 self._schedule_dash()
@@ -710,7 +746,7 @@ class Gateway:
         self._dash_scheduled = False
         out, self._dash_out = self._dash_out, defaultdict(list)
         for school_id, frames in out.items():
-            self._spawn(
+            self.spawn(
                 self._publish(topics.dashboard(school_id), {"e": "frames", "frames": frames})
             )
 
@@ -723,7 +759,7 @@ class Gateway:
         for sock in self.hub.slow_clients(self.clock()):
             logger.warning("screen %s is a slow client; closing", sock.screen_id)
             metrics.gateway_slow_client_disconnects_total.inc()
-            self._close(sock, CloseCode.SLOW_CLIENT)  # its connection_lost then leaves the hub
+            self.close(sock, CloseCode.SLOW_CLIENT)  # its connection_lost then leaves the hub
 
     def _sweep(self) -> None:
         """Once a second: a slice of the sockets, so each is looked at every ping interval.
@@ -744,6 +780,8 @@ class Gateway:
                     sock.abort()
             elif now - sock.last_seen > o.ping_interval:
                 sock.ping(now)
+        for sock in list(self._staff):
+            staff.expire(self, sock, now)
         for sock in list(self._unsettled):
             # PENDING sockets wait for their batch (it always ends, if only with 1013).
             if sock.phase == Phase.CLOSING:
@@ -753,7 +791,7 @@ class Gateway:
             if late:
                 sock.abort()
         if self._to_unsubscribe:
-            self._spawn(self._unsubscribe_unwanted())
+            self.spawn(self._unsubscribe_unwanted())
         self._m_broker.set(1 if self.broker.state == "connected" else 0)
         reconnects = self.broker.reconnects
         if reconnects > self._reported_reconnects:

@@ -1,0 +1,757 @@
+/*
+ * hallboard live screens dashboard (docs/dashboard.md). No framework, no build step.
+ *
+ * The rows come from the management API (session auth), which computes each
+ * screen's status and reason on the server (hallboard.screens.status): this
+ * page never decides a status itself, it shows what the server says.
+ *
+ * Live: the page gets a ticket (GET /staff/ws-ticket/), opens the staff
+ * socket on the gateway and, on each frame, re-reads the rows it concerns.
+ * It reconnects with backoff and a fresh ticket, and re-reads every row every
+ * refresh_s seconds, so purely time-based changes (a screen going offline when
+ * its heartbeats stop) show even when no frame arrives.
+ */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("dashboard-config").textContent);
+  var REQUEST_TIMEOUT_MS = 15000;
+  var FLUSH_MS = 150;          // frames arriving together are read back together
+  var SCHOOL_READ_AFTER = 5;   // more dirty rows than this in a school: read its whole list
+  var PING_MS = 25000;         // app-level ping, to notice a dead socket
+  var PONG_WAIT_MS = 10000;
+  var COMMAND_ORDER = { pending: 0, expired: 0, delivered: 1, acknowledged: 2 };
+  var COMMAND_LABEL = { reload: "Reload", identify: "Identify", message: "Message" };
+
+  var state = {
+    rows: {},          // screen id → the API's row
+    els: {},           // screen id → <tr>
+    schools: {},       // school id → {id, slug, name, timezone, revision}
+    bySlug: {},        // slug → school id
+    commandFrames: {}, // command id → {status, at} heard before the API answered
+    filter: "all",
+    ws: null,
+    live: false,
+    attempt: 0,
+    reconnectTimer: null,
+    pingTimer: null,
+    pongTimer: null,
+    dirty: {},         // school id → {screen id: true}
+    flushTimer: null,
+    loadedAt: 0,
+    loading: null,
+    frames: 0          // frames received (support and tests)
+  };
+
+  config.schools.forEach(function (school) {
+    state.schools[school.id] = school;
+    state.bySlug[school.slug] = school.id;
+  });
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // --- formatting (display only: every decision comes from the server) ---------
+  function fmtTime(iso, timezone) {
+    if (!iso) return "";
+    return fmtWith(new Date(iso), timezone, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  }
+
+  // A moment today as its time; another day with its date, short.
+  function fmtDateTime(iso, timezone) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    var day = { year: "numeric", month: "2-digit", day: "2-digit" };
+    var sameDay = fmtWith(date, timezone, day) === fmtWith(new Date(), timezone, day);
+    var options = sameDay
+      ? { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }
+      : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hour12: false };
+    return fmtWith(date, timezone, options);
+  }
+
+  function fmtWith(date, timezone, options) {
+    try {
+      return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: timezone }, options)).format(date);
+    } catch (e) {
+      return new Intl.DateTimeFormat(undefined, options).format(date);
+    }
+  }
+
+  function ago(iso) {
+    if (!iso) return "never";
+    var seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (seconds < 5) return "just now";
+    if (seconds < 90) return seconds + " s ago";
+    var minutes = Math.round(seconds / 60);
+    if (minutes < 90) return minutes + " min ago";
+    var hours = Math.round(minutes / 60);
+    if (hours < 48) return hours + " h ago";
+    return Math.round(hours / 24) + " days ago";
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    seconds = Math.round(seconds);
+    if (seconds < 120) return seconds + " s";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 120) return minutes + " min";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 48) return hours + " h " + (minutes % 60) + " min";
+    return Math.floor(hours / 24) + " d " + (hours % 24) + " h";
+  }
+
+  // --- HTTP ------------------------------------------------------------------------
+  function request(method, url, body) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
+    var headers = { "Accept": "application/json" };
+    if (method !== "GET") {
+      headers["Content-Type"] = "application/json";
+      headers["X-CSRFToken"] = config.csrf;
+    }
+    return fetch(url, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: controller.signal
+    }).then(function (response) {
+      if (response.status === 401) signedOut();
+      if (response.status === 204) return { status: 204, data: null };
+      return response.json().then(
+        function (data) { return { status: response.status, data: data }; },
+        function () { return { status: response.status, data: null }; }
+      );
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  function api(method, path, body) { return request(method, config.api + path, body); }
+
+  function problem(result) {
+    var data = result.data || {};
+    if (Array.isArray(data.detail)) return data.detail.map(function (d) { return d.msg; }).join(" ");
+    return data.detail || data.error || ("HTTP " + result.status);
+  }
+
+  function signedOut() {
+    showNotice("Your session has ended. Sign in again to keep this page current.", true);
+  }
+
+  function showNotice(text, withLogin) {
+    var box = $("notice");
+    box.textContent = text + " ";
+    if (withLogin) {
+      var link = el("a", null, "Sign in");
+      link.href = "/admin/login/?next=" + encodeURIComponent(location.pathname);
+      box.appendChild(link);
+    }
+    box.hidden = false;
+  }
+
+  function clearNotice() { $("notice").hidden = true; }
+
+  var flashTimer = null;
+  function flash(text, isError) {
+    var box = $("flash");
+    box.textContent = text;
+    box.className = "flash" + (isError ? " error" : "");
+    box.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(function () { box.hidden = true; }, isError ? 12000 : 5000);
+  }
+
+  // --- reading rows ------------------------------------------------------------------
+  function loadAll() {
+    if (state.loading) return state.loading;
+    state.loading = request("GET", config.list_url).then(function (result) {
+      if (result.status !== 200) {
+        if (result.status !== 401) flash("Could not load the screens: " + problem(result), true);
+        return;
+      }
+      clearNotice();
+      replaceRows(result.data, null);
+      state.loadedAt = Date.now();
+      renderUpdated();
+    }).catch(function () {
+      flash("Could not reach hallboard; retrying.", true);
+    }).finally(function () { state.loading = null; });
+    return state.loading;
+  }
+
+  function loadSchool(schoolId) {
+    var school = state.schools[schoolId];
+    return api("GET", "schools/" + school.slug + "/screens").then(function (result) {
+      if (result.status === 200) replaceRows(result.data, schoolId);
+      else if (result.status === 403 || result.status === 404) replaceRows([], schoolId);
+    }).catch(function () { /* the next refresh reads it again */ });
+  }
+
+  function loadRow(schoolId, screenId) {
+    var school = state.schools[schoolId];
+    if (!school) return Promise.resolve();
+    return api("GET", "schools/" + school.slug + "/screens/" + screenId).then(function (result) {
+      if (result.status === 200) upsert(result.data, true);
+      else if (result.status === 404) removeRow(screenId);
+    }).catch(function () { /* the next refresh reads it again */ });
+  }
+
+  // Rows of every school (schoolId null) or of one school, replaced by ``rows``.
+  function replaceRows(rows, schoolId) {
+    var seen = {};
+    rows.forEach(function (row) {
+      seen[row.id] = true;
+      upsert(row, false);
+    });
+    Object.keys(state.rows).forEach(function (id) {
+      var row = state.rows[id];
+      if (seen[id]) return;
+      if (schoolId === null || state.bySlug[row.school] === schoolId) removeRow(id);
+    });
+    renderSummary();
+  }
+
+  function markDirty(schoolId, screenId) {
+    if (!state.schools[schoolId]) return;
+    (state.dirty[schoolId] = state.dirty[schoolId] || {})[screenId] = true;
+    if (!state.flushTimer) state.flushTimer = setTimeout(flush, FLUSH_MS);
+  }
+
+  function flush() {
+    state.flushTimer = null;
+    var dirty = state.dirty;
+    state.dirty = {};
+    Object.keys(dirty).forEach(function (schoolId) {
+      var ids = Object.keys(dirty[schoolId]);
+      if (ids.length > SCHOOL_READ_AFTER) { loadSchool(Number(schoolId)); return; }
+      ids.forEach(function (id) { loadRow(Number(schoolId), Number(id)); });
+    });
+  }
+
+  // --- frames ----------------------------------------------------------------------------
+  function onFrame(frame) {
+    state.frames++;
+    if (frame.type === "hello") {
+      state.live = true;
+      state.attempt = 0;
+      renderLink();
+      loadAll(); // catch up with whatever happened while not connected
+    } else if (frame.type === "pong") {
+      clearTimeout(state.pongTimer);
+    } else if (frame.type === "screen") {
+      if (frame.event === "deleted") { removeRow(frame.screen); renderSummary(); }
+      else markDirty(frame.school, frame.screen);
+    } else if (frame.type === "revision") {
+      onRevision(frame.school, frame.rev);
+    } else if (frame.type === "command") {
+      onCommandFrame(frame);
+    }
+  }
+
+  function onRevision(schoolId, rev) {
+    var school = state.schools[schoolId];
+    if (!school || rev <= school.revision) return;
+    school.revision = rev;
+    Object.keys(state.rows).forEach(function (id) {
+      var row = state.rows[id];
+      if (state.bySlug[row.school] === schoolId && row.school_revision < rev) {
+        row.school_revision = rev;
+        render(row, false);
+      }
+    });
+  }
+
+  function newer(status, than) {
+    return (COMMAND_ORDER[status] || 0) >= (COMMAND_ORDER[than] || 0);
+  }
+
+  function applyCommandFrame(command, frame) {
+    if (!newer(frame.status, command.status)) return false;
+    command.status = frame.status;
+    if (frame.status === "delivered") command.delivered_at = frame.at;
+    if (frame.status === "acknowledged") command.acknowledged_at = frame.at;
+    return true;
+  }
+
+  function onCommandFrame(frame) {
+    var known = state.commandFrames[frame.id];
+    if (!known || newer(frame.status, known.status)) state.commandFrames[frame.id] = frame;
+    var row = state.rows[frame.screen];
+    if (!row) return;
+    var command = row.last_command;
+    if (command && command.id === frame.id) {
+      if (applyCommandFrame(command, frame)) render(row, true);
+    } else if (!command || frame.id > command.id) {
+      markDirty(frame.school, frame.screen); // a command this page has not seen yet
+    }
+  }
+
+  // A command the API just answered with: fold in frames that overtook the answer.
+  function withFrames(command) {
+    var frame = state.commandFrames[command.id];
+    if (frame) applyCommandFrame(command, frame);
+    return command;
+  }
+
+  // --- the staff socket --------------------------------------------------------------------
+  function connect() {
+    state.reconnectTimer = null;
+    request("GET", config.ticket_url).then(function (result) {
+      if (result.status !== 200) {
+        if (result.status === 403) showNotice("You no longer look after these screens.", false);
+        retry(null);
+        return;
+      }
+      openSocket(result.data.url);
+    }).catch(function () { retry(null); });
+  }
+
+  function openSocket(url) {
+    var ws;
+    try { ws = new WebSocket(url); } catch (e) { retry(null); return; }
+    state.ws = ws;
+    ws.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame && typeof frame === "object") onFrame(frame);
+    };
+    ws.onopen = function () { schedulePing(); };
+    ws.onclose = function (event) {
+      state.ws = null;
+      state.live = false;
+      clearTimeout(state.pingTimer);
+      clearTimeout(state.pongTimer);
+      renderLink();
+      retry(event.code);
+    };
+  }
+
+  function schedulePing() {
+    clearTimeout(state.pingTimer);
+    state.pingTimer = setTimeout(function () {
+      var ws = state.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      try { ws.send('{"type":"ping"}'); } catch (e) { return; }
+      state.pongTimer = setTimeout(function () { ws.close(); }, PONG_WAIT_MS);
+      schedulePing();
+    }, PING_MS);
+  }
+
+  // 1001 (the gateway restarts, or the ticket's 15 minutes are up): back soon, with
+  // jitter. Anything else (4401 included: a fresh ticket is fetched each time):
+  // exponential backoff with full jitter, 1 s to 30 s.
+  function retry(code) {
+    if (state.reconnectTimer) return;
+    var delay;
+    if (code === 1001) {
+      delay = 300 + Math.random() * 1700;
+    } else {
+      state.attempt++;
+      var cap = Math.min(30000, 1000 * Math.pow(2, state.attempt));
+      delay = 1000 + Math.random() * (cap - 1000);
+    }
+    renderLink();
+    state.reconnectTimer = setTimeout(connect, delay);
+  }
+
+  // --- rendering -----------------------------------------------------------------------------
+  function renderLink() {
+    var link = $("link");
+    if (state.live) {
+      link.className = "link live";
+      link.textContent = "Live";
+      link.title = "Updates arrive as they happen";
+    } else {
+      link.className = "link reconnecting";
+      link.textContent = "Reconnecting…";
+      link.title = "Live updates are interrupted; the page still refreshes every " + config.refresh_s + " s";
+    }
+  }
+
+  function renderUpdated() {
+    if (!state.loadedAt) return;
+    $("updated").textContent = "Checked " + fmtTime(new Date(state.loadedAt).toISOString()) +
+      " · refreshed every " + config.refresh_s + " s";
+  }
+
+  function schoolOf(row) { return state.schools[state.bySlug[row.school]] || {}; }
+
+  function upsert(row, highlight) {
+    var school = schoolOf(row);
+    if (!school.id) return;
+    if (row.last_command) withFrames(row.last_command);
+    if (row.school_revision > school.revision) school.revision = row.school_revision;
+    else if (row.school_revision < school.revision) row.school_revision = school.revision;
+    var before = state.rows[row.id];
+    state.rows[row.id] = row;
+    // Periodic re-reads mostly bring nothing new: leave those rows (and an open menu) alone.
+    if (before && state.els[row.id] && JSON.stringify(before) === JSON.stringify(row)) return;
+    render(row, highlight);
+    if (highlight) renderSummary();
+  }
+
+  function removeRow(id) {
+    var tr = state.els[id];
+    if (tr && tr.parentNode) tr.parentNode.removeChild(tr);
+    delete state.els[id];
+    delete state.rows[id];
+  }
+
+  function render(row, highlight) {
+    var school = schoolOf(row);
+    var tbody = $("rows-" + school.id);
+    var tr = state.els[row.id];
+    var fresh = !tr;
+    if (fresh) {
+      tr = el("tr");
+      tr.dataset.screen = row.id;
+      state.els[row.id] = tr;
+    }
+    tr.dataset.status = row.status;
+    var menuOpen = tr.querySelector("details.more[open]") !== null;
+    while (tr.firstChild) tr.removeChild(tr.firstChild);
+    tr.appendChild(screenCell(row));
+    tr.appendChild(statusCell(row));
+    tr.appendChild(connectionCell(row, school));
+    tr.appendChild(revisionCell(row));
+    tr.appendChild(clientCell(row));
+    tr.appendChild(bindingCell(row, school));
+    tr.appendChild(commandCell(row, school));
+    tr.appendChild(actionsCell(row));
+    if (menuOpen) tr.querySelector("details.more").open = true;
+    if (fresh) insertSorted(tbody, tr, row);
+    tr.hidden = state.filter !== "all" && row.status !== state.filter;
+    if (highlight) {
+      tr.classList.remove("flash-row");
+      void tr.offsetWidth; // restart the animation
+      tr.classList.add("flash-row");
+    }
+  }
+
+  function insertSorted(tbody, tr, row) {
+    var key = row.name.toLowerCase();
+    var children = tbody.children;
+    for (var i = 0; i < children.length; i++) {
+      var other = state.rows[children[i].dataset.screen];
+      if (other && (other.name.toLowerCase() > key || (other.name.toLowerCase() === key && other.id > row.id))) {
+        tbody.insertBefore(tr, children[i]);
+        return;
+      }
+    }
+    tbody.appendChild(tr);
+  }
+
+  function screenCell(row) {
+    var td = el("td", "col-screen");
+    td.appendChild(el("div", "name", row.name));
+    var details = [];
+    if (row.location) details.push(row.location);
+    details.push(row.view === "school" ? "whole school" : row.view === "classes"
+      ? "classes " + row.classes.join(", ") : "grades " + row.grades.join(", "));
+    if (row.orientation === "portrait") details.push("portrait");
+    td.appendChild(el("div", "sub", details.join(" · ")));
+    return td;
+  }
+
+  function statusCell(row) {
+    var td = el("td", "col-status");
+    td.appendChild(el("span", "badge " + row.status, row.status));
+    td.appendChild(el("span", "reason", row.status_reason));
+    return td;
+  }
+
+  function connectionCell(row, school) {
+    var td = el("td", "col-connection");
+    var mode = { ws: "Push", poll: "Polling" }[row.connection_mode] || "—";
+    td.appendChild(el("div", null, mode));
+    var beat = el("div", "sub", row.last_heartbeat_at ? "heartbeat " + ago(row.last_heartbeat_at) : "no heartbeat yet");
+    if (row.last_heartbeat_at) {
+      beat.dataset.ago = row.last_heartbeat_at;
+      beat.dataset.prefix = "heartbeat ";
+      beat.title = fmtDateTime(row.last_heartbeat_at, school.timezone);
+    }
+    td.appendChild(beat);
+    return td;
+  }
+
+  function revisionCell(row) {
+    var td = el("td", "col-revision num");
+    var shown = row.revision_shown === null ? "–" : row.revision_shown;
+    var behind = row.revision_shown === null || row.revision_shown < row.school_revision;
+    td.appendChild(el("span", behind ? "behind" : null, shown));
+    td.appendChild(document.createTextNode(" / " + row.school_revision));
+    td.title = "Shown " + shown + ", current " + row.school_revision;
+    return td;
+  }
+
+  function clientCell(row) {
+    var td = el("td", "col-client figures");
+    var info = row.client_info || {};
+    var health = info.health || {};
+    var parts = [];
+    if (info.uptime_s !== null && info.uptime_s !== undefined) parts.push("up " + duration(info.uptime_s));
+    if (health.viewport) parts.push(health.viewport);
+    if (health.errors) parts.push(health.errors + " error" + (health.errors === 1 ? "" : "s"));
+    if (health.network) parts.push(health.network);
+    if (health.js_heap_mb) parts.push(health.js_heap_mb + " MB heap");
+    if (health.online === false) parts.push("browser offline");
+    td.textContent = parts.length ? parts.join(" · ") : "—";
+    var all = Object.keys(health).map(function (k) { return k + ": " + health[k]; });
+    if (all.length) td.title = all.join("\n");
+    return td;
+  }
+
+  function bindingCell(row, school) {
+    var td = el("td", "col-binding");
+    if (!row.has_token) {
+      td.appendChild(el("div", "behind", "No token"));
+      td.appendChild(el("div", "sub", "rotate to issue one, or pair"));
+    } else if (row.bound) {
+      td.appendChild(el("div", null, "Bound"));
+      td.appendChild(el("div", "sub", "since " + fmtDateTime(row.bound_at, school.timezone)));
+    } else {
+      td.appendChild(el("div", null, "Not bound"));
+      td.appendChild(el("div", "sub", "next device binds"));
+    }
+    return td;
+  }
+
+  function commandCell(row, school) {
+    var td = el("td", "col-command");
+    var c = row.last_command;
+    if (!c) { td.textContent = "—"; return td; }
+    td.appendChild(el("span", null, (COMMAND_LABEL[c.name] || c.name) + " "));
+    td.appendChild(el("span", "cmd-status " + c.status, c.status));
+    var at = c.acknowledged_at || c.delivered_at || c.created_at;
+    var sub = el("div", "sub", (c.status === "pending" ? "sent " : "") + fmtTime(at, school.timezone));
+    td.appendChild(sub);
+    td.title = "Sent " + fmtDateTime(c.created_at, school.timezone) +
+      (c.delivered_at ? "\nDelivered " + fmtDateTime(c.delivered_at, school.timezone) : "") +
+      (c.acknowledged_at ? "\nAcknowledged " + fmtDateTime(c.acknowledged_at, school.timezone) : "") +
+      (c.name === "message" && c.payload.text ? "\n“" + c.payload.text + "”" : "");
+    return td;
+  }
+
+  function actionButton(label, action, id, className) {
+    var button = el("button", className || null, label);
+    button.type = "button";
+    button.dataset.action = action;
+    button.dataset.screen = id;
+    return button;
+  }
+
+  function actionsCell(row) {
+    var td = el("td", "actions");
+    td.appendChild(actionButton("Identify", "identify", row.id));
+    td.appendChild(actionButton("Reload", "reload", row.id));
+    td.appendChild(actionButton("Message…", "message", row.id));
+    var more = el("details", "more");
+    more.appendChild(el("summary", null, "More"));
+    var menu = el("div", "menu");
+    menu.appendChild(actionButton("Reset binding…", "reset-binding", row.id));
+    menu.appendChild(actionButton("Rotate token…", "rotate-token", row.id, "danger"));
+    more.appendChild(menu);
+    td.appendChild(more);
+    return td;
+  }
+
+  function renderSummary() {
+    var total = { all: 0, online: 0, stale: 0, offline: 0 };
+    var perSchool = {};
+    Object.keys(state.rows).forEach(function (id) {
+      var row = state.rows[id];
+      var sid = state.bySlug[row.school];
+      var counts = perSchool[sid] = perSchool[sid] || { all: 0, online: 0, stale: 0, offline: 0 };
+      total.all++; total[row.status]++;
+      counts.all++; counts[row.status]++;
+    });
+    ["all", "online", "stale", "offline"].forEach(function (key) { $("count-" + key).textContent = total[key]; });
+    Object.keys(state.schools).forEach(function (sid) {
+      var counts = perSchool[sid] || { all: 0, online: 0, stale: 0, offline: 0 };
+      $("counts-" + sid).textContent = counts.all
+        ? counts.online + " online · " + counts.stale + " stale · " + counts.offline + " offline"
+        : "";
+      $("empty-" + sid).hidden = counts.all > 0;
+    });
+    document.title = (total.offline ? total.offline + " offline · " : "") + config.title + " · live screens";
+  }
+
+  function applyFilter(filter) {
+    state.filter = filter;
+    Array.prototype.forEach.call(document.querySelectorAll(".tile"), function (tile) {
+      tile.classList.toggle("active", tile.dataset.filter === filter);
+    });
+    Object.keys(state.els).forEach(function (id) {
+      state.els[id].hidden = filter !== "all" && state.rows[id].status !== filter;
+    });
+  }
+
+  function tickAgo() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-ago]"), function (node) {
+      node.textContent = (node.dataset.prefix || "") + ago(node.dataset.ago);
+    });
+  }
+
+  // --- actions ---------------------------------------------------------------------------------
+  function rowPath(row) { return "schools/" + row.school + "/screens/" + row.id; }
+
+  function sent(row, result, what) {
+    if (result.status === 201) {
+      row.last_command = withFrames(result.data);
+      render(row, true);
+      flash(what + " sent to " + row.name + ".");
+    } else {
+      flash("Could not send to " + row.name + ": " + problem(result), true);
+    }
+  }
+
+  function sendCommand(row, name, payload, what) {
+    return api("POST", rowPath(row) + "/commands", { name: name, payload: payload })
+      .then(function (result) { sent(row, result, what); })
+      .catch(function () { flash("Could not reach hallboard.", true); });
+  }
+
+  function sendToSchool(school, name, payload, what) {
+    return api("POST", "schools/" + school.slug + "/commands", { name: name, payload: payload })
+      .then(function (result) {
+        if (result.status !== 201) { flash("Could not send: " + problem(result), true); return; }
+        result.data.forEach(function (command) {
+          var row = state.rows[command.screen];
+          if (row) { row.last_command = withFrames(command); render(row, true); }
+        });
+        flash(what + " sent to " + result.data.length + " screen" + (result.data.length === 1 ? "" : "s") +
+          " of " + school.name + ".");
+      })
+      .catch(function () { flash("Could not reach hallboard.", true); });
+  }
+
+  function askMessage(target, then) {
+    var dialog = $("dlg-message");
+    $("message-target").textContent = target;
+    $("message-text").value = "";
+    dialog.returnValue = "";
+    dialog.onclose = function () {
+      var text = $("message-text").value.trim();
+      if (dialog.returnValue !== "send" || !text) return;
+      then({ text: text, seconds: parseInt($("message-seconds").value, 10) });
+    };
+    dialog.showModal();
+    $("message-text").focus();
+  }
+
+  function confirmThen(title, text, ok, then) {
+    var dialog = $("dlg-confirm");
+    $("confirm-title").textContent = title;
+    $("confirm-text").textContent = text;
+    $("confirm-ok").textContent = ok;
+    dialog.returnValue = "";
+    dialog.onclose = function () { if (dialog.returnValue === "ok") then(); };
+    dialog.showModal();
+  }
+
+  function showToken(row, url) {
+    var dialog = $("dlg-token");
+    $("token-target").textContent = "Screen “" + row.name + "”";
+    $("token-url").value = url;
+    $("token-copied").hidden = true;
+    dialog.onclose = function () { $("token-url").value = ""; }; // shown once
+    dialog.showModal();
+    $("token-url").select();
+  }
+
+  function copyToken() {
+    var input = $("token-url");
+    var done = function () { $("token-copied").hidden = false; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+    } else {
+      input.select();
+      try { if (document.execCommand("copy")) done(); } catch (e) { /* selected: copy by hand */ }
+    }
+  }
+
+  function onRowAction(action, row) {
+    if (action === "identify") {
+      sendCommand(row, "identify", { seconds: 10 }, "Identify");
+    } else if (action === "reload") {
+      sendCommand(row, "reload", {}, "Reload");
+    } else if (action === "message") {
+      askMessage("Screen “" + row.name + "”", function (payload) {
+        sendCommand(row, "message", payload, "Message");
+      });
+    } else if (action === "reset-binding") {
+      confirmThen("Reset the binding of “" + row.name + "”?",
+        "The next device that opens this screen's URL binds it. Do this when a display was replaced.",
+        "Reset binding", function () {
+          api("POST", rowPath(row) + "/reset-binding").then(function (result) {
+            if (result.status === 200) { upsert(result.data, true); flash("Binding of " + row.name + " reset."); }
+            else flash("Could not reset: " + problem(result), true);
+          });
+        });
+    } else if (action === "rotate-token") {
+      confirmThen("Rotate the token of “" + row.name + "”?",
+        "The current display URL stops working at once; the screen shows nothing until it opens the new URL.",
+        "Rotate token", function () {
+          api("POST", rowPath(row) + "/rotate-token").then(function (result) {
+            if (result.status !== 200) { flash("Could not rotate: " + problem(result), true); return; }
+            showToken(row, result.data.display_url);
+            loadRow(state.bySlug[row.school], row.id);
+          });
+        });
+    }
+  }
+
+  function onSchoolAction(action, school) {
+    if (action === "identify") {
+      sendToSchool(school, "identify", { seconds: 10 }, "Identify");
+    } else if (action === "reload") {
+      confirmThen("Reload every screen of " + school.name + "?",
+        "Each screen reloads its page; it shows its data again within seconds.",
+        "Reload all", function () { sendToSchool(school, "reload", {}, "Reload"); });
+    } else if (action === "message") {
+      askMessage("Every screen of " + school.name, function (payload) {
+        sendToSchool(school, "message", payload, "Message");
+      });
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("button, [data-filter]");
+    if (!target) return;
+    if (target.dataset.filter) { applyFilter(target.dataset.filter); return; }
+    if (target.hasAttribute("data-close")) { target.closest("dialog").close(); return; }
+    if (target.id === "token-copy") { copyToken(); return; }
+    if (target.dataset.action) {
+      var details = target.closest("details");
+      if (details) details.open = false;
+      var row = state.rows[target.dataset.screen];
+      if (row) onRowAction(target.dataset.action, row);
+      return;
+    }
+    if (target.dataset.schoolAction) {
+      var section = target.closest("[data-school]");
+      var school = state.schools[section.dataset.school];
+      if (school) onSchoolAction(target.dataset.schoolAction, school);
+    }
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && Date.now() - state.loadedAt > config.refresh_s * 1000) loadAll();
+  });
+
+  // --- start -------------------------------------------------------------------------------------
+  window.hallboardDashboard = state; // for support: inspect the page's state in the console
+  renderLink();
+  $("link").className = "link connecting";
+  $("link").textContent = "Connecting…";
+  loadAll();
+  connect();
+  setInterval(loadAll, config.refresh_s * 1000);
+  setInterval(tickAgo, 1000);
+})();
