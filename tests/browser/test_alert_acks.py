@@ -267,3 +267,26 @@ def test_a_snapshot_older_than_a_push_does_not_undo_it(
     assert page.inner_text("#alert-headline") == "Fire"
     sent = page.evaluate("window.__sockets[0].sent")
     assert {"type": "ack", "alert": 201, "state": "cleared"} not in sent
+
+
+def test_the_real_gateway_brings_an_alert_and_its_end_without_the_snapshot(
+    page: Any, site: str, tenant: Tenant
+) -> None:
+    """With the snapshot unreachable after start, an alert and its all-clear still reach the
+    screen within the test's wait, by the gateway's alert frames alone, and are acknowledged
+    on the socket."""
+    screen, token = make_screen(tenant.school)
+    open_screen(page, site, token)
+    page.wait_for_function("window.hallboard.wsOpen === true")
+    page.route("**/api/display/snapshot/**", lambda route: route.abort())
+    actor = safety_officer(tenant)
+    alert = trigger(actor, tenant, "Evacuate now", "extreme")
+    page.wait_for_selector("#alert:not([hidden])", timeout=10_000)
+    assert page.inner_text("#alert-headline") == "Evacuate now"
+    wait_until(page, shown(screen, alert), "the shown acknowledgement")
+    stored = receipt(screen, alert)
+    assert stored is not None
+    assert stored.via == "ws"
+    service.clear(actor, alert)
+    page.wait_for_selector("#alert", state="hidden", timeout=10_000)
+    wait_until(page, cleared(screen, alert), "the cleared acknowledgement")
