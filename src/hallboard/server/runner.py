@@ -26,6 +26,7 @@ from django.conf import settings
 from hallboard.observability import multiprocess, summary
 from hallboard.realtime.brokers import broker_for
 from hallboard.realtime.gateway.server import Gateway, GatewayOptions
+from hallboard.server import gctune
 from hallboard.server.uvicorn_config import ServeOptions, uvicorn_kwargs
 
 logger = logging.getLogger("hallboard.server")
@@ -80,13 +81,21 @@ async def serve(options: ServeOptions, role: Role, gateway_port: int | None = No
     gateway = None
     if role in ("all", "gateway"):
         gateway = Gateway(
-            broker_for(settings.REDIS_URL), gateway_options(options.host, gateway_port)
+            broker_for(settings.REDIS_URL),
+            gateway_options(options.host, gateway_port),
+            freezer=gctune.Freezer(),
         )
-    if role == "gateway":
+    config = None
+    if role != "gateway":
+        config = uvicorn.Config(**uvicorn_kwargs(options))
+        config.load()  # imports the ASGI application (Django, URLs) now, before the freeze
+    # Everything imported and built: out of the collector's way (server/gctune.py).
+    gctune.tune_for_serving()
+    if config is None:
         assert gateway is not None
         await _serve_gateway_until_signal(gateway)
         return
-    server = uvicorn.Server(uvicorn.Config(**uvicorn_kwargs(options)))
+    server = uvicorn.Server(config)
     if gateway is not None:
         await gateway.start()
     try:

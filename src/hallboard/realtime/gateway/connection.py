@@ -141,8 +141,13 @@ class Socket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.phase = Phase.CLOSED
         self.gateway.socket_lost(self)
+        # Break the reference cycles a socket has, so reference counting frees it
+        # at once even when the collector no longer looks at it (server/gctune.py):
+        # this object ↔ its transport, and the protocol ↔ its parser generator.
         self.transport = None
-        self.ws = None
+        if self.ws is not None:
+            self.ws.parser = None  # type: ignore[assignment]  # the generator goes, and its frame
+            self.ws = None
         self.reader = None
 
     def pause_writing(self) -> None:

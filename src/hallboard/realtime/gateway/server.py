@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 from django.utils import timezone
@@ -54,6 +54,9 @@ from hallboard.realtime.gateway.handshake import (
     check_upgrade,
     switching_protocols,
 )
+
+if TYPE_CHECKING:
+    from hallboard.server.gctune import Freezer
 
 logger = logging.getLogger("hallboard.realtime.gateway")
 
@@ -105,8 +108,11 @@ class Gateway:
         options: GatewayOptions | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        freezer: Freezer | None = None,
     ) -> None:
         self.options = options or GatewayOptions()
+        #: Freezes the objects of accumulated sockets for the collector (serving only).
+        self.freezer = freezer
         self.broker = broker
         self.clock = clock
         self.hub: Hub[Socket] = Hub(slow_after=self.options.slow_after)
@@ -398,6 +404,8 @@ class Gateway:
         if sock.kind == Kind.STAFF:
             self._staff.add(sock)
         sock.live = True
+        if self.freezer is not None:
+            self.freezer.admitted(1, self.clock())
         self._m_open[sock.kind].inc()
         self._m_accepted[sock.kind].inc()
         self._delivered("hello", 1)
@@ -782,6 +790,8 @@ class Gateway:
                 sock.ping(now)
         for sock in list(self._staff):
             staff.expire(self, sock, now)
+        if self.freezer is not None and self.freezer.tick(now):
+            logger.info("gc: objects of %d sockets frozen", len(self.hub))
         for sock in list(self._unsettled):
             # PENDING sockets wait for their batch (it always ends, if only with 1013).
             if sock.phase == Phase.CLOSING:
