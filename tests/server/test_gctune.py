@@ -8,7 +8,11 @@ from hallboard.server.gctune import Freezer
 def make() -> tuple[Freezer, list[float]]:
     frozen: list[float] = []
     freezer = Freezer(
-        min_sockets=100, quiet=2.0, min_interval=60.0, freeze=lambda: frozen.append(0.0)
+        min_sockets=100,
+        storm=1000,
+        quiet=2.0,
+        min_interval=60.0,
+        freeze=lambda: frozen.append(0.0),
     )
     return freezer, frozen
 
@@ -44,3 +48,12 @@ def test_freezes_are_at_least_min_interval_apart() -> None:
     assert freezer.tick(10.0) is False  # 7 s after the last freeze
     assert freezer.tick(63.0) is True
     assert len(frozen) == 2
+
+
+def test_a_long_storm_is_frozen_while_it_lasts() -> None:
+    """Past ``storm`` sockets since the last freeze, no need to wait for quiet."""
+    freezer, frozen = make()
+    for t in range(20):  # 100 sockets a second, for 20 s
+        freezer.admitted(100, float(t))
+        freezer.tick(float(t) + 0.5)
+    assert len(frozen) == 1  # after 1,000; the next is min_interval away

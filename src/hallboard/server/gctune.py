@@ -30,8 +30,9 @@ from collections.abc import Callable
 
 logger = logging.getLogger("hallboard.server.gc")
 
-#: Allocations (minus deallocations) between young collections (CPython's default: 700).
-GEN0_THRESHOLD = 50_000
+#: Allocations (minus deallocations) between young collections (CPython's default: 700;
+#: a young collection of this many objects takes about a millisecond).
+GEN0_THRESHOLD = 10_000
 
 
 def tune_for_serving() -> None:
@@ -50,19 +51,22 @@ class Freezer:
 
     ``admitted(n)`` counts sockets as they open; ``tick(now)`` (once a second)
     freezes when at least ``min_sockets`` opened since the last freeze, none
-    in the last ``quiet`` seconds, and ``min_interval`` seconds have passed.
+    in the last ``quiet`` seconds (or, in a long storm, ``storm`` sockets
+    opened already), and ``min_interval`` seconds have passed.
     """
 
     def __init__(
         self,
         *,
         min_sockets: int = 500,
-        quiet: float = 2.0,
-        min_interval: float = 60.0,
+        storm: int = 2500,
+        quiet: float = 1.0,
+        min_interval: float = 10.0,
         freeze: Callable[[], None] = gc.freeze,
     ) -> None:
         self.freeze = freeze
         self.min_sockets = min_sockets
+        self.storm = storm
         self.quiet = quiet
         self.min_interval = min_interval
         self.pending = 0
@@ -75,9 +79,10 @@ class Freezer:
         self.last_admission = now
 
     def tick(self, now: float) -> bool:
+        settled = now - self.last_admission >= self.quiet or self.pending >= self.storm
         if (
             self.pending >= self.min_sockets
-            and now - self.last_admission >= self.quiet
+            and settled
             and now - self.last_freeze >= self.min_interval
         ):
             # No collection first: that is the pause this avoids. Young

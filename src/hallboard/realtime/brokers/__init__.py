@@ -43,8 +43,9 @@ class Broker(Protocol):
 
     async def unsubscribe(self, *topics: str) -> None: ...
 
-    async def publish(self, topic: str, data: bytes) -> None:
-        """Publish from the gateway's loop (dashboard frames); never raises for an outage."""
+    async def publish(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish (topic, data) pairs from the gateway's loop (staff frames), in one round
+        trip; never raises for an outage (polling and the dashboards' re-reads cover it)."""
 
     async def close(self) -> None: ...
 

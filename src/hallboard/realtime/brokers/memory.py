@@ -58,8 +58,9 @@ class MemoryBroker:
     async def unsubscribe(self, *topics: str) -> None:
         self.topics.difference_update(topics)
 
-    async def publish(self, topic: str, data: bytes) -> None:
-        BUS.publish(topic, data)
+    async def publish(self, messages: list[tuple[str, bytes]]) -> None:
+        for topic, data in messages:
+            BUS.publish(topic, data)
 
     async def close(self) -> None:
         BUS.detach(self)

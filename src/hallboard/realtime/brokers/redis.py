@@ -63,13 +63,17 @@ class RedisBroker:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(*(PREFIX + t for t in topics))
 
-    async def publish(self, topic: str, data: bytes) -> None:
-        await self._local.publish(topic, data)  # this process's listeners, also while down
-        if self._client is not None and self.state == "connected":
-            try:
-                await self._client.publish(PREFIX + topic, ORIGIN + b" " + data)
-            except (RedisError, OSError) as exc:
-                logger.warning("publish to %s failed (polling covers it): %s", topic, exc)
+    async def publish(self, messages: list[tuple[str, bytes]]) -> None:
+        await self._local.publish(messages)  # this process's listeners, also while down
+        if not messages or self._client is None or self.state != "connected":
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for topic, data in messages:
+            pipe.publish(PREFIX + topic, ORIGIN + b" " + data)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            logger.warning("%d staff frames not published (pages re-read): %s", len(messages), exc)
 
     async def close(self) -> None:
         if self._task is not None:

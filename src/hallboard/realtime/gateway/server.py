@@ -151,6 +151,7 @@ class Gateway:
         self._writing = False
         self._after_write: list[tuple[int, dict[str, Any]]] = []
         self._dash_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._user_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self._dash_scheduled = False
         self._sweep_round = 0
         self._reported_reconnects = 0
@@ -724,9 +725,7 @@ class Gateway:
                     frame = {"type": "command", **info}
                     self._dash_out[info["school"]].append(frame)
                     if user_id is not None:
-                        self.spawn(
-                            self._publish(topics.user(user_id), {"e": "frame", "frame": frame})
-                        )
+                        self._user_out[user_id].append(frame)
                 self._schedule_dash()
         finally:
             self._writing = False
@@ -745,22 +744,36 @@ class Gateway:
         self._schedule_dash()
 
     def _schedule_dash(self) -> None:
-        if not self._dash_scheduled and self._dash_out:
+        if not self._dash_scheduled and (self._dash_out or self._user_out):
             self._dash_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_dash)
+            asyncio.get_running_loop().call_soon(self._start_dash)
 
-    def _flush_dash(self) -> None:
-        """One broker message per school per loop iteration, however many screens changed."""
-        self._dash_scheduled = False
-        out, self._dash_out = self._dash_out, defaultdict(list)
-        for school_id, frames in out.items():
-            self.spawn(
-                self._publish(topics.dashboard(school_id), {"e": "frames", "frames": frames})
-            )
+    def _start_dash(self) -> None:
+        self.spawn(self._publish_dash())
 
-    async def _publish(self, topic: str, event: dict[str, Any]) -> None:
-        event["ts"] = time.time()
-        await self.broker.publish(topic, json.dumps(event, separators=(",", ":")).encode())
+    async def _publish_dash(self) -> None:
+        """Staff frames: one event per school (or user) per round, all rounds' events in one
+        broker command, one round at a time: a storm of ten thousand connects costs a few
+        pipelined publishes, not ten thousand."""
+        try:
+            while self._dash_out or self._user_out:
+                dash, self._dash_out = self._dash_out, defaultdict(list)
+                users, self._user_out = self._user_out, defaultdict(list)
+                ts = time.time()
+                events = [
+                    (topics.dashboard(sid), {"e": "frames", "frames": frames, "ts": ts})
+                    for sid, frames in dash.items()
+                ] + [
+                    (topics.user(uid), {"e": "frames", "frames": frames, "ts": ts})
+                    for uid, frames in users.items()
+                ]
+                await self.broker.publish(
+                    [(t, json.dumps(e, separators=(",", ":")).encode()) for t, e in events]
+                )
+        finally:
+            self._dash_scheduled = False
+            if (self._dash_out or self._user_out) and not self._draining:
+                self._schedule_dash()
 
     # --- timers ---------------------------------------------------------------------------
     def _close_slow_clients(self) -> None:
