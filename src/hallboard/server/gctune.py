@@ -9,7 +9,8 @@ which is a push's whole latency budget many times over. So, per process:
 - after start-up, everything that exists is moved out of the collector's
   reach (``gc.freeze()``): modules, settings, URL maps live forever anyway;
 - the young generation is collected less often (``GEN0_THRESHOLD``):
-  fewer, still short, young collections;
+  fewer, still short, young collections; full collections rarer still
+  (``GEN2_THRESHOLD``);
 - while sockets accumulate (a connect storm, a morning), what they allocated
   is frozen too once the storm settles (``Freezer``): a socket lives for
   hours, so its objects are long-lived by nature, and a full collection then
@@ -33,14 +34,17 @@ logger = logging.getLogger("hallboard.server.gc")
 #: Allocations (minus deallocations) between young collections (CPython's default: 700;
 #: a young collection of this many objects takes about a millisecond).
 GEN0_THRESHOLD = 10_000
+#: Middle-generation collections between full ones (default 10): full collections
+#: become rare; the freezes keep what they would walk small anyway.
+GEN2_THRESHOLD = 100
 
 
 def tune_for_serving() -> None:
     """Call once, after start-up: collect, freeze what exists, raise the young threshold."""
     gc.collect()
     gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+    _, gen1, _ = gc.get_threshold()
+    gc.set_threshold(GEN0_THRESHOLD, gen1, GEN2_THRESHOLD)
     logger.info(
         "gc: %d start-up objects frozen; young threshold %d", gc.get_freeze_count(), GEN0_THRESHOLD
     )
@@ -61,7 +65,7 @@ class Freezer:
         min_sockets: int = 500,
         storm: int = 2500,
         quiet: float = 1.0,
-        min_interval: float = 10.0,
+        min_interval: float = 2.0,
         freeze: Callable[[], None] = gc.freeze,
     ) -> None:
         self.freeze = freeze
