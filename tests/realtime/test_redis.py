@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.db import connection, connections
 from django.db.models import F
 from django.test import Client
@@ -217,3 +218,73 @@ async def test_a_gateway_started_during_an_outage_resyncs_when_redis_comes(
         await ws.close()
     finally:
         await gw.shutdown()
+
+
+async def test_a_redis_that_stops_answering_is_noticed_and_left(
+    tenant: Tenant, redis_process: RedisProcess
+) -> None:
+    """A frozen Redis (no FIN, no RST: a partition) is detected by unanswered PINGs; the
+    broker goes down and comes back with a resync when Redis answers again."""
+    import os
+    import signal
+
+    broker = RedisBroker(redis_process.url, backoff_cap=0.3, health_interval=0.3)
+    gw = await start_gateway(broker)
+    try:
+        assert await broker.wait_connected(10)
+        assert redis_process.process is not None
+        os.kill(redis_process.process.pid, signal.SIGSTOP)
+        try:
+            for _ in range(200):
+                if broker.state == "down":
+                    break
+                await asyncio.sleep(0.05)
+            assert broker.state == "down"
+        finally:
+            os.kill(redis_process.process.pid, signal.SIGCONT)
+        assert await broker.wait_connected(30)
+        for _ in range(200):
+            if broker.reconnects >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert broker.reconnects >= 1
+    finally:
+        await gw.shutdown()
+
+
+async def test_a_password_in_the_url_is_used_and_a_wrong_one_keeps_it_down() -> None:
+    """redis://:secret@host subscribes against a Redis with requirepass; a wrong password
+    never counts as connected."""
+    server = RedisProcess(password="s3cret")
+    server.start()
+    got: list[tuple[str, bytes]] = []
+
+    async def resync() -> None:
+        return None
+
+    try:
+        good = RedisBroker(server.url, backoff_cap=0.3)
+        await good.start(lambda topic, data: got.append((topic, data)), resync)
+        try:
+            assert await good.wait_connected(10)
+            await good.subscribe("school:77")
+            await asyncio.sleep(0.2)
+            client = redis.Redis.from_url(server.url)
+            client.publish("hallboard:school:77", b"elsewhere {}")
+            client.close()
+            for _ in range(100):
+                if got:
+                    break
+                await asyncio.sleep(0.05)
+            assert got == [("school:77", b"{}")]
+        finally:
+            await good.close()
+        bad = RedisBroker(server.url.replace("s3cret", "wrong"), backoff_cap=0.3)
+        await bad.start(lambda topic, data: None, resync)
+        try:
+            assert not await bad.wait_connected(1.5)
+            assert bad.state == "down"
+        finally:
+            await bad.close()
+    finally:
+        server.stop()
