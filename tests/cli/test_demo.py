@@ -111,3 +111,14 @@ def test_hallboard_command_accepts_hyphenated_names(capsys: pytest.CaptureFixtur
     """`hallboard seed-demo --json` runs the seed_demo management command."""
     main(["hallboard", "seed-demo", "--json"])
     assert json.loads(capsys.readouterr().out)["admin"]["username"] == "admin"
+
+
+@pytest.mark.django_db
+def test_the_demo_printout_says_where_to_click() -> None:
+    """`hallboard demo` prints the admin, API docs, live dashboard and health addresses, and
+    a display URL per screen."""
+    out = io.StringIO()
+    call_command("demo", "--no-serve", "--port", "8123", stdout=out)
+    text = out.getvalue()
+    for address in ("/admin/", "/api/v1/docs", "/staff/", "/readyz", "/display/?token=hbs_"):
+        assert f"http://127.0.0.1:8123{address}" in text, address

@@ -44,6 +44,8 @@ def describe(credentials: seed.Credentials, base_url: str | None = None) -> str:
         f"Admin:     {base}/admin/   user {credentials.admin_username!r}"
         f"  password {credentials.admin_password!r}",
         f"API docs:  {base}/api/v1/docs   organisation API key: {credentials.api_key}",
+        f"Screens:   {base}/staff/   (live dashboard; sign in as the admin first)",
+        f"Health:    {base}/readyz   metrics: {base}/metrics (signed in, or METRICS_TOKEN)",
         "",
     ]
     for school in credentials.schools:
