@@ -54,6 +54,7 @@ from hallboard.realtime.gateway.handshake import (
     check_upgrade,
     switching_protocols,
 )
+from hallboard.staff.frames import ScreenEvent, screen_frame
 
 if TYPE_CHECKING:
     from hallboard.server.gctune import Freezer
@@ -352,7 +353,7 @@ class Gateway:
             if message.rev != sock.rev_shown:
                 sock.rev_shown = message.rev
                 self._after_write.append(
-                    (sock.school_id, _screen_frame(sock.school_id, sock.screen_id, "heartbeat"))
+                    (sock.school_id, screen_frame(sock.school_id, sock.screen_id, "heartbeat"))
                 )
             self._schedule_write()
         elif isinstance(message, Ack):
@@ -375,11 +376,20 @@ class Gateway:
         return len(self.hub) + self._pending >= self.options.max_connections
 
     def refuse(
-        self, sock: Socket, handshake: bytes, code: CloseCode, reason: str | None = None
+        self,
+        sock: Socket,
+        handshake: bytes,
+        code: CloseCode,
+        reason: str | None = None,
+        *,
+        log: bool = True,
     ) -> None:
+        """Complete the handshake only to close with ``code``; counted, and logged unless
+        the caller logs a whole batch's refusals as one line."""
         self.refused[int(code)] += 1
         metrics.gateway_refused_total.labels(code=str(int(code))).inc()
-        logger.info("%s socket refused: %s (%d)", sock.kind.name.lower(), code.reason, code)
+        if log:
+            logger.info("%s socket refused: %s (%d)", sock.kind.name.lower(), code.reason, code)
         sock.refuse(handshake, int(code), reason or code.reason)
 
     def close(self, sock: Socket, code: CloseCode, reason: str | None = None) -> None:
@@ -463,12 +473,14 @@ class Gateway:
         now = self.clock()
         admitted: list[tuple[_Pending, db.Accepted]] = []
         new_schools: set[int] = set()
+        refused: Counter[CloseCode] = Counter()
         for pending, result in zip(batch, results, strict=True):
             sock = pending.sock
             if sock.phase != Phase.PENDING:
                 continue  # gone while we looked it up
             if isinstance(result, db.Refused):
-                self.refuse(sock, pending.handshake, result.code)
+                self.refuse(sock, pending.handshake, result.code, log=False)
+                refused[result.code] += 1
                 if result.screen_id is not None and result.school_id is not None:
                     self._dash(result.school_id, result.screen_id, "refused", code=int(result.code))
                 continue
@@ -479,6 +491,8 @@ class Gateway:
             if school_topic in first:
                 new_schools.add(result.school_id)
             admitted.append((pending, result))
+        for code, count in refused.items():  # one line per code, however big the storm
+            logger.info("%d display socket(s) refused: %s (%d)", count, code.reason, code)
         if not admitted:
             return
         await self.subscribe_wanted()
@@ -739,8 +753,10 @@ class Gateway:
             self._writes = db.Writes()
 
     # --- dashboard frames ---------------------------------------------------------------
-    def _dash(self, school_id: int, screen_id: int, event: str, code: int | None = None) -> None:
-        self._dash_out[school_id].append(_screen_frame(school_id, screen_id, event, code))
+    def _dash(
+        self, school_id: int, screen_id: int, event: ScreenEvent, code: int | None = None
+    ) -> None:
+        self._dash_out[school_id].append(screen_frame(school_id, screen_id, event, code))
         self._schedule_dash()
 
     def _schedule_dash(self) -> None:
@@ -820,20 +836,6 @@ class Gateway:
         if reconnects > self._reported_reconnects:
             metrics.broker_reconnects_total.inc(reconnects - self._reported_reconnects)
             self._reported_reconnects = reconnects
-
-
-def _screen_frame(
-    school_id: int, screen_id: int, event: str, code: int | None = None
-) -> dict[str, Any]:
-    frame: dict[str, Any] = {
-        "type": "screen",
-        "school": school_id,
-        "screen": screen_id,
-        "event": event,
-    }
-    if code is not None:
-        frame["code"] = code
-    return frame
 
 
 def _expired(alert: dict[str, Any]) -> bool:
