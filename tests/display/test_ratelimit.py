@@ -61,3 +61,43 @@ def test_limiter_lets_requests_through_when_storage_fails(tenant: Tenant, settin
     assert ScreenClient(token).get("status").status_code == 200
     assert ScreenClient(token).get("status").status_code == 200
     assert sample("hallboard_ratelimit_storage_errors_total") == before + 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_limiter_allows_the_burst_then_one_per_interval() -> None:
+    """5/5second: five at once, then one a second; the wait it answers is honest."""
+    clock = Clock()
+    limiter = ratelimit.MemoryLimiter("5/5second", clock=clock)
+    key = ("display", "token", "device")
+    # t=0  the burst
+    assert [limiter.hit(*key) for _ in range(5)] == [None] * 5
+    assert limiter.hit(*key) == 1  # the sixth must wait a second
+    # t=0.5  still waiting
+    clock.now += 0.5
+    assert limiter.hit(*key) == 1
+    # t=1  one more is allowed, not two
+    clock.now += 0.5
+    assert limiter.hit(*key) is None
+    assert limiter.hit(*key) is not None
+    # t=10  idle long enough: the whole burst is back
+    clock.now += 9
+    assert [limiter.hit(*key) for _ in range(5)] == [None] * 5
+
+
+def test_memory_limiter_forgets_idle_keys() -> None:
+    """Keys whose budget is full again hold nothing: memory does not grow with screens seen."""
+    clock = Clock()
+    limiter = ratelimit.MemoryLimiter("1/second", clock=clock)
+    for n in range(9_999):
+        limiter.hit("display", str(n), "device")
+    assert len(limiter._tat) == 9_999
+    clock.now += 2
+    limiter.hit("display", "last", "device")  # the 10,000th allowed hit sweeps
+    assert list(limiter._tat) == [("display", "last", "device")]

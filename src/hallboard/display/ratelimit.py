@@ -1,19 +1,27 @@
 """Rate limiting of the polling endpoints, per screen token and device key.
 
-Backed by the ``limits`` library with a moving window. Storage is in-process
-(``memory://``) on the embedded default and Redis when ``REDIS_URL`` is set, so
-the limit holds across replicas. If the storage fails (Redis down), requests
-are let through and the failure is logged and counted
-(``hallboard_ratelimit_storage_errors_total``): the limiter protects the
-server, it must never take screens dark. Refused requests are counted where
-they are answered (``rate_limited`` in ``hallboard_display_refusals_total``).
+A rate is written in the ``limits`` library's notation (``"5/5second"``: five
+at once, then one a second). With ``REDIS_URL`` the ``limits`` library's
+moving window on Redis holds the limit across replicas. Without it (the
+embedded default), ``MemoryLimiter`` keeps it in this process with the
+generic cell rate algorithm: one number per key and no background work.
+(``limits``' own in-memory storage rescans every key every 10 ms, which at ten
+thousand polling screens cost a sixth of a core.)
+
+If the storage fails (Redis down), requests are let through and the failure is
+logged and counted (``hallboard_ratelimit_storage_errors_total``): the
+limiter protects the server, it must never take screens dark. Refused
+requests are counted where they are answered (``rate_limited`` in
+``hallboard_display_refusals_total``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
@@ -44,12 +52,51 @@ class RateLimiter:
         return max(1, math.ceil(reset_at - time.time()))
 
 
+class MemoryLimiter:
+    """The same ``hit`` in this process: GCRA (a token bucket as one timestamp per key).
+
+    A key's *theoretical arrival time* (TAT) moves one emission interval
+    (period / amount) further with every allowed request; a request is refused
+    while that would put the TAT more than a whole period ahead of now, i.e.
+    after ``amount`` requests at once, then one per interval. Keys whose TAT
+    has passed hold no information and are dropped in passing.
+    """
+
+    def __init__(self, rate: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        item = parse(rate)
+        self.period = float(item.get_expiry())
+        self.interval = self.period / item.amount
+        self.clock = clock
+        self._tat: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+        self._hits = 0
+
+    def hit(self, *key: str) -> int | None:
+        now = self.clock()
+        with self._lock:
+            tat = max(self._tat.get(key, now), now) + self.interval
+            allowed_at = tat - self.period
+            if allowed_at > now:
+                return max(1, math.ceil(allowed_at - now))
+            self._tat[key] = tat
+            self._hits += 1
+            if self._hits % 10_000 == 0:
+                self._forget_idle(now)
+        return None
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, tat in self._tat.items() if tat <= now]:
+            del self._tat[key]
+
+
 @lru_cache(maxsize=4)
-def _limiter(rate: str, storage_uri: str) -> RateLimiter:
+def _limiter(rate: str, storage_uri: str) -> RateLimiter | MemoryLimiter:
+    if storage_uri == "memory://":
+        return MemoryLimiter(rate)
     return RateLimiter(rate, storage_uri)
 
 
-def limiter(rate: str | None = None) -> RateLimiter:
+def limiter(rate: str | None = None) -> RateLimiter | MemoryLimiter:
     """The limiter for ``rate`` (default DISPLAY_RATE_LIMIT), on the configured storage.
 
     Settings are read at each call, so tests may override them.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,7 @@ def etag_of(content: Any) -> str:
     return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:40] + '"'
 
 
+@lru_cache(maxsize=8192)  # a pure function of (revision, date), asked on every poll
 def status_etag(revision: int, local_date: dt.date) -> str:
     return etag_of({"schema": SCHEMA, "rev": revision, "date": local_date.isoformat()})
 
