@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "hallboard.realtime",
     "hallboard.demo",
     "hallboard.server",
+    "hallboard.loadtest",
 ]
 
 MIDDLEWARE = [
