@@ -659,7 +659,10 @@ class LoadRun:
             await self.pool.send({"cmd": "drop"})
             self.open.difference_update(ws_open)
         # Content changes while the screens are away: "current" means this revision.
-        edit_ids = await self._edit(schools)
+        # (The api trigger edits through the server: with the server killed, it
+        # edits as soon as the server is back, while the screens reconnect.)
+        edit_later = o.storm == "kill" and self.trigger.name == "api"
+        edit_ids = [] if edit_later else await self._edit(schools)
         await self.pool.send(
             {
                 "cmd": "reconnect_policy",
@@ -672,6 +675,8 @@ class LoadRun:
         if o.storm == "kill":
             assert self.server is not None
             ready_at = await asyncio.to_thread(self.server.start)
+        if edit_later:
+            edit_ids = await self._edit(schools)
         expected = 0
         for edit in edit_ids:
             school = self.tracker.edits[edit].school

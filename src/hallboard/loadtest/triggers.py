@@ -71,10 +71,11 @@ def revisions(school_ids: Sequence[int]) -> dict[int, int]:
     return out
 
 
-def in_thread(func: Any, *args: Any) -> Any:
+def in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ORM work in a worker thread, giving its connection back afterwards."""
     close_old_connections()
     try:
-        return func(*args)
+        return func(*args, **kwargs)
     finally:
         connections.close_all()
 
@@ -126,12 +127,14 @@ def _set_push(school_ids: Sequence[int], on: bool) -> tuple[list[Edit], float]:
 class DbTrigger:
     name = "db"
 
-    def __init__(self) -> None:
+    def __init__(self, *, same_process: bool = False) -> None:
+        """``same_process``: the gateway runs in this process (tests), so no Redis is needed."""
         self.db = _Database()
+        self.same_process = same_process
         self.last_publish_s: float | None = None
 
     async def start(self, fleet: Fleet) -> None:
-        if not settings.REDIS_URL:
+        if not settings.REDIS_URL and not self.same_process:
             raise TriggerError(
                 "the db trigger publishes through Redis to the server's process: set REDIS_URL "
                 "to the server's Redis, or use --trigger api"
