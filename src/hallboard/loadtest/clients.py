@@ -32,11 +32,14 @@ class Target:
     http_port: int
     ws_path: str = "/ws/display/"
     status_path: str = "/api/display/status/"
+    #: More gateway replicas: screen n connects to the (n mod replicas)-th port.
+    more_ws_ports: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "host": self.host,
             "ws_port": self.ws_port,
+            "more_ws_ports": list(self.more_ws_ports),
             "http_port": self.http_port,
             "ws_path": self.ws_path,
             "status_path": self.status_path,

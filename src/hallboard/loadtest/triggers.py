@@ -80,7 +80,7 @@ def in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
         connections.close_all()
 
 
-class _Database:
+class Database:
     """Sync ORM work on one thread, off the coordinator's event loop."""
 
     def __init__(self) -> None:
@@ -129,7 +129,7 @@ class DbTrigger:
 
     def __init__(self, *, same_process: bool = False) -> None:
         """``same_process``: the gateway runs in this process (tests), so no Redis is needed."""
-        self.db = _Database()
+        self.db = Database()
         self.same_process = same_process
         self.last_publish_s: float | None = None
 
@@ -159,7 +159,7 @@ class ApiTrigger:
 
     def __init__(self, host: str, port: int, connections: int = 4) -> None:
         self.host, self.port = host, port
-        self.db = _Database()
+        self.db = Database()
         self.clients = [HttpClient(host, port, timeout=30) for _ in range(connections)]
         self.fleet: Fleet | None = None
         self.last_publish_s: float | None = None

@@ -229,7 +229,7 @@ class Worker:
     def __init__(self, config: dict[str, Any]) -> None:
         target = config["target"]
         self.host: str = target["host"]
-        self.ws_port: int = int(target["ws_port"])
+        self.ws_ports: list[int] = [int(target["ws_port"]), *target.get("more_ws_ports", [])]
         self.http_port: int = int(target["http_port"])
         self.ws_path: str = target["ws_path"]
         self.status_path: str = target["status_path"]
@@ -254,7 +254,10 @@ class Worker:
     # --- wiring -------------------------------------------------------------------
     def ws_target(self, screen: Screen) -> tuple[str, int, str]:
         query = urllib.parse.urlencode({"token": screen.token, "dk": screen.dk})
-        return self.host, self.ws_port, f"{self.ws_path}?{query}"
+        return self.host, self.ws_port(screen), f"{self.ws_path}?{query}"
+
+    def ws_port(self, screen: Screen) -> int:
+        return self.ws_ports[screen.idx % len(self.ws_ports)]
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -344,7 +347,9 @@ class Worker:
         client.timer = loop.call_later(self.handshake_timeout, client.on_timeout)
         local = (self.source, 0) if self.source else None
         try:
-            await loop.create_connection(lambda: client, self.host, self.ws_port, local_addr=local)
+            await loop.create_connection(
+                lambda: client, self.host, self.ws_port(client.screen), local_addr=local
+            )
         except OSError as exc:
             if not client.settled:
                 client.settle()

@@ -90,8 +90,9 @@ class Command(BaseCommand):
         run.add_argument(
             "--gateway-port",
             type=int,
-            default=None,
-            help="The push gateway's port (default GATEWAY_PORT).",
+            action="append",
+            help="The push gateway's port (default GATEWAY_PORT); repeat it for replicas: "
+            "screens are spread over them.",
         )
         run.add_argument(
             "--allow-remote",
@@ -208,12 +209,17 @@ class Command(BaseCommand):
         except fleets.FleetError as exc:
             raise CommandError(str(exc)) from exc
         server: ServerProcess | None = None
-        port, gateway_port = options["port"], options["gateway_port"] or settings.GATEWAY_PORT
+        port = options["port"]
+        gateway_ports = options["gateway_port"] or [settings.GATEWAY_PORT]
         if options["spawn"]:
-            port, gateway_port = free_port(), free_port()
+            port, gateway_ports = free_port(), [free_port()]
             log = Path(settings.DATA_DIR) / "loadtest" / "server.log"
             server = hallboard_serve(
-                port, gateway_port, env=dict(os.environ), cpus=options["server_cpus"], log_path=log
+                port,
+                gateway_ports[0],
+                env=dict(os.environ),
+                cpus=options["server_cpus"],
+                log_path=log,
             )
             try:
                 server.start()
@@ -223,7 +229,13 @@ class Command(BaseCommand):
         if "all" in scenarios:
             scenarios = list(SCENARIOS)
         run_options = RunOptions(
-            target=Target(host, gateway_port, port, ws_path=settings.DISPLAY_WS_PATH),
+            target=Target(
+                host,
+                gateway_ports[0],
+                port,
+                ws_path=settings.DISPLAY_WS_PATH,
+                more_ws_ports=tuple(gateway_ports[1:]),
+            ),
             scenarios=scenarios,
             screens=options["screens"],
             push_share=options["push_share"],
