@@ -136,6 +136,9 @@ class Command(BaseCommand):
         run.add_argument(
             "--warmup", type=int, default=0, help="Connections opened before the memory baseline."
         )
+        run.add_argument(
+            "--connect-timeout", type=float, default=120.0, help="Bound of the connect phase."
+        )
         run.add_argument("--delivery-timeout", type=float, default=10.0)
         run.add_argument(
             "--school-gap",
@@ -245,6 +248,7 @@ class Command(BaseCommand):
             client_cpus=options["client_cpus"],
             server_pids=options["server_pid"],
             hold=options["hold"],
+            connect_timeout=options["connect_timeout"],
             warmup=options["warmup"],
             delivery_timeout=options["delivery_timeout"],
             school_gap=options["school_gap"],
