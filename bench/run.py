@@ -170,12 +170,83 @@ def redis_server(work: Path) -> Iterator[str]:
         server.stop()
 
 
+@contextlib.contextmanager
+def postgres_server(work: Path) -> Iterator[str | None]:
+    """A throwaway PostgreSQL (Debian's binaries) on a free port, pinned to CPU 1; None without.
+
+    Durability is off (fsync, synchronous_commit): it is thrown away after the run.
+    """
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not bins or os.geteuid() != 0:
+        yield None
+        return
+    import pwd
+
+    bindir = bins[-1].parent
+    owner = pwd.getpwnam("postgres")
+    data = Path(tempfile.mkdtemp(prefix="hallboard-bench-pg-"))
+    os.chmod(data, 0o700)
+    os.chown(data, owner.pw_uid, owner.pw_gid)
+    subprocess.run(  # noqa: S603 - Debian's initdb into our own directory
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data / "db"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        user="postgres",
+        cwd=data,
+    )
+    port = free_port()
+    server = ServerProcess(
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(data / "db"),
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=500",
+            "-c",
+            "shared_buffers=256MB",
+        ],
+        ports=[port],
+        cpus=CLIENT_CPUS,
+        log_path=work / "postgres.log",
+        user="postgres",
+    )
+    try:
+        server.start(timeout=60)
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.work = Path(tempfile.mkdtemp(prefix="hallboard-bench-"))
         self.python = sys.executable
         self.redis_url = ""
+        self.database_url: str | None = None
         self.env: dict[str, str] = {}
         self.results: dict[str, Any] = {"runs": []}
 
@@ -190,8 +261,8 @@ class Bench:
                 "WS_MAX_CONNECTIONS": "100000",  # the fd limit, not the setting, is the bound here
             }
         )
-        if self.args.database_url:
-            env["DATABASE_URL"] = self.args.database_url
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
         return env
 
     def hallboard(
@@ -348,7 +419,7 @@ class Bench:
             "--delivery-timeout",
             "10",
             "--storm-timeout",
-            "60",
+            str(max(60, n // 50)),
             "--connect-timeout",
             str(max(60, n / 100)),
             "--max-duration",
@@ -430,43 +501,58 @@ class Bench:
         )
         server.start(timeout=120)
         try:
-            creds = self.work / "status-creds.tsv"
-            prime = self.hallboard_prime(web, creds, screens)
+            # Each screen may poll about once a second (its rate limit): wrk needs at least
+            # as many screens as requests per second. Prime 1,000, measure for 2 s, prime
+            # as many more as that rate needs, then measure for real.
+            creds = self.work / f"{tag}.tsv"
+            prime = self.hallboard_prime(web, creds, 0, min(1000, screens))
+            probe = parse_wrk(self.wrk(web, creds, 2), {}, None, None, fast_path)
+            rate = probe["requests_per_s"] or 0
+            need = min(screens, int(rate * 1.3) + 100)
+            if need > 1000:
+                more = self.hallboard_prime(web, creds, 1000, need)
+                prime = {k: prime.get(k, 0) + more.get(k, 0) for k in {*prime, *more}}
             before = procstat.sample(server.pid)
-            done = subprocess.run(  # noqa: S603 - wrk from Debian, on loopback
-                [
-                    shutil.which("taskset") or "/usr/bin/taskset",
-                    "-c",
-                    ",".join(map(str, CLIENT_CPUS)),
-                    shutil.which("wrk") or "/usr/bin/wrk",
-                    "-t1",
-                    "-c64",
-                    f"-d{self.args.wrk_seconds}s",
-                    "--latency",
-                    "-s",
-                    str(ROOT / "bench" / "status.lua"),
-                    f"http://127.0.0.1:{web}/",
-                    "--",
-                    str(creds),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=self.args.wrk_seconds + 60,
-                check=False,
-            )
+            out = self.wrk(web, creds, self.args.wrk_seconds)
             after = procstat.sample(server.pid)
         finally:
             server.stop()
-        return parse_wrk(done.stdout, prime, before, after, fast_path)
+        result = parse_wrk(out, prime, before, after, fast_path)
+        result["screens_cycled"] = max(1000, need) if need else min(1000, screens)
+        return result
 
-    def hallboard_prime(self, port: int, creds: Path, screens: int) -> dict[str, int]:
-        """One GET per screen for its ETag (the answer a display keeps), written for wrk."""
+    def wrk(self, port: int, creds: Path, seconds: int) -> str:
+        done = subprocess.run(  # noqa: S603 - wrk from Debian, on loopback
+            [
+                shutil.which("taskset") or "/usr/bin/taskset",
+                "-c",
+                ",".join(map(str, CLIENT_CPUS)),
+                shutil.which("wrk") or "/usr/bin/wrk",
+                "-t1",
+                "-c64",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(ROOT / "bench" / "status.lua"),
+                f"http://127.0.0.1:{port}/",
+                "--",
+                str(creds),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+        return done.stdout
+
+    def hallboard_prime(self, port: int, creds: Path, first: int, stop: int) -> dict[str, int]:
+        """One GET per screen for its ETag (what a display keeps), appended for wrk."""
         code = f"""
 import asyncio, json, sys
 from hallboard.loadtest.fleet import load, fleet_path
 from hallboard.loadtest.http1 import HttpClient
 fleet = load(fleet_path())
-screens = fleet.screens[:{screens}]
+screens = fleet.screens[{first}:{stop}]
 async def main():
     clients = [HttpClient("127.0.0.1", {port}) for _ in range(16)]
     queue = list(screens)
@@ -479,7 +565,7 @@ async def main():
             if r.status == 200:
                 rows.append(f"{{s.token}}\\t{{s.dk}}\\t{{r.headers['etag']}}")
     await asyncio.gather(*(work(c) for c in clients))
-    open({str(creds)!r}, "w").write("\\n".join(rows) + "\\n")
+    open({str(creds)!r}, "a").write("\\n".join(rows) + "\\n")
     print(json.dumps(codes))
 asyncio.run(main())
 """
@@ -510,6 +596,7 @@ asyncio.run(main())
         self.results["method"] = METHOD
         self.results["settings"] = {
             "sizes": a.sizes,
+            "runs_at_largest": a.max_runs,
             "runs": a.runs,
             "quick": a.quick,
             "hold_s": a.hold,
@@ -517,11 +604,17 @@ asyncio.run(main())
             "push_all_repeat": a.push_all_repeat,
             "wrk_seconds": a.wrk_seconds,
             "stacks": a.stacks,
-            "database": "PostgreSQL" if a.database_url else "SQLite (embedded default)",
         }
         log(f"work directory {self.work}")
-        with redis_server(self.work) as redis_url:
-            self.redis_url = redis_url
+        with contextlib.ExitStack() as services:
+            self.redis_url = services.enter_context(redis_server(self.work))
+            if a.database == "postgres":
+                self.database_url = services.enter_context(postgres_server(self.work))
+            self.results["settings"]["database"] = (
+                "PostgreSQL (throwaway server on CPU 1, durability off)"
+                if self.database_url
+                else "SQLite (embedded default, in the server process)"
+            )
             self.env = self.base_env()
             biggest = max(a.sizes)
             done = self.hallboard("migrate", "-v0")
@@ -533,9 +626,10 @@ asyncio.run(main())
             if done.returncode:
                 raise RuntimeError(done.stderr)
             for n in a.sizes:
-                for run in range(a.runs):
+                runs = a.max_runs if n == a.largest and n != 10_000 else a.runs
+                for run in range(runs):
                     for stack in a.stacks:
-                        log(f"{stack}: {n} screens, run {run + 1}/{a.runs}")
+                        log(f"{stack}: {n} screens, run {run + 1}/{runs}")
                         try:
                             result = self.load_run(stack, n, run)
                         except Exception as exc:  # a stack that fails is reported, not hidden
@@ -687,9 +781,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--hold", type=float, help="Idle seconds after connecting.")
     parser.add_argument(
+        "--max-runs",
+        type=int,
+        default=1,
+        help="Runs at the largest size (what one process can hold), default 1.",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy record hallboard's first run of each size."
     )
-    parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a temp dir).")
+    parser.add_argument(
+        "--database",
+        choices=["postgres", "sqlite"],
+        default="postgres",
+        help="A throwaway PostgreSQL (default, if Debian's server binaries are installed) or "
+        "SQLite in the work directory.",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="Keep the work directory (logs).")
@@ -700,6 +806,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     else:
         args.sizes = [200] if args.quick else [1000, 10000, largest]
     args.runs = args.runs or (1 if args.quick else 3)
+    args.largest = largest
     args.hold = args.hold if args.hold is not None else (2.0 if args.quick else 5.0)
     args.latency_edits = 60 if args.quick else 200
     args.push_all_repeat = 2 if args.quick else 3

@@ -44,8 +44,10 @@ class ServerProcess:
         host: str = "127.0.0.1",
         cpus: list[int] | None = None,
         log_path: Path | None = None,
+        user: str | None = None,
     ) -> None:
         self.argv = argv
+        self.user = user  # run as this user (a database server refuses to run as root)
         self.env = env
         self.ports = ports
         self.host = host
@@ -68,7 +70,7 @@ class ServerProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.started_at = time.time()
         self.process = subprocess.Popen(  # noqa: S603 - our own command line
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, user=self.user
         )
         if self.cpus:
             os.sched_setaffinity(self.process.pid, set(self.cpus))
