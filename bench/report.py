@@ -161,7 +161,7 @@ def render(results: dict[str, Any]) -> str:
     add("")
     add(
         f"Sizes: {', '.join(fmt(n) for n in sizes)} screens; {settings['runs']} run(s) per size and "
-        "stack, medians shown (missing deliveries and errors: the worst run). The largest size "
+        f"stack ({settings.get('runs_at_largest', settings['runs'])} at the largest), medians shown (missing deliveries and errors: the worst run). The largest size "
         "is the per-process file-descriptor limit less a margin: one process cannot hold more "
         "sockets here, so larger figures are extrapolated from KiB per connection and say so."
     )
