@@ -33,6 +33,13 @@ def _get(r: dict[str, Any], *path: str) -> Any:
     return value
 
 
+def _share(cpu: float | None, wall: float | None) -> float | None:
+    """CPU seconds over wall seconds: 1.0 is one core busy all the time."""
+    if cpu is None or not wall:
+        return None
+    return round(float(cpu) / float(wall), 3)
+
+
 def _rounds(r: dict[str, Any], key: str) -> float | None:
     values = [
         x[key] for x in _get(r, "scenarios", "push-all", "rounds") or [] if x[key] is not None
@@ -44,6 +51,8 @@ METRICS: list[tuple[str, str, Getter]] = [
     ("connected", "screens connected", lambda r: _get(r, "scenarios", "connect", "connected")),
     ("kib", "KiB per idle connection", lambda r: _get(r, "scenarios", "connect", "kib_per_connection")),
     ("connects", "connects/s", lambda r: _get(r, "scenarios", "connect", "connects_per_s")),
+    ("client_cpu", "load generator CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "client_cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
+    ("server_cpu", "server CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "server", "cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
     ("handshake_p99", "handshake p99 (ms)", lambda r: _get(r, "scenarios", "connect", "handshake_ms", "p99")),
     ("idle_cpu", "idle server CPU (share of a core)", lambda r: _get(r, "scenarios", "connect", "idle", "server_cpu_share")),
     ("p50", "per-school push p50 (ms)", lambda r: _get(r, "scenarios", "latency", "latency_ms", "p50")),
