@@ -25,6 +25,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -432,16 +433,18 @@ class Bench:
         for server in servers:
             argv += ["--server-pid", str(server.pid)]
         profile = None
-        if a.profile and stack == "hallboard" and run == 0:
-            profile = self.start_profile(servers[0].pid, tag)
-        t0 = time.time()
-        done = self.hallboard(*argv, env=env, timeout=1200)
-        t1 = time.time()
-        rss_end = [procstat.sample(s.pid) for s in servers]
-        for server in servers:
-            server.stop()
-        if profile is not None:
-            profile.wait(timeout=60)
+        try:
+            if a.profile and stack == "hallboard" and run == 0:
+                profile = self.start_profile(servers[0].pid, tag)
+            t0 = time.time()
+            done = self.hallboard(*argv, env=env, timeout=1200)
+            t1 = time.time()
+            rss_end = [procstat.sample(s.pid) for s in servers]
+        finally:
+            for server in servers:
+                server.stop()
+            if profile is not None:
+                profile.wait(timeout=60)
         if not out.exists():
             raise RuntimeError(
                 f"loadtest produced no result:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -817,6 +820,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C: every server, Redis and PostgreSQL started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_bench_dependencies()
     Bench(parse_args()).run()
 

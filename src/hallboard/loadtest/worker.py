@@ -81,6 +81,7 @@ class WsClient(asyncio.Protocol):
         "screen",
         "settled",
         "started",
+        "task",
         "timer",
         "transport",
         "worker",
@@ -99,11 +100,15 @@ class WsClient(asyncio.Protocol):
         self.started = time.time()
         self.timer: asyncio.TimerHandle | None = None
         self.release: Callable[[], None] | None = None  # frees an in-flight slot when settled
+        self.task: asyncio.Future[None] | None = None  # the TCP connect, until it is made
 
     # --- asyncio.Protocol ---------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        if self.settled or self.dropped:  # timed out or dropped while connecting: too late
+            self.transport.abort()
+            return
         self.transport.write(
             wsframes.handshake_request(*self.worker.ws_target(self.screen), self.key)
         )
@@ -199,6 +204,8 @@ class WsClient(asyncio.Protocol):
             self.timer = None
         if self.transport is not None:
             self.transport.abort()
+        elif self.task is not None and not self.task.done():
+            self.task.cancel()  # still connecting (SYN retries): give its socket back now
 
     def on_timeout(self) -> None:
         self.timer = None
@@ -270,6 +277,9 @@ class Worker:
     # --- events from sockets ------------------------------------------------------
     def on_text(self, client: WsClient, payload: bytes, now: float) -> None:
         screen = client.screen
+        if screen.client is not client:  # an attempt given up on (timeout, drop): not this screen's
+            client.abort()
+            return
         self.counters["frames"] += 1
         try:
             message = json.loads(payload)
@@ -340,7 +350,9 @@ class Worker:
         screen.client = client
         self.connecting += 1
         self.counters["attempts"] += 1
-        self.spawn(self._open(client))
+        client.task = asyncio.ensure_future(self._open(client))
+        self._tasks.add(client.task)
+        client.task.add_done_callback(self._tasks.discard)
 
     async def _open(self, client: WsClient) -> None:
         loop = asyncio.get_running_loop()
@@ -350,6 +362,8 @@ class Worker:
             await loop.create_connection(
                 lambda: client, self.host, self.ws_port(client.screen), local_addr=local
             )
+        except asyncio.CancelledError:
+            return  # given up on while connecting: already settled and reported
         except OSError as exc:
             if not client.settled:
                 client.settle()
@@ -482,8 +496,12 @@ class Worker:
         sys.stdout.flush()
 
     async def _flusher(self) -> None:
+        parent = os.getppid()
         while not self._stop.is_set():
             await asyncio.sleep(FLUSH_SECONDS)
+            if os.getppid() != parent:  # the coordinator died: stop by ourselves
+                self._stop.set()
+                os._exit(3)
             self.flush()
 
     def handle(self, command: dict[str, Any]) -> None:
