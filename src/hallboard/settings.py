@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "hallboard.demo",
     "hallboard.server",
     "hallboard.observability",
+    "hallboard.loadtest",
 ]
 
 MIDDLEWARE = [

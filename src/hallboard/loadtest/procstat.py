@@ -1,0 +1,69 @@
+"""What a server process costs, read from /proc: CPU time of all its threads, and RSS.
+
+CPU comes from ``/proc/<pid>/task/*/schedstat`` (nanoseconds on the CPU per
+thread, summed), which counts every thread (the gateway's database workers
+too) with nanosecond resolution, unlike the tick-based ``stat`` fields. These
+are the kernel's own figures for any process, so the load generator measures
+hallboard and the seeds' stack the same way, without knowing their insides.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    cpu_ns: int
+    rss_bytes: int
+
+
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds all threads of ``pid`` have run (0 for threads that ended meanwhile)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return total
+
+
+def rss_bytes(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/statm").read_text().split()
+    return int(fields[1]) * PAGE
+
+
+def sample(pid: int) -> Sample | None:
+    """The process's CPU and RSS now, or None when it does not exist (any more)."""
+    try:
+        return Sample(cpu_ns(pid), rss_bytes(pid))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def sample_all(pids: list[int]) -> dict[int, Sample | None]:
+    return {pid: sample(pid) for pid in pids}
+
+
+def delta(
+    before: dict[int, Sample | None], after: dict[int, Sample | None]
+) -> dict[str, float | None]:
+    """Summed over processes: CPU seconds used and RSS change (bytes) between two samples.
+
+    None when a process was missing at either end (it was restarted in between).
+    """
+    cpu = 0
+    rss = 0
+    for pid, b in before.items():
+        a = after.get(pid)
+        if a is None or b is None:
+            return {"cpu_s": None, "rss_delta_bytes": None, "rss_bytes": None}
+        cpu += a.cpu_ns - b.cpu_ns
+        rss += a.rss_bytes - b.rss_bytes
+    total_rss = sum(a.rss_bytes for a in after.values() if a is not None)
+    return {"cpu_s": cpu / 1e9, "rss_delta_bytes": rss, "rss_bytes": total_rss}

@@ -1,0 +1,132 @@
+"""A server process the load test (or the benchmark) started itself: start, wait, kill, restart.
+
+Only processes started here are ever signalled, by their own PID. ``ready``
+means every listed port accepts TCP connections. The kill is SIGKILL: the
+reconnect storm measures a crash, not a graceful drain.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class ServerError(Exception):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class ServerProcess:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        ports: list[int],
+        host: str = "127.0.0.1",
+        cpus: list[int] | None = None,
+        log_path: Path | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.argv = argv
+        self.user = user  # run as this user (a database server refuses to run as root)
+        self.env = env
+        self.ports = ports
+        self.host = host
+        self.cpus = cpus
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.ready_at = 0.0
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise ServerError("not running")
+        return self.process.pid
+
+    def start(self, timeout: float = 90.0) -> float:
+        """Start and wait until every port accepts; returns when it became ready (time.time())."""
+        if any(port_open(self.host, port) for port in self.ports):
+            raise ServerError(f"a port of {self.ports} is already in use on {self.host}")
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.started_at = time.time()
+        self.process = subprocess.Popen(  # noqa: S603 - our own command line
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, user=self.user
+        )
+        if self.cpus:
+            os.sched_setaffinity(self.process.pid, set(self.cpus))
+        deadline = time.monotonic() + timeout
+        while not all(port_open(self.host, port) for port in self.ports):
+            if self.process.poll() is not None:
+                raise ServerError(
+                    f"{self.argv[:4]} exited with {self.process.returncode}{self._tail()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError(
+                    f"{self.argv[:4]} did not listen within {timeout:.0f} s{self._tail()}"
+                )
+            time.sleep(0.02)
+        self.ready_at = time.time()
+        return self.ready_at
+
+    def _tail(self) -> str:
+        if self.log_path and self.log_path.exists():
+            return "\n" + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:])
+        return ""
+
+    def kill(self) -> None:
+        """SIGKILL (a crash), then reap."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (a graceful stop), SIGKILL after ``timeout``."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+        self.process = None
+
+
+def hallboard_serve(
+    port: int,
+    gateway_port: int,
+    *,
+    env: dict[str, str] | None = None,
+    cpus: list[int] | None = None,
+    log_path: Path | None = None,
+    role: str = "all",
+    python: str = sys.executable,
+) -> ServerProcess:
+    """``hallboard serve`` on loopback (not started yet)."""
+    argv = [python, "-m", "hallboard", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--gateway-port", str(gateway_port), "--role", role, "--log-level", "warning"]
+    ports = {"all": [port, gateway_port], "web": [port], "gateway": [gateway_port]}[role]
+    return ServerProcess(argv, env=env, ports=ports, cpus=cpus, log_path=log_path)

@@ -1,0 +1,135 @@
+"""A small load test end to end: every expected delivery arrives, with no failures.
+
+Correctness only: never a timing assertion (speed is measured in bench/).
+One run drives a real `hallboard serve` process (polling included) through the
+CLI; another drives the in-process gateway, so it also runs on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hallboard.loadtest import fleet as fleets
+from hallboard.loadtest.clients import Target
+from hallboard.loadtest.runner import LoadRun, RunOptions
+from hallboard.loadtest.triggers import DbTrigger, in_thread
+from tests.realtime.conftest import start_gateway
+
+SMALL = [
+    "--no-progress", "--poll-min", "1", "--poll-max", "2", "--latency-edits", "30",
+    "--latency-rate", "30", "--churn-duration", "3", "--push-all-repeat", "1",
+    "--sync-edits", "2", "--school-gap", "0.5", "--delivery-timeout", "10",
+]  # fmt: skip
+
+
+def hallboard(
+    env: dict[str, str], *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own command
+        [sys.executable, "-m", "hallboard", *args],
+        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def assert_all_delivered(result: dict[str, Any], scenarios: list[str]) -> None:
+    assert result["ok"], result["problems"]
+    assert sorted(result["scenarios"]) == sorted(scenarios)
+    s = result["scenarios"]
+    assert s["connect"]["connected"] == s["connect"]["attempted"] > 0
+    assert s["connect"]["failures"] == {}
+    for name in ("sync", "latency", "push-all", "churn", "poll"):
+        if name in s:
+            r = s[name]
+            assert r["expected"] > 0, name
+            assert r["delivered"] == r["expected"], (name, r)
+            assert r["missing"] == 0, (name, r)
+    if "storm" in s:
+        storm = s["storm"]
+        assert storm["back"] == storm["current"] == storm["screens"] > 0
+        assert storm["errors"] == {}
+    if "poll" in s:
+        poll = s["poll"]
+        assert poll["push_off"]["missing"] == 0
+        assert poll["push_off"]["close_codes"] == {"4409": poll["push_off"]["sockets"]}
+        assert poll["refused"] == {"close:4409": poll["push_off"]["sockets"]}
+        assert poll["push_back_on"]["missing"] == 0
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> dict[str, str]:
+    """A migrated data directory with 40 schools of 5 screens (SQLite), as the CLI sees it."""
+    env = {**os.environ, "HALLBOARD_DATA_DIR": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    assert hallboard(env, "migrate", "-v0").returncode == 0
+    done = hallboard(env, "loadtest", "setup", "--schools", "40")
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+@pytest.mark.skipif("DATABASE_URL" in os.environ, reason="uses its own SQLite data directory")
+def test_every_scenario_against_hallboard_serve(
+    served: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    """All seven scenarios on 200 screens (push and polling) through Redis: nothing missing."""
+    out = tmp_path / "result.json"
+    env = {**served, "REDIS_URL": redis_url}
+    done = hallboard(env, "loadtest", "run", "--spawn", "--trigger", "db", *SMALL,
+                     "--json", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    assert result["poll_screens"] > 0
+    assert result["push_screens"] > 0
+    assert_all_delivered(
+        result, ["connect", "sync", "latency", "push-all", "poll", "churn", "storm"]
+    )
+
+
+@pytest.mark.skipif("DATABASE_URL" in os.environ, reason="uses its own SQLite data directory")
+def test_api_edits_and_a_killed_server(served: dict[str, str], tmp_path: Path) -> None:
+    """Edits through the management API; the server killed and restarted: all back, current."""
+    out = tmp_path / "result.json"
+    done = hallboard(served, "loadtest", "run", "--spawn", "--trigger", "api", "--storm", "kill",
+                     "--scenario", "latency", "--scenario", "storm", *SMALL,
+                     "--json", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    assert_all_delivered(result, ["connect", "latency", "storm"])
+    assert result["scenarios"]["storm"]["mode"] == "kill"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_push_scenarios_against_the_in_process_gateway(tmp_path: Path, settings: Any) -> None:
+    """connect, sync, latency, push-all, churn and a dropped-sockets storm: nothing missing."""
+    settings.REDIS_URL = ""
+    # In a worker thread that gives its connection back (an open one would keep
+    # PostgreSQL from dropping the test database).
+    fleet, _ = await asyncio.to_thread(
+        in_thread, fleets.setup, 20, 5, org="lt", path=tmp_path / "lt.json"
+    )
+    gateway = await start_gateway()
+    scenarios = ["connect", "sync", "latency", "push-all", "churn", "storm"]
+    options = RunOptions(
+        target=Target("127.0.0.1", gateway.port, http_port=1),  # no polling screens here
+        scenarios=scenarios,
+        push_share=1.0,
+        latency_edits=30,
+        latency_rate=30,
+        sync_edits=2,
+        push_all_repeat=1,
+        churn_duration=3,
+        school_gap=0.5,
+        max_duration=120,
+    )
+    try:
+        result = await LoadRun(fleet, DbTrigger(same_process=True), options).run()
+    finally:
+        await gateway.shutdown()
+    assert_all_delivered(result, scenarios)
