@@ -173,8 +173,8 @@ def test_pushed_alert_frames_are_shown_at_once_and_acknowledged_on_the_socket(
     page: Any, site: str, tenant: Tenant
 ) -> None:
     """With a server whose hello carries "alert": a pushed alert shows at once, a less severe
-    one does not replace it, a more severe one does, an end hides it; every ack goes over the
-    socket, once, and none over HTTP."""
+    one does not replace it, a more severe one does, an end that leaves another alert shows
+    that one, an end hides it; every ack goes over the socket, once, and none over HTTP."""
     _, token = make_screen(tenant.school)
     page.add_init_script(FAKE_SOCKET)
     http_acks: list[str] = []
@@ -207,15 +207,22 @@ def test_pushed_alert_frames_are_shown_at_once_and_acknowledged_on_the_socket(
     assert page.inner_text("#alert-headline") == "Fire: leave by the east exit"
     page.wait_for_function("window.__sockets[0].sent.some(m => m.alert === 103)")
 
-    push({"type": "alert", "alert": None, "cleared": 103})
-    assert page.is_hidden("#alert")
+    # The fire ends while the storm warning is still active: one message says both.
+    push({"type": "alert", "alert": payload(101, "severe", "Storm"), "cleared": 103})
+    assert page.inner_text("#alert-headline") == "Storm"
     page.wait_for_function(
         "window.__sockets[0].sent.some(m => m.alert === 103 && m.state === 'cleared')"
+    )
+    push({"type": "alert", "alert": None, "cleared": 101})
+    assert page.is_hidden("#alert")
+    page.wait_for_function(
+        "window.__sockets[0].sent.some(m => m.alert === 101 && m.state === 'cleared')"
     )
     assert acks() == [
         {"type": "ack", "alert": 101, "state": "shown"},
         {"type": "ack", "alert": 103, "state": "shown"},
         {"type": "ack", "alert": 103, "state": "cleared"},
+        {"type": "ack", "alert": 101, "state": "cleared"},
     ]
     assert http_acks == []
 

@@ -265,8 +265,10 @@
       if (!m || message.rev > m.rev) soon();
       else confirmed(); // the server says our revision is current
     } else if (message.type === "alert") {
+      // What ended first, then what to show now (an all-clear of one alert may leave
+      // another active: the server sends both in one message).
+      if (message.cleared !== undefined && message.cleared !== null) pushedEnd(message.cleared);
       if (message.alert) pushedAlert(message.alert);
-      else if (message.cleared !== undefined && message.cleared !== null) pushedEnd(message.cleared);
       fetchSnapshot(); // never delayed; the snapshot is authoritative
     } else if (message.type === "command") {
       runCommand(message);
