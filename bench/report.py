@@ -110,6 +110,8 @@ def _median_of(runs: list[dict[str, Any]], getter: Getter) -> float | None:
 def fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "—"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 100:
+        return f"{int(value):,}"  # a count (a median of counts), not a measurement
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     if isinstance(value, int):
@@ -277,6 +279,18 @@ def render(results: dict[str, Any]) -> str:
     ]
     if profiled:
         add("## Where hallboard's time goes (py-spy, whole run)")
+        add("")
+        if settings.get("profile_mode") == "gil":
+            add(
+                "Sampled with `py-spy record --gil`: only the thread holding the GIL, i.e. where "
+                "the server's Python CPU time goes."
+            )
+        else:
+            add(
+                "Sampled over all threads, waiting ones included: `Connection.wait` (psycopg) is "
+                "the gateway's database threads waiting for PostgreSQL, `Runner.run` the event "
+                "loop waiting for I/O. Later runs sample with `--gil` (the CPU-bound thread only)."
+            )
         for n, profile in profiled:
             add("")
             add(f"{fmt(n)} screens, {fmt(profile['samples'])} samples. Functions running (self):")

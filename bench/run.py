@@ -472,6 +472,7 @@ class Bench:
                 "raw",
                 "--rate",
                 "200",
+                "--gil",  # only the thread holding the GIL: where the Python CPU time goes
                 "--nonblocking",
                 "--output",
                 str(self.work / f"profile-{tag}.txt"),
@@ -607,6 +608,7 @@ asyncio.run(main())
             "push_all_repeat": a.push_all_repeat,
             "wrk_seconds": a.wrk_seconds,
             "stacks": a.stacks,
+            "profile_mode": "gil" if a.profile else None,
         }
         log(f"work directory {self.work}")
         with contextlib.ExitStack() as services:
