@@ -42,9 +42,16 @@ def _share(cpu: float | None, wall: float | None) -> float | None:
 
 def _rounds(r: dict[str, Any], key: str) -> float | None:
     values = [
-        x[key] for x in _get(r, "scenarios", "push-all", "rounds") or [] if x[key] is not None
+        x[key] for x in _get(r, "scenarios", "push-all", "rounds") or [] if x.get(key) is not None
     ]
     return statistics.median(values) if values else None
+
+
+def _worst_generation(r: dict[str, Any]) -> int | None:
+    by_generation = _get(r, "gc", "worst_ms_by_generation") or {}
+    if not by_generation:
+        return None
+    return int(max(by_generation, key=lambda g: by_generation[g]))
 
 
 METRICS: list[tuple[str, str, Getter]] = [
@@ -63,7 +70,9 @@ METRICS: list[tuple[str, str, Getter]] = [
     ("all_missing", "push to every screen: missing deliveries", lambda r: _get(r, "scenarios", "push-all", "missing")),
     ("all_expected", "push to every screen: expected deliveries", lambda r: _get(r, "scenarios", "push-all", "expected")),
     ("cpu_us", "server CPU per delivered message (µs)", lambda r: _rounds(r, "server_cpu_us_per_delivery")),
+    ("cpu_system", "… of which in the kernel (share)", lambda r: _rounds(r, "server_cpu_system_share")),
     ("gc", "worst GC pause (ms)", lambda r: _get(r, "gc", "worst_ms")),
+    ("gc_gen", "… in generation", lambda r: _worst_generation(r)),
     ("storm", "reconnect storm: all back and current (s)", lambda r: _get(r, "scenarios", "storm", "all_current_s")),
     ("storm_missing", "reconnect storm: screens not current", lambda r: _get(r, "scenarios", "storm", "missing")),
     ("storm_errors", "reconnect storm: errors", lambda r: sum((_get(r, "scenarios", "storm", "errors") or {}).values())),
@@ -321,14 +330,26 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
     rows = []
     gc_note = f"worst GC pause {fmt(hb.get('gc'))} ms sets the tail"
     busy = hb.get("connect_cpu_busy")
-    busy_note = (
-        (
+    client = hb.get("client_cpu")
+    if busy is not None and busy >= 0.9:
+        busy_note = (
             f"server CPU busy {fmt(100 * busy, 0)} % of the connect phase: CPU-bound in one "
             "process (see the profile)"
         )
-        if busy
-        else "see the profile"
-    )
+    elif client is not None and client >= 0.9:
+        busy_note = (
+            f"the load generator was busy {fmt(100 * client, 0)} % of a core: it set the "
+            "pace, not the server"
+        )
+    elif busy is not None:
+        busy_note = (
+            f"neither the server ({fmt(100 * busy, 0)} % busy) nor the load generator "
+            f"({fmt(100 * (client or 0), 0)} %) was saturated: handshakes in flight over their "
+            f"latency (p99 {fmt(hb.get('handshake_p99'), 0)} ms, each waiting for its batch's "
+            "database lookups) set the rate"
+        )
+    else:
+        busy_note = "see the profile"
     kib = hb.get("kib")
     rows.append(
         (
@@ -408,8 +429,9 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             f"{fmt(seeds.get('all_last'), 1)} ms, {fmt(seeds.get('all_missing'))} lost",
             ""
             if all_ok
-            else f"the publisher's loop alone took {fmt(hb.get('all_publish'), 1)} ms "
-            f"(one publish per school); {gc_note}",
+            else f"the edit itself (one transaction over every school and its on-commit "
+            f"publishing) took {fmt(hb.get('all_publish'), 1)} ms; the deliveries then cost "
+            f"{fmt(hb.get('cpu_us'), 1)} µs of server CPU each",
         )
     )
     rows.append(
@@ -418,7 +440,14 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             f"{fmt(hb.get('cpu_us'), 2)} µs",
             le(hb.get("cpu_us"), 8),
             f"{fmt(seeds.get('cpu_us'), 2)} µs",
-            "" if le(hb.get("cpu_us"), 8) else "see the profile",
+            ""
+            if le(hb.get("cpu_us"), 8)
+            else (
+                f"{fmt(100 * hb['cpu_system'], 0)} % of it in the kernel (each frame's loopback "
+                "TCP send, and waking the client that receives it); see the profile"
+                if hb.get("cpu_system") is not None
+                else "see the profile"
+            ),
         )
     )
     rows.append(
@@ -429,8 +458,7 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             f"{fmt(seeds.get('gc'), 2)} ms",
             ""
             if le(hb.get("gc"), 20)
-            else "full collections over every live object "
-            "(start-up objects not frozen, per-connection garbage)",
+            else f"the longest was a collection of generation {fmt(hb.get('gc_gen'), 0)}",
         )
     )
     rows.append(

@@ -65,8 +65,12 @@ def assert_all_delivered(result: dict[str, Any], scenarios: list[str]) -> None:
 
 @pytest.fixture
 def served(tmp_path: Path) -> dict[str, str]:
-    """A migrated data directory with 40 schools of 5 screens (SQLite), as the CLI sees it."""
-    env = {**os.environ, "HALLBOARD_DATA_DIR": str(tmp_path)}
+    """A migrated data directory with 40 schools of 5 screens (SQLite), as the CLI sees it.
+
+    The runs poll every 1-2 s to stay short, faster than displays may (at least 8 s, one
+    request a second on average): the server's limit is raised to match.
+    """
+    env = {**os.environ, "HALLBOARD_DATA_DIR": str(tmp_path), "DISPLAY_RATE_LIMIT": "50/5second"}
     env.pop("REDIS_URL", None)
     assert hallboard(env, "migrate", "-v0").returncode == 0
     done = hallboard(env, "loadtest", "setup", "--schools", "40")

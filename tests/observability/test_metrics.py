@@ -144,6 +144,7 @@ def test_failed_publishes_are_counted_by_kind(settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     delta = Delta()
     publish.command(7, 1, "reload", {})
+    assert publish.flush(10)  # sent (or failed) by the publishing thread
     assert delta("hallboard_realtime_publish_failed_total", kind="command") == 1
     assert delta("hallboard_realtime_published_total", kind="command") == 0
 
@@ -153,6 +154,7 @@ def test_published_to_redis_is_counted(redis_url: str, settings: Any) -> None:
     settings.REDIS_URL = redis_url
     delta = Delta()
     publish.alert_changed(3, None, cleared=7)
+    assert publish.flush(10)  # sent by the publishing thread
     assert delta("hallboard_realtime_published_total", kind="alert") == 1
 
 

@@ -300,3 +300,16 @@ async def test_dashboards_hear_of_connects_and_disconnects(
         assert events[:2] == [(screen.pk, "connected"), (screen.pk, "disconnected")]
     finally:
         await listener.close()
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_frames_are_encoded_as_websockets_would(size: int) -> None:
+    """The gateway's own text-frame header equals websockets' for every length class."""
+    from websockets.frames import Frame, Opcode
+
+    from hallboard.realtime.gateway.connection import encode_frame
+
+    text = "x" * size
+    assert encode_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(
+        mask=False, extensions=[]
+    )

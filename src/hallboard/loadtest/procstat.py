@@ -16,10 +16,16 @@ from pathlib import Path
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     cpu_ns: int
     rss_bytes: int
+    #: Of the CPU time, ticks in the kernel (system time): tick resolution only.
+    system_ticks: int = 0
+    user_ticks: int = 0
 
 
 def cpu_ns(pid: int) -> int:
@@ -33,6 +39,12 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
+def user_system_ticks(pid: int) -> tuple[int, int]:
+    """utime and stime of the whole process (all threads), in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def rss_bytes(pid: int) -> int:
     fields = Path(f"/proc/{pid}/statm").read_text().split()
     return int(fields[1]) * PAGE
@@ -41,7 +53,8 @@ def rss_bytes(pid: int) -> int:
 def sample(pid: int) -> Sample | None:
     """The process's CPU and RSS now, or None when it does not exist (any more)."""
     try:
-        return Sample(cpu_ns(pid), rss_bytes(pid))
+        user, system = user_system_ticks(pid)
+        return Sample(cpu_ns(pid), rss_bytes(pid), system, user)
     except (FileNotFoundError, ProcessLookupError):
         return None
 
@@ -53,17 +66,28 @@ def sample_all(pids: list[int]) -> dict[int, Sample | None]:
 def delta(
     before: dict[int, Sample | None], after: dict[int, Sample | None]
 ) -> dict[str, float | None]:
-    """Summed over processes: CPU seconds used and RSS change (bytes) between two samples.
+    """Summed over processes: CPU seconds used, the share of it in the kernel (from the
+    tick counters: a rough figure over short intervals), and RSS change (bytes) between
+    two samples.
 
     None when a process was missing at either end (it was restarted in between).
     """
     cpu = 0
     rss = 0
+    system = user = 0
     for pid, b in before.items():
         a = after.get(pid)
         if a is None or b is None:
-            return {"cpu_s": None, "rss_delta_bytes": None, "rss_bytes": None}
+            return {"cpu_s": None, "system_share": None, "rss_delta_bytes": None, "rss_bytes": None}
         cpu += a.cpu_ns - b.cpu_ns
         rss += a.rss_bytes - b.rss_bytes
+        system += a.system_ticks - b.system_ticks
+        user += a.user_ticks - b.user_ticks
     total_rss = sum(a.rss_bytes for a in after.values() if a is not None)
-    return {"cpu_s": cpu / 1e9, "rss_delta_bytes": rss, "rss_bytes": total_rss}
+    share = round(system / (system + user), 3) if system + user else None
+    return {
+        "cpu_s": cpu / 1e9,
+        "system_share": share,
+        "rss_delta_bytes": rss,
+        "rss_bytes": total_rss,
+    }

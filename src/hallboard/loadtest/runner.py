@@ -472,7 +472,8 @@ class LoadRun:
             after = self._server_sample()
             delivered = self.tracker.delivered(edit_ids)
             lat = self.tracker.latencies(edit_ids)
-            cpu = procstat.delta(before, after)["cpu_s"]
+            used = procstat.delta(before, after)
+            cpu = used["cpu_s"]
             rounds.append(
                 {
                     "expected": expected,
@@ -485,6 +486,7 @@ class LoadRun:
                     "server_cpu_us_per_delivery": (
                         None if cpu is None or not delivered else round(cpu / delivered * 1e6, 2)
                     ),
+                    "server_cpu_system_share": used["system_share"],
                 }
             )
             all_edits += edit_ids

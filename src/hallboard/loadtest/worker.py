@@ -29,6 +29,7 @@ import errno
 import json
 import os
 import random
+import socket
 import sys
 import time
 import urllib.parse
@@ -232,6 +233,32 @@ def _reason_for_error(exc: BaseException) -> str:
     return f"error:{type(exc).__name__}"
 
 
+#: Linux: bind an address now, choose the port at connect() (include/uapi/linux/in.h).
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+async def connect_from(source: str | None, host: str, port: int) -> socket.socket:
+    """A TCP connection to ``host:port`` from the address ``source`` (any port).
+
+    ``create_connection(local_addr=(source, 0))`` binds a port first: the kernel
+    then searches the whole ephemeral range for one, which at thousands of
+    sockets cost most of the load generator's CPU. With IP_BIND_ADDRESS_NO_PORT
+    the port is chosen at connect() time, from the four-tuple, at once.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if source:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source, 0))
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class Worker:
     def __init__(self, config: dict[str, Any]) -> None:
         target = config["target"]
@@ -357,11 +384,9 @@ class Worker:
     async def _open(self, client: WsClient) -> None:
         loop = asyncio.get_running_loop()
         client.timer = loop.call_later(self.handshake_timeout, client.on_timeout)
-        local = (self.source, 0) if self.source else None
         try:
-            await loop.create_connection(
-                lambda: client, self.host, self.ws_port(client.screen), local_addr=local
-            )
+            sock = await connect_from(self.source, self.host, self.ws_port(client.screen))
+            await loop.create_connection(lambda: client, sock=sock)
         except asyncio.CancelledError:
             return  # given up on while connecting: already settled and reported
         except OSError as exc:

@@ -23,13 +23,22 @@ Publishing never makes a write fail: with Redis down the edit still succeeds,
 screens held by this process are still told (the in-process bus), the failure
 is logged and counted (``hallboard_realtime_publish_failed_total``; successes
 in ``hallboard_realtime_published_total``), and polling covers the rest.
+
+Publishing never makes a write wait either: events for Redis are queued and
+sent by one thread of this process (``_Sender``), all that is queued in one
+round trip, in order. An edit that touches every school of a district (an
+organisation-wide alert, a new bell schedule) is thousands of events; sent one
+by one after the commit, the last would leave half a second after the first.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import threading
 import time
+from collections import Counter, deque
 from functools import lru_cache
 from typing import Any
 
@@ -57,20 +66,115 @@ def redis_client(url: str) -> Any:
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
+#: Events waiting for Redis, at most; beyond, the oldest are dropped (and counted as failed).
+MAX_QUEUED = 100_000
+#: Events sent in one pipeline, at most.
+MAX_BATCH = 1_000
+
+
+class _Sender:
+    """The thread that sends this process's events to Redis, many per round trip, in order."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._queue: deque[tuple[str, str, bytes]] = deque()  # (kind, topic, data)
+        self._cond = threading.Condition()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def put(self, kind: str, topic: str, data: bytes) -> None:
+        with self._cond:
+            if len(self._queue) >= MAX_QUEUED:
+                dropped, _, _ = self._queue.popleft()
+                metrics.realtime_publish_failed_total.labels(kind=dropped).inc()
+            self._queue.append((kind, topic, data))
+            self._idle.clear()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="hallboard-publish", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued so far was sent (or failed); False on timeout."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._idle.set()
+                    self._cond.wait()
+                count = min(len(self._queue), MAX_BATCH)
+                batch = [self._queue.popleft() for _ in range(count)]
+            self._send(batch)
+            with self._cond:
+                if not self._queue:
+                    self._idle.set()
+
+    def _send(self, batch: list[tuple[str, str, bytes]]) -> None:
+        kinds = Counter(kind for kind, _, _ in batch)
+        try:
+            pipe = redis_client(self.url).pipeline(transaction=False)
+            for _, topic, data in batch:
+                pipe.publish(PREFIX + topic, ORIGIN + b" " + data)
+            pipe.execute()
+        except Exception as exc:  # never fatal: polling covers what was lost
+            for kind, count in kinds.items():
+                metrics.realtime_publish_failed_total.labels(kind=kind).inc(count)
+            if not self._failing:
+                logger.warning(
+                    "%d events not published to Redis (polling will cover them): %s",
+                    len(batch),
+                    exc,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            logger.info("publishing to Redis again")
+        self._failing = False
+        for kind, count in kinds.items():
+            metrics.realtime_published_total.labels(kind=kind).inc(count)
+
+
+_senders: dict[str, _Sender] = {}
+_senders_lock = threading.Lock()
+
+
+def _sender(url: str) -> _Sender:
+    with _senders_lock:
+        sender = _senders.get(url)
+        if sender is None:
+            sender = _senders[url] = _Sender(url)
+        return sender
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until every event queued by this process so far has gone to Redis (or failed)."""
+    return all(sender.flush(timeout) for sender in list(_senders.values()))
+
+
+# A short-lived process (a management command, an import) sends what it queued.
+atexit.register(flush, 2.0)
+
+
 def publish(topic: str, event: dict[str, Any]) -> None:
-    """Publish ``event`` on ``topic``, stamped with ``"ts"`` (now, for push latency)."""
+    """Publish ``event`` on ``topic``, stamped with ``"ts"`` (now, for push latency).
+
+    Returns at once: this process's gateways are told now (the in-process bus),
+    Redis by the sender thread.
+    """
     kind = str(event.get("e", "unknown"))
     data = json.dumps({**event, "ts": time.time()}, separators=(",", ":")).encode()
     BUS.publish(topic, data)  # gateways in this process (the embedded default)
     url = settings.REDIS_URL
     if url:
-        try:
-            redis_client(url).publish(PREFIX + topic, ORIGIN + b" " + data)
-        except Exception as exc:  # never let a publish fail the edit
-            metrics.realtime_publish_failed_total.labels(kind=kind).inc()
-            logger.warning("publish to %s failed (polling will cover it): %s", topic, exc)
-            return
-    metrics.realtime_published_total.labels(kind=kind).inc()
+        _sender(url).put(kind, topic, data)
+    else:
+        metrics.realtime_published_total.labels(kind=kind).inc()
 
 
 def invalidate(school_id: int, revision: int) -> None:

@@ -33,7 +33,10 @@ logger = logging.getLogger("hallboard.server.gc")
 
 #: Allocations (minus deallocations) between young collections (CPython's default: 700;
 #: a young collection of this many objects takes about a millisecond).
-GEN0_THRESHOLD = 10_000
+GEN0_THRESHOLD = 3_000
+#: Young collections between collections of the middle generation (default 10), which
+#: walk up to GEN0_THRESHOLD times this many objects: kept to a few milliseconds.
+GEN1_THRESHOLD = 4
 #: Middle-generation collections between full ones (default 10): full collections
 #: become rare; the freezes keep what they would walk small anyway.
 GEN2_THRESHOLD = 100
@@ -43,8 +46,7 @@ def tune_for_serving() -> None:
     """Call once, after start-up: collect, freeze what exists, raise the young threshold."""
     gc.collect()
     gc.freeze()
-    _, gen1, _ = gc.get_threshold()
-    gc.set_threshold(GEN0_THRESHOLD, gen1, GEN2_THRESHOLD)
+    gc.set_threshold(GEN0_THRESHOLD, GEN1_THRESHOLD, GEN2_THRESHOLD)
     logger.info(
         "gc: %d start-up objects frozen; young threshold %d", gc.get_freeze_count(), GEN0_THRESHOLD
     )
