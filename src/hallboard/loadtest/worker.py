@@ -340,7 +340,9 @@ class Worker:
         if client.dropped:
             return
         self.counters["failed"] += 1
-        self.emit(screen.idx, "f", reason, time.time())
+        # Dated by when the attempt started: a connect refused while the server was down
+        # but reported after it came back is not an error "after the server was ready".
+        self.emit(screen.idx, "f", reason, client.started)
         if reason == "close:4409" and self.fallback:
             self.start_polling(screen)  # push refused: the display polls instead
         self._maybe_reconnect(screen, reason)
