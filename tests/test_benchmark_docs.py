@@ -1,0 +1,28 @@
+"""The benchmark figures in the docs are generated, never typed: docs/benchmarks.md and the
+README's summary are exactly what bench/report.py makes of docs/benchmarks.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402 - the repository's bench/, not an installed package
+
+
+def results() -> dict[str, object]:
+    return dict(json.loads((ROOT / "docs/benchmarks.json").read_text()))
+
+
+def test_benchmarks_md_is_the_report_of_the_json() -> None:
+    """docs/benchmarks.md is bench/report.py's rendering of docs/benchmarks.json."""
+    assert (ROOT / "docs/benchmarks.md").read_text() == report.render(results())
+
+
+def test_the_readme_quotes_the_generated_summary() -> None:
+    """The README's performance block is the generated summary of the same run."""
+    readme = (ROOT / "README.md").read_text()
+    assert report.readme_summary(results()) in readme
