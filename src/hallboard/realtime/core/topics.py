@@ -14,11 +14,6 @@ def screen(screen_id: int) -> str:
     return f"screen:{screen_id}"
 
 
-def organisation(organisation_id: int) -> str:
-    """Every screen of every school of an organisation (organisation-wide alerts)."""
-    return f"org:{organisation_id}"
-
-
 def user(user_id: int) -> str:
     """One staff user's sockets (feedback on what that user sent)."""
     return f"user:{user_id}"

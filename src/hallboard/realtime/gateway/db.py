@@ -198,10 +198,6 @@ def current_state(
     return revs, top_alerts({pk: org for pk, org, _ in rows}, timezone.now())
 
 
-def revisions(school_ids: Iterable[int]) -> dict[int, int]:
-    return dict(School.objects.filter(pk__in=list(school_ids)).values_list("pk", "revision"))
-
-
 def push_states(screen_ids: Iterable[int]) -> dict[int, bool]:
     """Whether each screen may still use push; a deleted or revoked screen may not."""
     flags = PushSettings.current()
