@@ -116,6 +116,18 @@ def _median_of(runs: list[dict[str, Any]], getter: Getter) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
+def _storm_cell(figures: dict[str, Any]) -> str:
+    """A stack's reconnect-storm figure for the targets table; a storm never recovered says so."""
+    if figures.get("storm") is not None:
+        return f"{fmt(figures['storm'], 2)} s"
+    if figures.get("storm_missing") or figures.get("storm_errors"):
+        return (
+            f"never all back and current: {fmt(figures.get('storm_missing'))} not current, "
+            f"{fmt(figures.get('storm_errors'))} errors"
+        )
+    return "—"
+
+
 def fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "—"
@@ -436,7 +448,7 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             f"{fmt(hb.get('storm'), 2)} s, {fmt(hb.get('storm_errors'))} errors, "
             f"{fmt(hb.get('storm_missing'))} not current",
             storm_ok,
-            f"{fmt(seeds.get('storm'), 2)} s",
+            _storm_cell(seeds),
             "" if storm_ok else busy_note,
         )
     )

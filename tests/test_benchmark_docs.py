@@ -26,3 +26,12 @@ def test_the_readme_quotes_the_generated_summary() -> None:
     """The README's performance block is the generated summary of the same run."""
     readme = (ROOT / "README.md").read_text()
     assert report.readme_summary(results()) in readme
+
+
+def test_a_storm_that_never_recovered_says_so() -> None:
+    """A stack whose screens never all came back shows its counts, not an empty time."""
+    assert report._storm_cell({"storm": None, "storm_missing": 9801, "storm_errors": 143241}) == (
+        "never all back and current: 9,801 not current, 143,241 errors"
+    )
+    assert report._storm_cell({"storm": 5.046}) == "5.05 s"
+    assert report._storm_cell({}) == "—"

@@ -53,7 +53,7 @@ def assert_all_delivered(result: dict[str, Any], scenarios: list[str]) -> None:
             assert r["missing"] == 0, (name, r)
     if "storm" in s:
         storm = s["storm"]
-        assert storm["back"] == storm["current"] == storm["screens"] > 0
+        assert storm["back"] == storm["current"] == storm["expected"] == storm["screens"] > 0
         assert storm["errors"] == {}
     if "poll" in s:
         poll = s["poll"]

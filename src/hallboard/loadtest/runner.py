@@ -702,6 +702,7 @@ class LoadRun:
             "mode": o.storm,
             "screens": len(ws_open),
             "back": len([i for i in ws_open if i in self.open]),
+            "expected": expected,
             "current": expected - len(missing),
             "missing": len(missing),
             "missing_list": missing[:MAX_MISSING_LISTED],
