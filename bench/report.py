@@ -59,6 +59,7 @@ METRICS: list[tuple[str, str, Getter]] = [
     ("kib", "KiB per idle connection", lambda r: _get(r, "scenarios", "connect", "kib_per_connection")),
     ("connects", "connects/s", lambda r: _get(r, "scenarios", "connect", "connects_per_s")),
     ("client_cpu", "load generator CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "client_cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
+    ("helper_cpu", "busiest other CPU while connecting (load generator, database, Redis; share)", lambda r: r.get("helper_cpu_busy")),
     ("server_cpu", "server CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "server", "cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
     ("handshake_p99", "handshake p99 (ms)", lambda r: _get(r, "scenarios", "connect", "handshake_ms", "p99")),
     ("idle_cpu", "idle server CPU (share of a core)", lambda r: _get(r, "scenarios", "connect", "idle", "server_cpu_share")),
@@ -386,10 +387,18 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
     gc_note = f"worst GC pause {fmt(hb.get('gc'))} ms sets the tail"
     busy = hb.get("connect_cpu_busy")
     client = hb.get("client_cpu")
+    helpers = hb.get("helper_cpu")
     if busy is not None and busy >= 0.9:
         busy_note = (
             f"server CPU busy {fmt(100 * busy, 0)} % of the connect phase: CPU-bound in one "
             "process (see the profile)"
+        )
+    elif helpers is not None and helpers >= 0.9:
+        busy_note = (
+            f"the server was {fmt(100 * (busy or 0), 0)} % busy, but the other core (load "
+            f"generator, database, Redis and their share of the loopback traffic) was "
+            f"{fmt(100 * helpers, 0)} % busy: on this 2-core machine the load beside the "
+            f"server set the pace (handshake p99 {fmt(hb.get('handshake_p99'), 0)} ms)"
         )
     elif client is not None and client >= 0.9:
         busy_note = (

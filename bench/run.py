@@ -409,6 +409,8 @@ class Bench:
             "drop",
             "--hold",
             str(a.hold),
+            "--inflight",
+            str(a.inflight),
             "--warmup",
             str(min(50, n // 20)),
             "--latency-edits",
@@ -454,6 +456,10 @@ class Bench:
         result["gc"] = gc_summary(gc_files, t0, t1)
         result["server_rss_end_bytes"] = sum(s.rss_bytes for s in rss_end if s is not None)
         result["stack"], result["n"], result["run"] = stack, n, run
+        # The busiest of the helpers' CPUs (load generator, database, Redis) while connecting.
+        busy = _get_path(result, "scenarios", "connect", "machine_cpu_busy") or {}
+        helpers = [busy[str(c)] for c in CLIENT_CPUS if str(c) in busy]
+        result["helper_cpu_busy"] = max(helpers) if helpers else None
         if profile is not None:
             result["profile"] = summarise_profile(self.work / f"profile-{tag}.txt")
         return result
@@ -597,13 +603,16 @@ asyncio.run(main())
         self.results["machine"] = machine()
         # Other work on the machine shows here: the figures are relative, same run, same load.
         self.results["load_average_start"] = os.getloadavg()
-        self.results["method"] = METHOD
+        self.results["method"] = METHOD.format(inflight=a.inflight)
         self.results["settings"] = {
             "sizes": a.sizes,
             "runs_at_largest": a.max_runs,
             "runs": a.runs,
             "quick": a.quick,
             "hold_s": a.hold,
+            "inflight": a.inflight,
+            "server_cpus": SERVER_CPUS,
+            "helper_cpus": CLIENT_CPUS,
             "latency_edits": a.latency_edits,
             "push_all_repeat": a.push_all_repeat,
             "wrk_seconds": a.wrk_seconds,
@@ -668,10 +677,19 @@ asyncio.run(main())
             shutil.rmtree(self.work, ignore_errors=True)
 
 
+def _get_path(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
 METHOD = (
     "Server under test pinned to CPU 0; Redis, the load generator (`hallboard loadtest`, a "
     "minimal RFC 6455 client on raw asyncio in client processes) and wrk pinned to CPU 1. "
     "5 screens per school, push only (no polling screens) for the push figures. "
+    "Connects: as fast as the server answers, {inflight} handshakes in flight at once. "
     "KiB per idle connection = server RSS delta over the connect phase and an idle hold, "
     "divided by the connections opened (after a warm-up of a few connections). "
     "Latency = receive time at each screen − a timestamp taken inside the editing transaction "
@@ -789,6 +807,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Any of seeds, hallboard, hallboard-3 (three gateway replicas).",
     )
     parser.add_argument("--hold", type=float, help="Idle seconds after connecting.")
+    parser.add_argument(
+        "--inflight",
+        type=int,
+        default=512,
+        help="Handshakes the load generator keeps in flight while connecting (default 512).",
+    )
     parser.add_argument(
         "--max-runs",
         type=int,

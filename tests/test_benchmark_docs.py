@@ -35,3 +35,22 @@ def test_a_storm_that_never_recovered_says_so() -> None:
     )
     assert report._storm_cell({"storm": 5.046}) == "5.05 s"
     assert report._storm_cell({}) == "—"
+
+
+def test_a_busy_helper_core_is_named_as_what_set_the_connect_rate() -> None:
+    """When the server had room but the other core was full, the report says the other core."""
+    runs = results()
+    text = report.render(
+        {
+            **runs,
+            "runs": [
+                {**r, "helper_cpu_busy": 0.97}
+                if r.get("stack") == "hallboard" and r.get("n") == 10_000
+                else r
+                for r in runs["runs"]  # type: ignore[attr-defined]
+            ],
+        }
+    )
+    connects = next(line for line in text.splitlines() if line.startswith("| ≥ 5,000 connects/s"))
+    assert "97 % busy" in connects
+    assert "set the pace" in connects

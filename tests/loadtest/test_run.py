@@ -45,6 +45,9 @@ def assert_all_delivered(result: dict[str, Any], scenarios: list[str]) -> None:
     s = result["scenarios"]
     assert s["connect"]["connected"] == s["connect"]["attempted"] > 0
     assert s["connect"]["failures"] == {}
+    busy = s["connect"]["machine_cpu_busy"]
+    assert busy
+    assert all(0 <= share <= 1 for share in busy.values())
     for name in ("sync", "latency", "push-all", "churn", "poll"):
         if name in s:
             r = s[name]

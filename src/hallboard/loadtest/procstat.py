@@ -91,3 +91,40 @@ def delta(
         "rss_delta_bytes": rss,
         "rss_bytes": total_rss,
     }
+
+
+def cpu_jiffies() -> dict[str, tuple[int, int]]:
+    """Per CPU of the machine: (busy, total) clock ticks since boot, from ``/proc/stat``.
+
+    Busy is everything but idle and iowait; it includes the kernel's softirq
+    work (loopback TCP is processed there), which no process's own times show.
+    Empty where /proc/stat cannot be read.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        # user nice system idle iowait irq softirq steal (guest time is inside user).
+        ticks = [int(v) for v in rest.split()[:8]]
+        total = sum(ticks)
+        out[name[3:]] = (total - ticks[3] - ticks[4], total)
+    return out
+
+
+def cpu_busy(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, float]:
+    """Share of the time each CPU was busy between two ``cpu_jiffies`` readings (0..1)."""
+    out = {}
+    for cpu, (busy_b, total_b) in before.items():
+        if cpu not in after:
+            continue
+        busy_a, total_a = after[cpu]
+        if total_a > total_b:
+            out[cpu] = round((busy_a - busy_b) / (total_a - total_b), 3)
+    return out
