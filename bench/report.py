@@ -376,6 +376,11 @@ def _median(values: list[Any]) -> float | None:
 def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             plain_rps: float | None, fast_rps: float | None) -> list[tuple[str, str, bool | None, str, str]]:  # fmt: skip
     """(target, hallboard's figure, met, seeds' figure, what limits it) for each target."""
+    profile_ref = (
+        "see the profile below"
+        if hb.get("profile")
+        else "`make bench BENCH_ARGS=--profile` adds a profile"
+    )
 
     def le(value: float | None, bound: float) -> bool | None:
         return None if value is None else value <= bound
@@ -391,7 +396,7 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
     if busy is not None and busy >= 0.9:
         busy_note = (
             f"server CPU busy {fmt(100 * busy, 0)} % of the connect phase: CPU-bound in one "
-            "process (see the profile)"
+            f"process ({profile_ref})"
         )
     elif helpers is not None and helpers >= 0.9:
         busy_note = (
@@ -406,14 +411,19 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             "pace, not the server"
         )
     elif busy is not None:
+        other = (
+            ""
+            if helpers is None
+            else f"; the other core, with the database and Redis, {fmt(100 * helpers, 0)} %"
+        )
         busy_note = (
             f"neither the server ({fmt(100 * busy, 0)} % busy) nor the load generator "
-            f"({fmt(100 * (client or 0), 0)} %) was saturated: handshakes in flight over their "
+            f"({fmt(100 * (client or 0), 0)} %{other}) was saturated: handshakes in flight over their "
             f"latency (p99 {fmt(hb.get('handshake_p99'), 0)} ms, each waiting for its batch's "
             "database lookups) set the rate"
         )
     else:
-        busy_note = "see the profile"
+        busy_note = profile_ref
     kib = hb.get("kib")
     rows.append(
         (
@@ -508,9 +518,9 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             if le(hb.get("cpu_us"), 8)
             else (
                 f"{fmt(100 * hb['cpu_system'], 0)} % of it in the kernel (each frame's loopback "
-                "TCP send, and waking the client that receives it); see the profile"
+                f"TCP send, and waking the client that receives it); {profile_ref}"
                 if hb.get("cpu_system") is not None
-                else "see the profile"
+                else profile_ref
             ),
         )
     )
