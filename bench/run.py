@@ -457,7 +457,7 @@ class Bench:
         result["server_rss_end_bytes"] = sum(s.rss_bytes for s in rss_end if s is not None)
         result["stack"], result["n"], result["run"] = stack, n, run
         # The busiest of the helpers' CPUs (load generator, database, Redis) while connecting.
-        busy = _get_path(result, "scenarios", "connect", "machine_cpu_busy") or {}
+        busy = result.get("scenarios", {}).get("connect", {}).get("machine_cpu_busy") or {}
         helpers = [busy[str(c)] for c in CLIENT_CPUS if str(c) in busy]
         result["helper_cpu_busy"] = max(helpers) if helpers else None
         if profile is not None:
@@ -675,14 +675,6 @@ asyncio.run(main())
             log("updated the benchmark summary in README.md")
         if not a.keep:
             shutil.rmtree(self.work, ignore_errors=True)
-
-
-def _get_path(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 METHOD = (

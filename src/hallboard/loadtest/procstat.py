@@ -16,9 +16,6 @@ from pathlib import Path
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
 @dataclass(frozen=True, slots=True)
 class Sample:
     cpu_ns: int

@@ -110,10 +110,7 @@ class _Sender:
                     self._cond.wait()
                 count = min(len(self._queue), MAX_BATCH)
                 batch = [self._queue.popleft() for _ in range(count)]
-            self._send(batch)
-            with self._cond:
-                if not self._queue:
-                    self._idle.set()
+            self._send(batch)  # idle is set above, once the queue is found empty
 
     def _send(self, batch: list[tuple[str, str, bytes]]) -> None:
         kinds = Counter(kind for kind, _, _ in batch)
