@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -335,3 +336,33 @@ async def test_a_socket_paused_too_long_is_closed_as_slow(
         assert gw.hub.stats.slow_closed == 1
     finally:
         await gw.shutdown()
+
+
+async def test_shutdown_waits_for_the_write_in_progress(
+    tenant: Tenant, screen: tuple[Screen, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A heartbeat batch being written when the gateway stops is finished before shutdown
+    returns: nothing is left running in the database threads of a stopped gateway."""
+    from hallboard.realtime.gateway import db as gateway_db
+
+    real_write = gateway_db.write
+    started, finished = asyncio.Event(), []
+    loop = asyncio.get_running_loop()
+
+    def slow_write(batch: Any) -> Any:
+        if batch.heartbeats:
+            loop.call_soon_threadsafe(started.set)
+            time.sleep(0.5)
+        written = real_write(batch)
+        if batch.heartbeats:
+            finished.append(True)
+        return written
+
+    monkeypatch.setattr(gateway_db, "write", slow_write)
+    gw = await start_gateway()
+    ws = await open_display(gw, screen[1])
+    await receive_type(ws, "hello")
+    await ws.send('{"type":"heartbeat","rev":1,"mode":"ws","uptime_s":5}')
+    await asyncio.wait_for(started.wait(), 10)
+    await gw.shutdown()
+    assert finished == [True]

@@ -748,6 +748,11 @@ class Gateway:
                 self._schedule_write()
 
     async def _flush_writes_now(self) -> None:
+        """At shutdown: let the batch being written finish, then write what is left, so no
+        write runs in the database threads after the gateway has stopped."""
+        deadline = self.clock() + self.options.close_timeout
+        while self._writing and self.clock() < deadline:
+            await asyncio.sleep(0.01)
         if self._writes:
             with contextlib.suppress(Exception):
                 await db.run_db(self.executor, db.write, self._writes)
