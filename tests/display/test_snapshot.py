@@ -70,7 +70,12 @@ def test_snapshot_shows_todays_content(tenant: Tenant, freeze: Callable[..., Non
     assert meta["server_time"] == "2026-11-23T09:00:00Z"
     assert meta["school_time"].startswith("2026-11-23T10:00:00+01:00")
     assert meta["valid_until"] == "2026-11-23T23:00:00Z"  # Berlin midnight
-    assert body["school"] == {"slug": "alpha", "name": "Alpha", "timezone": "Europe/Berlin"}
+    assert body["school"] == {
+        "slug": "alpha",
+        "name": "Alpha",
+        "timezone": "Europe/Berlin",
+        "language": "en",
+    }
     assert [p["number"] for p in body["periods"]] == [1, 2]
     assert {(x["class"], x["period"], x["teacher"]) for x in body["lessons"]} == {
         ("7a", 1, "MUE"),

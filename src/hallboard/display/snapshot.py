@@ -140,7 +140,12 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
             "poll_min_seconds": settings.DISPLAY_POLL_MIN_SECONDS,
             "poll_max_seconds": settings.DISPLAY_POLL_MAX_SECONDS,
         },
-        "school": {"slug": school.slug, "name": school.name, "timezone": school.timezone},
+        "school": {
+            "slug": school.slug,
+            "name": school.name,
+            "timezone": school.timezone,
+            "language": school.language,
+        },
         "screen": {
             "id": screen.pk,
             "name": screen.name,

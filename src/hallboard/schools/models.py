@@ -9,10 +9,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from hallboard.i18n import LANGUAGES, supported
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin).")
+
+
+def default_language() -> str:
+    """New schools speak the install's default language (``HALLBOARD_LANGUAGE``)."""
+    return supported(settings.LANGUAGE_CODE)
 
 
 class Organisation(models.Model):
@@ -47,6 +54,8 @@ class School(models.Model):
     timezone = models.CharField(
         max_length=64, default="Europe/Berlin", validators=[validate_timezone]
     )
+    #: The language of the school's screens (staff pages speak each user's own).
+    language = models.CharField(max_length=8, choices=LANGUAGES, default=default_language)
     revision = models.BigIntegerField(default=1, editable=False)
     #: When ``revision`` last changed (set by the same UPDATE that bumps it).
     revision_changed_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -28,11 +28,31 @@
   var SEVERITIES = ["extreme", "severe", "moderate", "minor"]; // most severe first
   var REQUEST_TIMEOUT_MS = 10000;
   var PAGE_MS = 8000; // how long each page of a long list is shown
+
+  // --- words: the school's language (hallboard/i18n.js, docs/translations.md) ----
+  // Every word on the screen comes from gettext; before the screen knows its school
+  // (pairing), the browser's language. Dates and times are formatted for it too.
+  var i18n = window.hallboardI18n.forLanguage(function () {
+    return state.snap && state.snap.school && state.snap.school.language;
+  });
+  var gettext = i18n.gettext;
+  var ngettext = i18n.ngettext;
+  var interpolate = i18n.interpolate;
+  function gettext_noop(msgid) { return msgid; } // marks a msgid translated where it is used
+
   var KIND_LABEL = {
-    cancelled: "Cancelled",
-    room_change: "Room change",
-    substitute: "Substitute",
-    note: "Note"
+    cancelled: gettext_noop("Cancelled"),
+    room_change: gettext_noop("Room change"),
+    substitute: gettext_noop("Substitute"),
+    note: gettext_noop("Note")
+  };
+  var ALERT_KIND_LABEL = {
+    lockdown: gettext_noop("Lockdown"),
+    evacuation: gettext_noop("Evacuation"),
+    fire: gettext_noop("Fire"),
+    shelter: gettext_noop("Shelter in place"),
+    weather: gettext_noop("Severe weather"),
+    other: gettext_noop("Alert")
   };
 
   var state = {
@@ -101,9 +121,9 @@
 
   function fmt(date, options) {
     try {
-      return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: tz() }, options)).format(date);
+      return new Intl.DateTimeFormat(i18n.language(), Object.assign({ timeZone: tz() }, options)).format(date);
     } catch (e) {
-      return new Intl.DateTimeFormat(undefined, options).format(date);
+      return new Intl.DateTimeFormat(i18n.language(), options).format(date);
     }
   }
 
@@ -382,7 +402,9 @@
     return { current: current, next: next };
   }
 
-  function periodLabel(p) { return /^\d+$/.test(p.label) ? "Period " + p.label : p.label; }
+  function periodLabel(p) {
+    return /^\d+$/.test(p.label) ? interpolate(gettext("Period %(number)s"), { number: p.label }) : p.label;
+  }
 
   function renderNowNext(now) {
     var snap = state.snap;
@@ -391,14 +413,14 @@
     var cn = currentAndNext(snap.periods, now);
     var html = "";
     if (cn.current) {
-      html += '<div class="slot now"><span class="tag">Now</span><b>' + escapeHtml(periodLabel(cn.current)) +
+      html += '<div class="slot now"><span class="tag">' + escapeHtml(gettext("Now")) + "</span><b>" + escapeHtml(periodLabel(cn.current)) +
         "</b> " + escapeHtml(cn.current.start) + "–" + escapeHtml(cn.current.end) + "</div>";
     }
     if (cn.next) {
-      html += '<div class="slot next"><span class="tag">Next</span><b>' + escapeHtml(periodLabel(cn.next)) +
+      html += '<div class="slot next"><span class="tag">' + escapeHtml(gettext("Next")) + "</span><b>" + escapeHtml(periodLabel(cn.next)) +
         "</b> " + escapeHtml(cn.next.start) + "–" + escapeHtml(cn.next.end) + "</div>";
     }
-    if (!html) html = '<div class="slot">No more lessons today</div>';
+    if (!html) html = '<div class="slot">' + escapeHtml(gettext("No more lessons today")) + "</div>";
     box.innerHTML = html;
   }
 
@@ -409,7 +431,7 @@
       if (!byClass[s.class]) { byClass[s.class] = []; order.push(s.class); }
       byClass[s.class].push(s);
     });
-    if (!order.length) return '<p class="empty">No substitutions today.</p>';
+    if (!order.length) return '<p class="empty">' + escapeHtml(gettext("No substitutions today.")) + "</p>";
     order.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
     return order.map(function (name) {
       var rows = byClass[name].map(function (s) {
@@ -421,7 +443,7 @@
         }
         return '<div class="sub-row kind-' + escapeHtml(s.kind) + '">' +
           '<span class="p">' + escapeHtml(s.period) + "</span>" +
-          '<span class="badge">' + escapeHtml(KIND_LABEL[s.kind] || s.kind) + "</span>" +
+          '<span class="badge">' + escapeHtml(KIND_LABEL[s.kind] ? gettext(KIND_LABEL[s.kind]) : s.kind) + "</span>" +
           '<span class="subject">' + escapeHtml(s.subject || "") + "</span>" +
           '<span class="who">' + who + "</span>" +
           '<span class="room">' + escapeHtml(s.room || "") + "</span>" +
@@ -437,14 +459,17 @@
     var classes = [];
     snap.lessons.forEach(function (l) { if (classes.indexOf(l.class) < 0) classes.push(l.class); });
     classes.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
-    if (!snap.lessons.length) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No lessons today.</p>'; }
+    if (!snap.lessons.length) {
+      $("lessons-title").textContent = gettext("Timetable");
+      return '<p class="empty">' + escapeHtml(gettext("No lessons today.")) + "</p>";
+    }
     var cell = function (l) {
       return '<span class="subject">' + escapeHtml(l.subject) + "</span>" +
         (l.room ? ' <span class="room">' + escapeHtml(l.room) + "</span>" : "") +
         (l.teacher ? ' <span class="who">' + escapeHtml(l.teacher) + "</span>" : "");
     };
     if (classes.length <= 4) {
-      $("lessons-title").textContent = "Today";
+      $("lessons-title").textContent = gettext("Today");
       var head = "<tr><th></th>" + classes.map(function (c) { return "<th>" + escapeHtml(c) + "</th>"; }).join("") + "</tr>";
       var body = snap.periods.map(function (p) {
         var cells = classes.map(function (c) {
@@ -457,15 +482,19 @@
     }
     var cn = currentAndNext(snap.periods, now);
     var slot = cn.current || cn.next;
-    if (!slot) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No more lessons today.</p>'; }
-    $("lessons-title").textContent = (cn.current ? "Now: " : "Next: ") + periodLabel(slot);
+    if (!slot) {
+      $("lessons-title").textContent = gettext("Timetable");
+      return '<p class="empty">' + escapeHtml(gettext("No more lessons today.")) + "</p>";
+    }
+    $("lessons-title").textContent = interpolate(
+      cn.current ? gettext("Now: %(period)s") : gettext("Next: %(period)s"), { period: periodLabel(slot) });
     return snap.lessons.filter(function (l) { return l.period === slot.number; }).map(function (l) {
       return '<div class="lesson-row"><span class="class-name">' + escapeHtml(l.class) + "</span>" + cell(l) + "</div>";
     }).join("");
   }
 
   function renderNews(snap) {
-    if (!snap.announcements.length) return '<p class="empty">No announcements.</p>';
+    if (!snap.announcements.length) return '<p class="empty">' + escapeHtml(gettext("No announcements.")) + "</p>";
     return snap.announcements.map(function (a) {
       return '<article class="news-item priority-' + escapeHtml(a.priority) + '"><h3>' + escapeHtml(a.title) +
         "</h3>" + (a.body ? "<p>" + escapeHtml(a.body) + "</p>" : "") + "</article>";
@@ -491,10 +520,10 @@
   function showAlert(alert) {
     var box = $("alert");
     box.className = "alert severity-" + alert.severity;
-    $("alert-kind").textContent = alert.kind === "other" ? "Alert" : alert.kind.replace(/_/g, " ");
+    $("alert-kind").textContent = gettext(ALERT_KIND_LABEL[alert.kind] || ALERT_KIND_LABEL.other);
     $("alert-headline").textContent = alert.headline;
     $("alert-instructions").textContent = alert.instructions || "";
-    $("alert-since").textContent = "Since " + hhmm(new Date(alert.starts_at));
+    $("alert-since").textContent = interpolate(gettext("Since %(time)s"), { time: hhmm(new Date(alert.starts_at)) });
     box.hidden = false;
     document.body.classList.add("alerting");
     state.alert = alert;
@@ -577,6 +606,7 @@
     var snap = state.snap;
     if (!snap) return;
     var now = new Date();
+    translatePage();
     document.body.classList.remove("booting");
     document.body.classList.toggle("portrait", snap.screen.orientation === "portrait");
     document.body.classList.toggle("landscape", snap.screen.orientation !== "portrait");
@@ -593,15 +623,15 @@
   function renderFreshness() {
     if (!state.snap) return;
     var asOf = state.confirmedAt ? new Date(state.confirmedAt) : null;
-    $("asof").textContent = asOf ? "As of " + hhmm(asOf) : "Not yet confirmed";
-    $("link").textContent = state.wsOpen ? "● live" : "○ polling";
+    $("asof").textContent = asOf ? interpolate(gettext("As of %(time)s"), { time: hhmm(asOf) }) : gettext("Not yet confirmed");
+    $("link").textContent = state.wsOpen ? "● " + gettext("live") : "○ " + gettext("polling");
     var staleAfter = (pollMax() + 15) * 1000;
     var stale = state.unreachable || !asOf || Date.now() - state.confirmedAt > staleAfter;
     var banner = $("stale");
     if (stale) {
       banner.textContent = asOf
-        ? "Not updated since " + hhmm(asOf) + " — showing the last known information"
-        : "Cannot reach the server — showing the last known information";
+        ? interpolate(gettext("Not updated since %(time)s — showing the last known information"), { time: hhmm(asOf) })
+        : gettext("Cannot reach the server — showing the last known information");
       banner.hidden = false;
     } else {
       banner.hidden = true;
@@ -656,8 +686,8 @@
       state.token = null;
       startPairing();
     } else {
-      $("notice-text").textContent = "This screen is bound to another device. " +
-        "Ask your IT admin to reset its binding in hallboard.";
+      $("notice-text").textContent = gettext(
+        "This screen is bound to another device. Ask your IT admin to reset its binding in hallboard.");
       $("notice").hidden = false;
     }
   }
@@ -671,6 +701,7 @@
   var pairing = null;
   function startPairing() {
     clearTimeout(state.pollTimer);
+    translatePage();
     $("board").hidden = true;
     $("pairing").hidden = false;
     fetch(API + "pair/", {
@@ -698,7 +729,9 @@
   function pollPairing() {
     if (!pairing) return;
     var left = Math.max(0, Math.round((Date.parse(pairing.expires_at) - Date.now()) / 60000));
-    $("pairing-expiry").textContent = "The code is valid for " + left + " more minute" + (left === 1 ? "" : "s") + ".";
+    $("pairing-expiry").textContent = interpolate(ngettext(
+      "The code is valid for %(minutes)s more minute.",
+      "The code is valid for %(minutes)s more minutes.", left), { minutes: left });
     fetch(API + "pair/" + pairing.code + "/", {
       headers: { "X-Pairing-Secret": pairing.secret },
       cache: "no-store"
@@ -725,8 +758,23 @@
     fetchSnapshot().then(function () { schedulePoll(pollMin()); });
   }
 
+  // The page's own words, in the language of the moment (the school's, once known).
+  function translatePage() {
+    document.documentElement.lang = i18n.language();
+    $("subs-title").textContent = gettext("Substitutions");
+    $("news-title").textContent = gettext("Announcements");
+    if (!$("lessons-title").textContent) $("lessons-title").textContent = gettext("Timetable");
+    if (!state.snap) $("asof").textContent = gettext("Waiting for data…");
+    $("pairing-title").textContent = gettext("Pair this screen");
+    // The menu path is set apart in bold: placed into the translated sentence, escaped.
+    $("pairing-help").innerHTML = escapeHtml(gettext(
+      "In the hallboard admin choose %(menu)s and enter this code, or scan the QR code."
+    )).replace("%(menu)s", "<b>" + escapeHtml(gettext("Screens → Pair a display")) + "</b>");
+  }
+
   // --- start ---------------------------------------------------------------------
   function boot() {
+    translatePage();
     state.dk = deviceKey();
     var fromUrl = new URLSearchParams(location.search).get("token");
     if (fromUrl && fromUrl !== load(KEYS.token)) {
