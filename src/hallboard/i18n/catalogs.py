@@ -60,10 +60,10 @@ def compile_all(locale_dir: Path = LOCALE_DIR) -> list[Path]:
     return [po.with_suffix(".mo") for po in po_files(locale_dir) if compile_po(po)]
 
 
-def _text(message_id: str | tuple[str, ...] | None) -> str:
-    if isinstance(message_id, tuple):
-        return message_id[0]
-    return message_id or ""
+def _text(message_id: object) -> str:
+    if isinstance(message_id, (tuple, list)):
+        return str(message_id[0])
+    return str(message_id or "")
 
 
 def problems(po: Path) -> list[str]:

@@ -54,6 +54,9 @@ class SchoolAdmin(SchoolScopedAdmin):
     def school_ids_of(self, obj: Any) -> set[int]:
         return {obj.pk} if obj.pk else set()
 
+    def school_of(self, obj: Any) -> School | None:
+        return obj if isinstance(obj, School) and obj.pk else None
+
     def scope_filter(self, request: HttpRequest, right: Right) -> Q:
         return Q(pk__in=principal(request).schools(right))
 
