@@ -29,6 +29,8 @@ CSRF_TRUSTED_ORIGINS = env.list("HALLBOARD_CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_URL = env.str("HALLBOARD_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # First: its admin/base_site.html (the admin's language switch) wraps the admin's own.
+    "hallboard.i18n",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -49,7 +51,6 @@ INSTALLED_APPS = [
     "hallboard.server",
     "hallboard.observability",
     "hallboard.loadtest",
-    "hallboard.i18n",
 ]
 
 MIDDLEWARE = [
