@@ -151,3 +151,11 @@ def test_the_api_docs_show_times_with_offset(db: None) -> None:
     announcement = schema["components"]["schemas"]["AnnouncementIn"]["properties"]["starts_at"]
     assert "2026-11-23T22:35:00+01:00" in str(announcement)
     assert "local time" in announcement["description"]
+
+
+def test_schools_name_their_zone_and_language(tenant: Tenant, api_as: KeyFactory) -> None:
+    """GET /schools tells each school's time zone and its screens' language."""
+    School.objects.filter(pk=tenant.school.pk).update(language="de")
+    rows = {s["slug"]: s for s in api_as("viewer", school=None).get("schools").json()}
+    assert (rows["alpha"]["timezone"], rows["alpha"]["language"]) == ("Europe/Berlin", "de")
+    assert rows["beta"]["language"] == "en"
