@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Translations (docs/translations.md): the .po catalogs are the source; the .mo files
-# Django reads are compiled from them here and by setup.py's build step (pip install).
+# Django reads are compiled from them here and by the build step (pip install; hallboard.i18n.build).
 PO := $(wildcard src/hallboard/locale/*/LC_MESSAGES/*.po)
 MO := $(PO:.po=.mo)
 

@@ -5,11 +5,11 @@
 
 The ``.po`` files under ``src/hallboard/locale/`` are the source and live in the
 repository; the ``.mo`` files Django reads are built from them, never committed:
-by setup.py's build step (so every ``pip install``, editable or not, and every
+by the build step, ``hallboard.i18n.build`` (so every ``pip install``, editable or not, and every
 wheel has them) and by ``make`` when a ``.po`` changed since. docs/translations.md
 explains the choice.
 
-This module imports nothing from Django or hallboard, so that setup.py can load
+This module imports nothing from Django or hallboard, so that the build step can load
 it by path while the package is being built.
 """
 

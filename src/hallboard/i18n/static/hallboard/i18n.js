@@ -16,7 +16,10 @@
   var data = { default: "en", catalogs: {} };
   var node = document.getElementById("i18n");
   if (node) {
-    try { data = JSON.parse(node.textContent); } catch (e) { /* English it is */ }
+    try {
+      var parsed = JSON.parse(node.textContent);
+      if (parsed && parsed.catalogs) data = parsed;
+    } catch (e) { /* English it is */ }
   }
 
   function catalogOf(language) {
