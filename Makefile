@@ -29,7 +29,8 @@ MAKEMESSAGES := cd src/hallboard && DJANGO_SETTINGS_MODULE=hallboard.settings \
 messages: $(STAMP)
 	$(MAKEMESSAGES) -d django
 	$(MAKEMESSAGES) -d djangojs
-	$(BIN)/python -m hallboard.i18n.catalogs --check
+	$(BIN)/python -m hallboard.i18n.catalogs
+	$(BIN)/python -m hallboard.i18n.catalogs --check  # lists what is left to translate
 
 demo: $(STAMP) $(MO)
 	$(BIN)/hallboard demo
