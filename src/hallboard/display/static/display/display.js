@@ -138,11 +138,17 @@
     return null;
   }
 
+  // The server answered a poll or a snapshot request (200 or 304): the data shown is
+  // current. Push is (re)connected from here, whatever the status: a screen started from
+  // its cached snapshot only ever hears 304 until something changes, and must not stay on
+  // polling (connectPush does nothing while a socket is open or waiting to retry, or when
+  // push is off for the screen).
   function confirmed() {
     state.confirmedAt = Date.now();
     state.unreachable = false;
     store(KEYS.confirmed, String(state.confirmedAt));
     renderFreshness();
+    connectPush();
   }
 
   function unreachable() {
