@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from pytest_django.live_server_helper import LiveServer
 
 from hallboard.display import page as display_page
@@ -80,7 +81,10 @@ def wait_for(page: Any, expression: str, what: str, seconds: float = 15) -> Any:
     """Poll a JavaScript expression (``page.wait_for_function`` needs eval, which the
     page's policy forbids) until it is truthy; its value."""
     for _ in range(int(seconds * 10)):
-        value = page.evaluate(expression)
+        try:
+            value = page.evaluate(expression)
+        except PlaywrightError:  # the page is navigating: ask again
+            value = None
         if value:
             return value
         page.wait_for_timeout(100)
@@ -140,10 +144,17 @@ def test_a_screen_rebooted_while_the_server_is_down_shows_its_last_data(
 
 
 def test_a_new_version_of_the_shell_replaces_the_cached_one(
-    playwright: Any, own_site: Site, tenant: Tenant, tmp_path: Path, monkeypatch: Any
+    playwright: Any,
+    own_site: Site,
+    tenant: Tenant,
+    tmp_path: Path,
+    monkeypatch: Any,
+    settings: Any,
 ) -> None:
     """When the server has a new page, script or style, the worker script differs, the
-    browser installs the new worker, and only the new version's shell stays cached."""
+    browser installs the new worker, only the new version's shell stays cached, and the
+    page reloads itself to run the new version."""
+    settings.DISPLAY_WATCHDOG_CHECK_SECONDS = 1
     _, token = make_screen(tenant.school)
     context = start_browser(playwright, tmp_path / "kiosk-profile")
     try:
@@ -151,6 +162,12 @@ def test_a_new_version_of_the_shell_replaces_the_cached_one(
         page.goto(f"{own_site.url}/display/?token={token}")
         page.wait_for_selector("body:not(.booting)")
         old = wait_for(page, SHELL_CACHED, "the shell in the cache")["name"]
+        wait_for(page, "window.hallboard.kiosk.shell === 'active'", "the worker to take over")
+        page.wait_for_timeout(2000)
+        assert page.evaluate("localStorage.getItem('hallboard.reload')") is None, (
+            "the first install is no update"
+        )
+        page.evaluate("window.__sameDocument = true")
 
         current = display_page.shell()
         newer = display_page.Shell(current.page, current.assets, "0123456789abcdef")
@@ -162,5 +179,11 @@ def test_a_new_version_of_the_shell_replaces_the_cached_one(
             "the new version's shell to replace the old one",
         )
         assert old != f"hallboard-shell-{newer.version}"
+        wait_for(
+            page,
+            "window.__sameDocument === undefined && window.hallboard !== undefined"
+            " && JSON.parse(localStorage.getItem('hallboard.reload') || '{}').reason === 'update'",
+            "the page to reload itself for the new version",
+        )
     finally:
         context.close()

@@ -286,3 +286,20 @@ def test_a_screen_restarted_from_its_cache_opens_push_at_once(
     assert page.inner_text("#overlay-text") == "Stairs"
     assert page.evaluate("window.hallboard.wsOpen") is True
     assert "live" in page.inner_text("#link")
+
+
+def test_a_device_key_in_the_display_url_is_the_devices(
+    page: Any, site: str, tenant: Tenant
+) -> None:
+    """A display URL with ?dk= binds the screen to that key (a kiosk's scripts can then
+    ask as the same device); without it the page keeps the key it made itself."""
+    screen, token = make_screen(tenant.school)
+    page.goto(f"{site}/display/?token={token}&dk=lobby-pi-0001")
+    page.wait_for_selector("body:not(.booting)")
+    assert Screen.objects.get(pk=screen.pk).device_key == "lobby-pi-0001"
+    assert page.evaluate("localStorage.getItem('hallboard.dk')") == "lobby-pi-0001"
+    page.goto(f"{site}/display/?token={token}")
+    page.wait_for_selector("body:not(.booting)")
+    page.wait_for_function("window.hallboard.confirmedAt > 0 && window.hallboard.dk")
+    assert page.evaluate("window.hallboard.dk") == "lobby-pi-0001"
+    assert page.is_hidden("#notice")  # still the bound device

@@ -5,6 +5,7 @@ alert). Time is Playwright's clock, so a night passes in a second."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from hallboard.alerts.models import Alert
 from hallboard.display.models import ReloadSchedule
+from hallboard.display.views import MAX_CLIENT_INFO_BYTES
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement
 from tests.browser.conftest import needs_chromium
@@ -186,3 +188,32 @@ def test_each_screen_has_its_own_moment_within_the_jitter(
     page.reload()
     page.wait_for_function("window.hallboard.kiosk.watchdog.nightlyAt !== null")
     assert page.evaluate("window.hallboard.kiosk.watchdog.nightlyAt") == moment
+
+
+def test_a_full_trend_of_large_figures_still_fits_a_heartbeat(
+    page: Any, site: str, tenant: Tenant, quick_watchdog: None
+) -> None:
+    """The trend is bounded (48 points): even with every figure at its largest, the
+    heartbeat stays within the server's size limits and is stored whole."""
+    screen, token = make_screen(tenant.school)
+    open_screen(page, site, token)
+    page.evaluate(
+        """localStorage.setItem('hallboard.trend', JSON.stringify({
+             every_s: 1, at: 1, heap_mb: Array(60).fill(99999),
+             dom_nodes: Array(60).fill(9999999), uptime_h: Array(60).fill(99999.9)}))"""
+    )
+    page.reload()
+    page.wait_for_selector("body:not(.booting)")
+    page.wait_for_timeout(1500)  # a check has kept the latest point and cut the rest
+    Announcement.objects.create(school=tenant.school, title="News")  # a heartbeat at once
+
+    def reported() -> bool:
+        health = (Screen.objects.get(pk=screen.pk).client_info or {}).get("health", {})
+        return len(health.get("trend", {}).get("dom_nodes", [])) == 48
+
+    wait_until(page, reported, "a heartbeat with all 48 points")
+    info = Screen.objects.get(pk=screen.pk).client_info
+    assert len(json.dumps(info)) <= MAX_CLIENT_INFO_BYTES  # the HTTP heartbeat takes it too
+    trend = info["health"]["trend"]
+    assert trend["dom_nodes"][0] == 9999999
+    assert trend["dom_nodes"][-1] < 9999999  # the point this page measured

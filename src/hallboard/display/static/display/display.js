@@ -76,9 +76,18 @@
     try { return localStorage.getItem(key); } catch (e) { return null; }
   }
 
+  // The device key: the display URL's (?dk=…: a kiosk set up with a fixed one keeps its
+  // binding even if its storage is lost, and its scripts can ask as the same device),
+  // else the one this browser made on its first start.
   function deviceKey() {
+    var valid = /^[A-Za-z0-9_-]{8,128}$/;
+    var fromUrl = new URLSearchParams(location.search).get("dk");
+    if (fromUrl && valid.test(fromUrl)) {
+      if (fromUrl !== load(KEYS.dk)) store(KEYS.dk, fromUrl);
+      return fromUrl;
+    }
     var dk = load(KEYS.dk);
-    if (!dk || !/^[A-Za-z0-9_-]{8,128}$/.test(dk)) {
+    if (!dk || !valid.test(dk)) {
       var bytes = new Uint8Array(16);
       crypto.getRandomValues(bytes);
       dk = "d";
