@@ -204,7 +204,8 @@ def test_a_full_trend_of_large_figures_still_fits_a_heartbeat(
     )
     page.reload()
     page.wait_for_selector("body:not(.booting)")
-    page.wait_for_timeout(1500)  # a check has kept the latest point and cut the rest
+    # A check has kept the latest point and cut the rest.
+    page.wait_for_function("window.hallboard.kiosk.watchdog.trend.dom_nodes.length === 48")
     Announcement.objects.create(school=tenant.school, title="News")  # a heartbeat at once
 
     def reported() -> bool:
@@ -217,3 +218,31 @@ def test_a_full_trend_of_large_figures_still_fits_a_heartbeat(
     trend = info["health"]["trend"]
     assert trend["dom_nodes"][0] == 9999999
     assert trend["dom_nodes"][-1] < 9999999  # the point this page measured
+
+
+def test_a_trend_too_large_for_a_heartbeat_gives_way_and_the_heartbeat_still_arrives(
+    page: Any, site: str, tenant: Tenant, quick_watchdog: None
+) -> None:
+    """Should the stored trend ever be too large (figures of absurd size), the heartbeat
+    goes without it instead of being refused, which would report the screen offline."""
+    screen, token = make_screen(tenant.school)
+    open_screen(page, site, token)
+    page.evaluate(
+        """localStorage.setItem('hallboard.trend', JSON.stringify({
+             every_s: 1, at: 1, heap_mb: Array(48).fill(1.2345678901234567e+300),
+             dom_nodes: Array(48).fill(1.2345678901234567e+300),
+             uptime_h: Array(48).fill(1.2345678901234567e+300)}))"""
+    )
+    page.reload()
+    page.wait_for_selector("body:not(.booting)")
+    page.wait_for_function("window.hallboard.kiosk.watchdog.trend.dom_nodes.length === 48")
+    Screen.objects.filter(pk=screen.pk).update(client_info={})
+    Announcement.objects.create(school=tenant.school, title="News")  # a heartbeat at once
+
+    def reported() -> bool:
+        return "dom_nodes" in (Screen.objects.get(pk=screen.pk).client_info or {}).get("health", {})
+
+    wait_until(page, reported, "a heartbeat")
+    health = Screen.objects.get(pk=screen.pk).client_info["health"]
+    assert "trend" not in health
+    assert page.evaluate("window.hallboard.wsOpen") is True  # the socket was not closed for it

@@ -354,7 +354,7 @@
     if (navigator.connection && navigator.connection.effectiveType) {
       figures.network = navigator.connection.effectiveType;
     }
-    return Object.assign(figures, kioskHealth());
+    return fitHealth(Object.assign(figures, kioskHealth()));
   }
 
   function heartbeat() {
@@ -941,16 +941,33 @@
       };
     }
     var trend = watch.trend;
-    if (trend && trend.at) {
+    if (trend && trend.at && Array.isArray(trend.heap_mb)) {
+      var last = function (values) {
+        return (Array.isArray(values) ? values : []).slice(-WATCHDOG.trendPoints).map(function (v) {
+          return typeof v === "number" && isFinite(v) ? v : null;
+        });
+      };
       out.trend = {
         every_s: trend.every_s,
         at: new Date(trend.at).toISOString(),
-        heap_mb: trend.heap_mb,
-        dom_nodes: trend.dom_nodes,
-        uptime_h: trend.uptime_h
+        heap_mb: last(trend.heap_mb),
+        dom_nodes: last(trend.dom_nodes),
+        uptime_h: last(trend.uptime_h)
       };
     }
     return out;
+  }
+
+  // A heartbeat over the server's size limit would be refused whole, and the screen
+  // reported offline: the trend, then the last reload, give way first.
+  var CLIENT_INFO_MAX_BYTES = 2048; // hallboard.realtime.core.validation.MAX_CLIENT_INFO_BYTES
+  function fitHealth(figures) {
+    var size = function () {
+      return new Blob([JSON.stringify({ uptime_s: 1e9, health: figures })]).size * 1.1; // margin: spaces
+    };
+    if (size() > CLIENT_INFO_MAX_BYTES) delete figures.trend;
+    if (size() > CLIENT_INFO_MAX_BYTES) delete figures.last_reload;
+    return figures;
   }
 
   // --- start ---------------------------------------------------------------------
