@@ -57,6 +57,12 @@ def wait_until(page: Any, condition: Callable[[], bool], what: str, seconds: flo
     pytest.fail(f"timed out waiting for {what}")
 
 
+def settle(page: Any) -> None:
+    """Wait until the reloaded page is live again, so that no socket is still connecting
+    when the test's gateway shuts down."""
+    page.wait_for_selector("#link:has-text('live')")
+
+
 def last_reload(page: Any) -> Any:
     return page.evaluate("JSON.parse(localStorage.getItem('hallboard.reload'))")
 
@@ -123,6 +129,7 @@ def test_a_page_over_its_dom_bound_reloads_itself_once(
     page.clock.fast_forward("00:30")
     page.wait_for_timeout(3000)
     assert not reloaded(page), "a bound reloads at most once an hour"
+    settle(page)
 
 
 def test_the_nightly_reload_comes_at_the_schools_time(
@@ -141,6 +148,7 @@ def test_the_nightly_reload_comes_at_the_schools_time(
     wait_until(page, lambda: reloaded(page), "the nightly reload")
     page.wait_for_selector("body:not(.booting)")
     assert last_reload(page)["reason"] == "nightly"
+    settle(page)
 
 
 def test_the_nightly_reload_waits_while_an_alert_is_on_screen(
@@ -170,6 +178,7 @@ def test_the_nightly_reload_waits_while_an_alert_is_on_screen(
     alert.save()
     wait_until(page, lambda: reloaded(page), "the nightly reload after the all-clear")
     assert last_reload(page)["reason"] == "nightly"
+    settle(page)
 
 
 def test_each_screen_has_its_own_moment_within_the_jitter(
@@ -188,6 +197,7 @@ def test_each_screen_has_its_own_moment_within_the_jitter(
     page.reload()
     page.wait_for_function("window.hallboard.kiosk.watchdog.nightlyAt !== null")
     assert page.evaluate("window.hallboard.kiosk.watchdog.nightlyAt") == moment
+    settle(page)
 
 
 def test_a_full_trend_of_large_figures_still_fits_a_heartbeat(
@@ -218,6 +228,7 @@ def test_a_full_trend_of_large_figures_still_fits_a_heartbeat(
     trend = info["health"]["trend"]
     assert trend["dom_nodes"][0] == 9999999
     assert trend["dom_nodes"][-1] < 9999999  # the point this page measured
+    settle(page)
 
 
 def test_a_trend_too_large_for_a_heartbeat_gives_way_and_the_heartbeat_still_arrives(
