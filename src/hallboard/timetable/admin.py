@@ -1,20 +1,31 @@
-"""Admin pages for the timetable: the timetabler's and the office's daily work."""
+"""Admin pages for the timetable and calendar: the timetabler's and the office's daily work."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin
 from hallboard.timetable.models import (
     Announcement,
+    Closure,
     Lesson,
     Period,
     Room,
+    SchoolCalendar,
     SchoolClass,
     Subject,
     Substitution,
     Teacher,
+    TeacherAbsence,
+    Term,
+    WeekLabel,
 )
 
 
@@ -52,20 +63,144 @@ class TeacherAdmin(TimetableAdmin):
     search_fields = ["code", "name"]
 
 
+def _names(objects: Any, attr: str) -> str:
+    return ", ".join(sorted(getattr(o, attr) for o in objects.all()))
+
+
 @admin.register(Lesson)
 class LessonAdmin(TimetableAdmin):
-    list_display = ["school_class", "weekday", "period", "subject", "teacher", "room", "school"]
-    list_filter = ["school", "weekday", "school_class"]
-    list_select_related = ["school_class", "period", "subject", "teacher", "room", "school"]
+    list_display = [
+        "weekday",
+        "period",
+        "class_names",
+        "group",
+        "subject",
+        "teacher_codes",
+        "room_names",
+        "weeks",
+        "valid_from",
+        "valid_to",
+        "source",
+    ]
+    list_filter = ["school", "weekday", "weeks", "source"]
+    list_select_related = ["period", "subject", "school"]
+    search_fields = ["classes__name", "subject__code", "teachers__code", "group", "external_id"]
+    filter_horizontal = ["classes", "teachers", "rooms"]
+    fieldsets = [
+        (None, {"fields": ["school", "weekday", "period", "classes", "group", "subject"]}),
+        (_("Who and where"), {"fields": ["teachers", "rooms"]}),
+        (_("When"), {"fields": ["weeks", "valid_from", "valid_to"]}),
+        (_("Origin"), {"fields": ["source", "external_id"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("classes", "teachers", "rooms")
+
+    @admin.display(description=_("classes"))
+    def class_names(self, obj: Lesson) -> str:
+        return _names(obj.classes, "name")
+
+    @admin.display(description=_("teachers"))
+    def teacher_codes(self, obj: Lesson) -> str:
+        return _names(obj.teachers, "code")
+
+    @admin.display(description=_("rooms"))
+    def room_names(self, obj: Lesson) -> str:
+        return _names(obj.rooms, "name")
+
+
+class SubstitutionForm(forms.ModelForm):
+    class Meta:
+        model = Substitution
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean()
+        if not data.get("lesson") and not data.get("classes"):
+            raise ValidationError({"classes": _("Name the classes, or the regular lesson.")})
+        return data
 
 
 @admin.register(Substitution)
 class SubstitutionAdmin(TimetableAdmin):
-    list_display = ["date", "period", "school_class", "kind", "substitute_teacher", "room", "note"]
-    list_filter = ["school", "kind", "date"]
+    form = SubstitutionForm
+    list_display = [
+        "date",
+        "period",
+        "kind",
+        "class_names",
+        "lesson",
+        "substitute_teacher",
+        "room",
+        "note",
+        "source",
+    ]
+    list_filter = ["school", "kind", "date", "source"]
     date_hierarchy = "date"
     ordering = ["-date", "period__number"]
-    list_select_related = ["period", "school_class", "substitute_teacher", "room"]
+    list_select_related = ["period", "substitute_teacher", "room", "lesson__subject"]
+    autocomplete_fields = ["lesson"]
+    filter_horizontal = ["classes"]
+    fieldsets = [
+        (None, {"fields": ["school", "date", "kind", "lesson", "note"]}),
+        (
+            _("What changes (empty: as in the lesson)"),
+            {
+                "fields": [
+                    "period",
+                    "classes",
+                    "group",
+                    "subject",
+                    "teacher",
+                    "substitute_teacher",
+                    "room",
+                ]
+            },
+        ),
+        (_("Moved or swapped to"), {"fields": ["target_date", "target_period"]}),
+        (_("Origin"), {"fields": ["source", "external_id"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("classes", "lesson__classes")
+
+    @admin.display(description=_("classes"))
+    def class_names(self, obj: Substitution) -> str:
+        own = _names(obj.classes, "name")
+        if own or obj.lesson is None:
+            return own
+        return _names(obj.lesson.classes, "name")
+
+
+@admin.register(TeacherAbsence)
+class TeacherAbsenceAdmin(TimetableAdmin):
+    list_display = ["teacher", "starts_on", "first_period", "ends_on", "last_period", "reason"]
+    list_filter = ["school", "starts_on"]
+    list_select_related = ["teacher", "first_period", "last_period"]
+    search_fields = ["teacher__code", "teacher__name", "reason"]
+
+
+@admin.register(SchoolCalendar)
+class SchoolCalendarAdmin(TimetableAdmin):
+    list_display = ["school", "week_cycle", "anchor", "region"]
+
+
+@admin.register(Term)
+class TermAdmin(TimetableAdmin):
+    list_display = ["name", "starts_on", "ends_on", "school"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(TimetableAdmin):
+    list_display = ["name", "kind", "starts_on", "ends_on", "source", "school"]
+    list_filter = ["school", "kind", "source"]
+    search_fields = ["name"]
+    date_hierarchy = "starts_on"
+
+
+@admin.register(WeekLabel)
+class WeekLabelAdmin(TimetableAdmin):
+    list_display = ["__str__", "week", "label", "school"]
 
 
 @admin.register(Announcement)
