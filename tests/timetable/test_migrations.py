@@ -20,9 +20,7 @@ def test_lessons_and_changes_are_carried_over() -> None:
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
     org = old.get_model("schools", "Organisation").objects.create(slug="o", name="O")
-    school = old.get_model("schools", "School").objects.create(
-        organisation=org, slug="s", name="S"
-    )
+    school = old.get_model("schools", "School").objects.create(organisation=org, slug="s", name="S")
     period = old.get_model("timetable", "Period").objects.create(
         school=school, number=1, starts_at=dt.time(8), ends_at=dt.time(9)
     )
@@ -45,7 +43,11 @@ def test_lessons_and_changes_are_carried_over() -> None:
         school=school, date=monday, period=period, school_class=cls, kind="cancelled"
     )
     second = Substitution.objects.create(
-        school=school, date=monday, period=period, school_class=cls, kind="substitute",
+        school=school,
+        date=monday,
+        period=period,
+        school_class=cls,
+        kind="substitute",
         lesson=lesson,
     )
 

@@ -170,17 +170,23 @@ def _classes(change: Substitution | None, lesson: Lesson | None) -> tuple[School
 
 
 def _lessons_query(school: School) -> Any:
-    return Lesson.objects.filter(school=school).select_related("period", "subject").prefetch_related(
-        "classes", "teachers", "rooms"
+    return (
+        Lesson.objects.filter(school=school)
+        .select_related("period", "subject")
+        .prefetch_related("classes", "teachers", "rooms")
     )
 
 
 def _changes_query(school: School) -> Any:
-    return Substitution.objects.filter(school=school).select_related(
-        "period", "target_period", "subject", "teacher", "substitute_teacher", "room"
-    ).prefetch_related(
-        "classes",
-        Prefetch("lesson", queryset=_lessons_query(school)),
+    return (
+        Substitution.objects.filter(school=school)
+        .select_related(
+            "period", "target_period", "subject", "teacher", "substitute_teacher", "room"
+        )
+        .prefetch_related(
+            "classes",
+            Prefetch("lesson", queryset=_lessons_query(school)),
+        )
     )
 
 
@@ -301,8 +307,9 @@ def uncovered_lessons(school: School, day: dt.date) -> list[tuple[Slot, TeacherA
     substituted, moved...). For the staff page's "needs cover" list.
     """
     absences = list(
-        TeacherAbsence.objects.filter(school=school, starts_on__lte=day, ends_on__gte=day)
-        .select_related("teacher", "first_period", "last_period")
+        TeacherAbsence.objects.filter(
+            school=school, starts_on__lte=day, ends_on__gte=day
+        ).select_related("teacher", "first_period", "last_period")
     )
     if not absences:
         return []

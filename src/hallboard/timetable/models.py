@@ -231,7 +231,9 @@ class Lesson(Sourced, SchoolContent):
     teachers = models.ManyToManyField(
         Teacher, blank=True, related_name="lessons", verbose_name=_("teachers")
     )
-    rooms = models.ManyToManyField(Room, blank=True, related_name="lessons", verbose_name=_("rooms"))
+    rooms = models.ManyToManyField(
+        Room, blank=True, related_name="lessons", verbose_name=_("rooms")
+    )
     weeks = models.CharField(
         _("weeks"),
         max_length=40,
