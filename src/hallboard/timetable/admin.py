@@ -112,7 +112,24 @@ class LessonAdmin(TimetableAdmin):
 class SubstitutionForm(forms.ModelForm):
     class Meta:
         model = Substitution
-        fields = "__all__"
+        fields = [
+            "school",
+            "date",
+            "kind",
+            "lesson",
+            "note",
+            "period",
+            "classes",
+            "group",
+            "subject",
+            "teacher",
+            "substitute_teacher",
+            "room",
+            "target_date",
+            "target_period",
+            "source",
+            "external_id",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data: dict[str, Any] = super().clean()

@@ -172,7 +172,8 @@ class SchoolCalendarView:
         return max(before) if before else min(known)
 
     def weeks(self, start: dt.date, end: dt.date) -> list[dict[str, object]]:
-        """Each week from ``start``'s to ``end``'s: Monday, ISO week, label, school week, set by hand."""
+        """Each week from ``start``'s to ``end``'s: ISO week, Monday, label, school week or
+        not, and whether its label was set by hand."""
         rows: list[dict[str, object]] = []
         monday = monday_of(start)
         while monday <= end:

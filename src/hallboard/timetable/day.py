@@ -238,9 +238,9 @@ def effective_day(
             slots.append(_lesson_slot(change.lesson, change))
         elif change.date == day and change.lesson is None:
             slots.append(_free_slot(change))
-        if change.moves and change.moved_to is not None and change.moved_to[0] == day:
-            if change.lesson is not None and change.target_period is not None:
-                slots.append(_moved_in_slot(change, change.lesson))
+        target = change.moved_to
+        if target is not None and target[0] == day and change.lesson is not None:
+            slots.append(_moved_in_slot(change, change.lesson))
 
     if class_ids is not None:
         wanted = frozenset(class_ids)

@@ -417,6 +417,11 @@ class Substitution(Sourced, SchoolContent):
         period = self.period.number if self.period_id else "?"
         return f"{self.date} {period}: {self.get_kind_display()}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.lesson_id is not None and self.period_id is None:
+            self.period_id = self.lesson.period_id
+        super().save(*args, **kwargs)
+
     @property
     def moves(self) -> bool:
         return self.kind in self.MOVING
@@ -427,11 +432,6 @@ class Substitution(Sourced, SchoolContent):
         if not self.moves or self.target_period_id is None:
             return None
         return (self.target_date or self.date, self.target_period_id)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.lesson_id is not None and self.period_id is None:
-            self.period_id = self.lesson.period_id
-        super().save(*args, **kwargs)
 
     def validate_constraints(self, exclude: Any = None) -> None:
         # The one-change-per-lesson rule is checked by clean(), with a message
@@ -528,7 +528,7 @@ def lesson_absent_reason(lesson: Lesson, day: dt.date) -> str | None:
 
 
 class TeacherAbsence(Sourced, SchoolContent):
-    """A teacher away from ``starts_on`` (from ``first_period``) to ``ends_on`` (to ``last_period``).
+    """A teacher away from ``starts_on`` (``first_period``) to ``ends_on`` (``last_period``).
 
     Empty periods mean the whole day. Their lessons in that time need cover;
     ``hallboard.timetable.day.uncovered_lessons`` lists those without a change.
@@ -567,7 +567,7 @@ class TeacherAbsence(Sourced, SchoolContent):
         indexes = [models.Index(fields=["school", "starts_on", "ends_on"])]
 
     def __str__(self) -> str:
-        return f"{self.teacher} {self.starts_on}–{self.ends_on}"
+        return f"{self.teacher} {self.starts_on} - {self.ends_on}"
 
     def clean(self) -> None:
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
@@ -577,13 +577,10 @@ class TeacherAbsence(Sourced, SchoolContent):
         """True if the teacher is away on ``day`` in ``period``."""
         if not (self.starts_on <= day <= self.ends_on):
             return False
-        if day == self.starts_on and self.first_period is not None:
-            if period.starts_at < self.first_period.starts_at:
-                return False
-        if day == self.ends_on and self.last_period is not None:
-            if period.starts_at > self.last_period.starts_at:
-                return False
-        return True
+        first, last = self.first_period, self.last_period
+        if day == self.starts_on and first is not None and period.starts_at < first.starts_at:
+            return False
+        return not (day == self.ends_on and last is not None and period.starts_at > last.starts_at)
 
 
 # --- the school calendar ----------------------------------------------------------------
@@ -684,7 +681,7 @@ class Closure(Sourced, SchoolContent):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.starts_on}–{self.ends_on})"
+        return f"{self.name} ({self.starts_on} - {self.ends_on})"
 
     def clean(self) -> None:
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
@@ -772,7 +769,7 @@ class Announcement(SchoolContent):
 
 
 def _m2m_changed(sender: Any, instance: Any, action: str, using: str, **_: Any) -> None:
-    """Classes, teachers or rooms of a lesson or change were changed: the school's screens show it."""
+    """Classes, teachers or rooms of a lesson or change changed: the school's screens show it."""
     if action not in {"post_add", "post_remove", "post_clear"}:
         return
     revision.touch({instance.school_id}, using=using)
