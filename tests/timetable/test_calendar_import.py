@@ -20,8 +20,7 @@ TODAY = dt.date(2026, 11, 23)
 
 def ics(*events: str) -> bytes:
     body = "".join(
-        f"BEGIN:VEVENT\r\n{e.strip()}\r\nDTSTAMP:20260101T000000Z\r\nEND:VEVENT\r\n"
-        for e in events
+        f"BEGIN:VEVENT\r\n{e.strip()}\r\nDTSTAMP:20260101T000000Z\r\nEND:VEVENT\r\n" for e in events
     )
     return (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" + body + "END:VCALENDAR\r\n"
@@ -35,9 +34,7 @@ DTEND;VALUE=DATE:20270102"""
 
 
 def closures(school: School) -> list[tuple[str, dt.date, dt.date]]:
-    return list(
-        Closure.objects.filter(school=school).values_list("name", "starts_on", "ends_on")
-    )
+    return list(Closure.objects.filter(school=school).values_list("name", "starts_on", "ends_on"))
 
 
 def test_all_day_end_is_exclusive(tenant: Tenant) -> None:

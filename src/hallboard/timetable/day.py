@@ -300,6 +300,13 @@ def _free_slot(change: Substitution) -> Slot:
     )
 
 
+def change_slot(change: Substitution) -> Slot:
+    """The slot a change makes of its lesson's regular place (for lists of changes)."""
+    if change.lesson is not None:
+        return _lesson_slot(change.lesson, change)
+    return _free_slot(change)
+
+
 def uncovered_lessons(school: School, day: dt.date) -> list[tuple[Slot, TeacherAbsence]]:
     """Lessons on ``day`` whose teacher is absent and that no change covers yet.
 
