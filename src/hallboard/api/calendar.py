@@ -158,7 +158,7 @@ def put_calendar(request: HttpRequest, slug: str, payload: CalendarIn) -> dict[s
     calendar.region = payload.region.strip().upper()
     with transaction.atomic():
         save_validated(calendar)
-    return get_calendar(request, slug, WindowQuery())
+    return get_calendar(request, slug, WindowQuery.model_validate({}))
 
 
 @router.post("/schools/{slug}/calendar/terms", response={201: TermIO})

@@ -132,7 +132,7 @@ class SubstitutionForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data: dict[str, Any] = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         if not data.get("lesson") and not data.get("classes"):
             raise ValidationError({"classes": _("Name the classes, or the regular lesson.")})
         return data

@@ -48,7 +48,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from hallboard.schools import revision
-from hallboard.schools.content import SchoolContent
+from hallboard.schools.content import SchoolContent, SchoolContentQuerySet
 from hallboard.schools.models import School
 
 #: ``source`` of rows made by people (admin, API, CLI); imports use their own name.
@@ -289,6 +289,22 @@ class Lesson(Sourced, SchoolContent):
         )
 
 
+class SubstitutionQuerySet(SchoolContentQuerySet):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        """As ``save()`` does, a change without a period takes its lesson's."""
+        objs = list(objs)
+        missing = [o for o in objs if o.period_id is None and o.lesson_id is not None]
+        if missing:
+            periods = dict(
+                Lesson.objects.filter(pk__in={o.lesson_id for o in missing}).values_list(
+                    "pk", "period_id"
+                )
+            )
+            for obj in missing:
+                obj.period_id = periods.get(obj.lesson_id)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Substitution(Sourced, SchoolContent):
     """A dated change to the timetable (a "Vertretung"), one kind per row.
 
@@ -395,6 +411,8 @@ class Substitution(Sourced, SchoolContent):
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = SubstitutionQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["school", "date", "period__number", "pk"]
