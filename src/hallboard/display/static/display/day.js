@@ -232,10 +232,12 @@
         if (!next || !next.slots.length) return { title: gettext("Timetable"), html: "" };
         var nextClasses = classesOf(next);
         var first = snap.periods.length ? snap.periods[0] : null;
+        if (nextClasses.length <= 4 || !first) {
+          return { title: dayTitle(next), html: grid(snap, next, nextClasses) };
+        }
         return {
-          title: dayTitle(next),
-          html: nextClasses.length <= 4 ? grid(snap, next, nextClasses)
-            : (first ? periodRows(snap, next, first.number) : "")
+          title: interpolate(gettext("%(day)s: %(period)s"), { day: dayTitle(next), period: words.periodLabel(first) }),
+          html: periodRows(snap, next, first.number)
         };
       }
       var classes = classesOf(today);

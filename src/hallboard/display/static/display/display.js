@@ -389,7 +389,8 @@
   function renderNowNext(now) {
     var snap = state.snap;
     var box = $("now-next");
-    if (!snap) { box.innerHTML = ""; return; }
+    // No periods to count on a day without school (the closure message says so).
+    if (!snap || (snap.day && !snap.day.school_day)) { box.innerHTML = ""; return; }
     var cn = currentAndNext(snap.periods, now);
     var html = "";
     if (cn.current) {
