@@ -83,3 +83,30 @@ def test_reading_needs_view_and_changing_needs_timetable(
         {"name": "x", "starts_on": "2026-11-23", "ends_on": "2026-11-23"},
     )
     assert refused.status_code == 403
+
+
+def test_screen_options_through_the_api(tenant: Tenant, api_as: KeyFactory) -> None:
+    """Large text, next-day preview and past periods are screen settings in the API, and
+    reach the screen's snapshot."""
+    from tests.display.conftest import ScreenClient
+
+    client = api_as("admin")
+    made = client.post(
+        "schools/alpha/screens",
+        {"name": "Foyer", "large_text": True, "next_day": "always", "hide_past_periods": False},
+    )
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert (body["large_text"], body["next_day"], body["hide_past_periods"]) == (
+        True,
+        "always",
+        False,
+    )
+    screen = ScreenClient(body["token"]).get("snapshot").json()["screen"]
+    assert (screen["large_text"], screen["next_day"], screen["hide_past_periods"]) == (
+        True,
+        "always",
+        False,
+    )
+    refused = client.patch(f"schools/alpha/screens/{body['id']}", {"next_day": "sometimes"})
+    assert refused.status_code == 422

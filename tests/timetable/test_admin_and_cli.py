@@ -72,3 +72,38 @@ def test_calendar_command(tenant: Tenant, tmp_path: Path) -> None:
         run("week", "alpha", "2026-W50", "C")
     with pytest.raises(CommandError, match="No school"):
         run("show", "nowhere")
+
+
+def test_admin_imports_holidays_from_a_file_and_a_region(tenant: Tenant) -> None:
+    """The admin's import page reads an uploaded .ics file and a region's public holidays into
+    the user's school; another school cannot be chosen."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = signed_in(make_user("tt", "timetabler", school=tenant.school))
+    page = client.get("/admin/timetable/closure/import/")
+    assert page.status_code == 200
+    assert "Beta" not in page.content.decode()  # the other school is not offered
+    ics = SimpleUploadedFile(
+        "ferien.ics",
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:x\r\n"
+        b"DTSTAMP:20260101T000000Z\r\nSUMMARY:Winterferien\r\nDTSTART;VALUE=DATE:20261221\r\n"
+        b"DTEND;VALUE=DATE:20270102\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    done = client.post(
+        "/admin/timetable/closure/import/",
+        {"ical": "1", "school": tenant.school.pk, "file": ics, "kind": "holiday"},
+    )
+    assert done.status_code == 302
+    assert Closure.objects.get(school=tenant.school).ends_on == dt.date(2027, 1, 1)
+    public = client.post(
+        "/admin/timetable/closure/import/",
+        {"holidays": "1", "school": tenant.school.pk, "region": "DE-BE", "years": "2026"},
+    )
+    assert public.status_code == 302
+    assert Closure.objects.filter(school=tenant.school, kind="public_holiday").count() > 5
+    wrong = client.post(
+        "/admin/timetable/closure/import/",
+        {"holidays": "1", "school": tenant.other_school.pk, "region": "DE-BE", "years": "2026"},
+    )
+    assert wrong.status_code == 200  # the form again: not a school of this user
+    assert not Closure.objects.filter(school=tenant.other_school).exists()

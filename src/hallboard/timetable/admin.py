@@ -5,13 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from hallboard.schools.access import Right
-from hallboard.schools.admin_scoping import SchoolScopedAdmin
+from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
+from hallboard.schools.models import School
+from hallboard.timetable.calendar_import import (
+    MAX_ICAL_BYTES,
+    CalendarImportError,
+    ImportResult,
+    fetch_url,
+    import_ical,
+    import_public_holidays,
+)
 from hallboard.timetable.models import (
     Announcement,
     Closure,
@@ -207,12 +220,92 @@ class TermAdmin(TimetableAdmin):
     list_display = ["name", "starts_on", "ends_on", "school"]
 
 
+class IcalForm(forms.Form):
+    school = forms.ModelChoiceField(queryset=School.objects.none(), label=_("school"))
+    file = forms.FileField(label=_("calendar file (.ics)"), required=False)
+    url = forms.URLField(
+        label=_("or its address"), required=False, max_length=2000, assume_scheme="https"
+    )
+    kind = forms.ChoiceField(choices=Closure.Kind.choices, label=_("kind"))
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if bool(data.get("file")) == bool(data.get("url")):
+            raise ValidationError(_("Choose a file or give an address (one of the two)."))
+        upload = data.get("file")
+        if upload is not None and upload.size > MAX_ICAL_BYTES:
+            raise ValidationError(_("The calendar is larger than 2 MiB."))
+        return data
+
+
+class HolidaysForm(forms.Form):
+    school = forms.ModelChoiceField(queryset=School.objects.none(), label=_("school"))
+    region = forms.CharField(
+        max_length=10, label=_("region"), help_text=_("e.g. DE-BE, DE-BY, GB-ENG, FR")
+    )
+    years = forms.CharField(max_length=60, label=_("years"), help_text=_("e.g. 2026 2027"))
+
+    def clean_years(self) -> list[int]:
+        try:
+            return [int(y) for y in self.cleaned_data["years"].replace(",", " ").split()]
+        except ValueError as exc:
+            raise ValidationError(_("Years as numbers, e.g. 2026 2027.")) from exc
+
+
 @admin.register(Closure)
 class ClosureAdmin(TimetableAdmin):
     list_display = ["name", "kind", "starts_on", "ends_on", "source", "school"]
     list_filter = ["school", "kind", "source"]
     search_fields = ["name"]
     date_hierarchy = "starts_on"
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="timetable_closure_import"), *super().get_urls()]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Holidays from an iCal file or feed, or a region's public holidays."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        schools = School.objects.all()
+        if not principal(request).is_superuser:
+            schools = principal(request).schools(self.right)
+        posted = request.POST if request.method == "POST" else None
+        ical_form = IcalForm(posted if "ical" in request.POST else None, request.FILES or None)
+        holidays_form = HolidaysForm(posted if "holidays" in request.POST else None)
+        for form in (ical_form, holidays_form):
+            field = form.fields["school"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = schools
+        result: ImportResult | None = None
+        try:
+            if "ical" in request.POST and ical_form.is_valid():
+                data = ical_form.cleaned_data
+                raw = data["file"].read() if data["file"] else fetch_url(data["url"])
+                result = import_ical(data["school"], raw, kind=data["kind"])
+            elif "holidays" in request.POST and holidays_form.is_valid():
+                data = holidays_form.cleaned_data
+                language = getattr(data["school"], "language", None) or None
+                result = import_public_holidays(
+                    data["school"], data["region"], data["years"], language
+                )
+        except CalendarImportError as exc:
+            form = ical_form if "ical" in request.POST else holidays_form
+            form.add_error(None, str(exc))
+        if result is not None:
+            messages.success(
+                request,
+                gettext("%(created)s added, %(updated)s updated, %(deleted)s removed.")
+                % {"created": result.created, "updated": result.updated, "deleted": result.deleted},
+            )
+            return redirect("admin:timetable_closure_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "ical_form": ical_form,
+            "holidays_form": holidays_form,
+            "title": gettext("Import holidays"),
+        }
+        return TemplateResponse(request, "admin/timetable/closure/import.html", context)
 
 
 @admin.register(WeekLabel)
