@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 import os
 import re
 import socket
@@ -21,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
