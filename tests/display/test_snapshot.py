@@ -188,7 +188,7 @@ def test_snapshot_is_built_in_few_queries(tenant: Tenant, freeze: Callable[..., 
     for n in range(10):
         add_changed_lessons(f"10{n}")
     assert queries() == few
-    assert few <= 26
+    assert few <= 27  # with the screen's nightly reload schedule
 
 
 def test_other_schools_content_never_appears(tenant: Tenant, freeze: Callable[..., None]) -> None:
