@@ -120,6 +120,7 @@ def test_a_screen_rebooted_while_the_server_is_down_shows_its_last_data(
     assert cached["urls"] == sorted(
         [
             "/display/",
+            "/static/display/day.js",
             "/static/display/display.css",
             "/static/display/display.js",
             "/static/hallboard/i18n.js",

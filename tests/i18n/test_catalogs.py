@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "hallboard"
 TRANSLATED = [code for code, _ in LANGUAGES if code != "en"]  # English is the source
 DISPLAY_JS = SRC / "display" / "static" / "display" / "display.js"
+DAY_JS = SRC / "display" / "static" / "display" / "day.js"
 DASHBOARD_JS = SRC / "staff" / "static" / "staff" / "dashboard.js"
 PAGE_HTML = SRC / "display" / "templates" / "display" / "page.html"
 
@@ -81,9 +82,10 @@ def test_problems_are_found(tmp_path: Path) -> None:
     assert "As of %(time)s" in found
 
 
-@pytest.mark.parametrize("script", [DISPLAY_JS, DASHBOARD_JS], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [DISPLAY_JS, DAY_JS, DASHBOARD_JS], ids=lambda p: p.name)
 def test_every_string_of_the_scripts_is_translated(script: Path) -> None:
-    """Each message the display and the dashboard ask for has a German translation."""
+    """Each message the display (display.js, day.js) and the dashboard ask for has a German
+    translation."""
     asked = js_messages(script)
     assert len(asked) > 20  # the parser found the calls
     for language in TRANSLATED:
