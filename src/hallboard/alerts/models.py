@@ -220,7 +220,7 @@ class AlertAuditEntry(models.Model):
         TRIGGER = "trigger", _("Triggered")
         UPDATE = "update", _("Updated")
         CLEAR = "clear", _("All-clear")
-        CANCEL = "cancel", _("Cancelled")
+        CANCEL = "cancel", pgettext_lazy("alert action", "Cancelled")
 
     class Source(models.TextChoices):
         ADMIN = "admin", _("Admin")

@@ -68,7 +68,12 @@ class School(models.Model):
     )
     #: The language of the school's screens (staff pages speak each user's own).
     language = models.CharField(
-        _("language"), max_length=8, choices=LANGUAGES, default=default_language
+        _("language"),
+        max_length=8,
+        choices=LANGUAGES,
+        default=default_language,
+        # Rows written without it (older code during a rolling upgrade) get English.
+        db_default="en",
     )
     revision = models.BigIntegerField(_("revision"), default=1, editable=False)
     #: When ``revision`` last changed (set by the same UPDATE that bumps it).

@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='school',
             name='language',
-            field=models.CharField(choices=[('en', 'English'), ('de', 'Deutsch')], default=hallboard.schools.models.default_language, max_length=8, verbose_name='language'),
+            field=models.CharField(choices=[('en', 'English'), ('de', 'Deutsch')], db_default='en', default=hallboard.schools.models.default_language, max_length=8, verbose_name='language'),
         ),
         migrations.AlterField(
             model_name='membership',
