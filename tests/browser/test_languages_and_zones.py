@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
-from hallboard.timetable.models import Announcement, Substitution
+from hallboard.timetable.models import Announcement, Lesson, Room, Substitution
 from tests.browser.conftest import needs_chromium
-from tests.conftest import Tenant, make_school, make_screen, make_user, signed_in
+from tests.conftest import Tenant, make_lesson, make_school, make_screen, make_user, signed_in
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -43,13 +43,17 @@ def context(browser: Any, request: Any) -> Iterator[Any]:
 
 
 def with_content(school: School) -> None:
+    """A lesson every weekday in period 2 (on at the screens' 09:00), moved to another room
+    today; an announcement."""
     today = timezone.now().astimezone(school.tz).date()
+    for weekday in range(1, 8):
+        make_lesson(school, "7a", weekday, 2, rooms="A1")
     Substitution.objects.create(
         school=school,
         date=today,
-        period=school.periods.get(number=1),
-        school_class=school.classes.get(name="7a"),
+        lesson=Lesson.objects.get(school=school, weekday=today.isoweekday(), period__number=2),
         kind=Substitution.Kind.ROOM_CHANGE,
+        room=Room.objects.create(school=school, name="Library"),
     )
     Announcement.objects.create(school=school, title="Choir")
 
