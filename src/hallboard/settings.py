@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from hallboard import i18n as _i18n
+
 env = environ.Env()
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -28,6 +30,8 @@ CSRF_TRUSTED_ORIGINS = env.list("HALLBOARD_CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_URL = env.str("HALLBOARD_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # First: its admin/base_site.html (the admin's language switch) wraps the admin's own.
+    "hallboard.i18n",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -56,9 +60,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The user's language: the language cookie (the staff pages' switch), else Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Times in the zone of the user's school(s) on admin and staff pages (hallboard.schools.zones).
+    "hallboard.schools.zones.SchoolTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -74,6 +82,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -119,7 +129,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Languages hallboard speaks (hallboard.i18n.LANGUAGES; docs/translations.md). Staff pages
+# speak the user's choice or browser language; a school's screens speak School.language.
+LANGUAGES = _i18n.LANGUAGES
+# The language when a browser asks for none hallboard speaks, and of new schools.
+LANGUAGE_CODE = _i18n.supported(env.str("HALLBOARD_LANGUAGE", default="en"), default="")
+if not LANGUAGE_CODE:
+    raise ImproperlyConfigured(
+        "HALLBOARD_LANGUAGE must be one of "
+        + ", ".join(code for code, _ in LANGUAGES)
+        + f", not {env.str('HALLBOARD_LANGUAGE')!r}"
+    )
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Times are stored in UTC and shown in the school's zone (School.timezone); this zone
+# is only used where no school is concerned (install-wide pages, logs of the server).
 TIME_ZONE = env.str("HALLBOARD_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
