@@ -12,6 +12,8 @@ host each send their displays to their own gateway.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from typing import Any
 
@@ -22,6 +24,18 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from hallboard.server import dbready
 from hallboard.server.runner import ROLES, run
 from hallboard.server.uvicorn_config import ServeOptions
+
+logger = logging.getLogger("hallboard.server.migrate")
+
+
+class _LogLines(io.StringIO):
+    """What migrate prints, as log records (one per line): one format for the whole log."""
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                logger.info("%s", line.rstrip())
+        return len(text)
 
 
 def use_gateway_port(port: int) -> None:
@@ -66,7 +80,7 @@ class Command(BaseCommand):
         if options["gateway_port"] is not None:
             use_gateway_port(options["gateway_port"])
         if options["migrate"]:
-            call_command("migrate", interactive=False, verbosity=1, stdout=self.stdout)
+            call_command("migrate", interactive=False, verbosity=1, stdout=_LogLines())
         else:
             dbready.check_for_serving()
         try:
