@@ -377,7 +377,7 @@ def rolling_restart(stack: Stack, services: tuple[str, ...]) -> dict[str, int]:
     exits = {}
     for name in services:
         exits[name] = stack.compose.restart_service(name)
-        time.sleep(fail_timeout)
+        time.sleep(fail_timeout + 1)  # docs/deploy.md: `sleep 3` after a fail_timeout of 2 s
     return exits
 
 
