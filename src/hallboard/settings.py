@@ -14,7 +14,30 @@ from django.core.exceptions import ImproperlyConfigured
 
 from hallboard import i18n as _i18n
 
-env = environ.Env()
+
+class _SecretFiles(environ.FileAwareMapping):
+    """``NAME_FILE=/path`` reads NAME from that file (container and systemd secrets).
+
+    The file's trailing line break is not part of the value: a secret written
+    with ``echo`` or an editor works like one written without it.
+    """
+
+    def __getitem__(self, key: str) -> str:
+        path = self.env.get(key + "_FILE")
+        if not path:
+            return str(super().__getitem__(key))
+        try:
+            return str(super().__getitem__(key)).rstrip("\r\n")
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{key}_FILE={path}: {exc.strerror}") from exc
+
+
+class _Env(environ.Env):
+    ENVIRON = _SecretFiles()
+
+
+# Every variable may also be given as NAME_FILE (docs/configuration.md).
+env = _Env()
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env.str("HALLBOARD_DATA_DIR", default="./var")).resolve()
