@@ -49,12 +49,15 @@ def make_school(organisation: Organisation, slug: str, tz: str = "Europe/Berlin"
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
-    """Each test starts with empty in-memory rate limit counters."""
+    """Each test starts with empty in-memory rate limit counters, and Redis not failing."""
+    from hallboard import redisconn
     from hallboard.display import ratelimit
 
     ratelimit._limiter.cache_clear()
+    redisconn.BREAKER.reset()
     yield
     ratelimit._limiter.cache_clear()
+    redisconn.BREAKER.reset()
 
 
 @pytest.fixture

@@ -8,6 +8,10 @@ from django.urls import include, path
 from hallboard.api.router import api
 from hallboard.display.page import display_page
 from hallboard.observability import views as ops
+from hallboard.throttle import AdminLoginForm
+
+# Sign-in failures are counted per address (hallboard.throttle).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,3 +24,6 @@ urlpatterns = [
     path("healthz", ops.healthz_view, name="healthz"),
     path("readyz", ops.readyz_view, name="readyz"),
 ]
+
+# An exception no view answered: 503 for a database outage, JSON on APIs (hallboard.dbhealth).
+handler500 = "hallboard.dbhealth.server_error"

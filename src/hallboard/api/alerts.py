@@ -19,11 +19,12 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from ninja import Field, PatchDict, Router, Schema, Status
+from ninja import Field, Router, Status
 
 from hallboard.alerts import cap, delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry
 from hallboard.api.errors import ApiError, forbidden, invalid, not_found
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import principal, school_for, validation_error
 from hallboard.schools.access import Right
 from hallboard.schools.models import School

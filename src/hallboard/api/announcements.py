@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Router, Schema, Status
+from ninja import Field, Router, Status
 
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, save_validated, school_for
 from hallboard.schools.access import Right
 from hallboard.timetable.models import Announcement

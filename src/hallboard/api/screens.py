@@ -18,9 +18,10 @@ from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Router, Schema, Status
+from ninja import Field, Router, Status
 
 from hallboard.api.errors import ApiError, forbidden, invalid, not_found
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, principal, save_validated, school_for
 from hallboard.display.ratelimit import limiter
 from hallboard.realtime.gateway.db import COMMAND_TTL

@@ -14,9 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Status
 
 from hallboard.api.errors import invalid
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, save_validated, school_for
 from hallboard.schools import revision
 from hallboard.schools.access import Right

@@ -54,9 +54,9 @@ def database(connection: BaseDatabaseWrapper | None = None) -> None:
 
 
 def redis(url: str) -> None:
-    from hallboard.realtime.publish import redis_client
+    from hallboard import redisconn
 
-    redis_client(url).ping()
+    redisconn.client(url).ping()
 
 
 def _outcome(future: Future[None], started: float, deadline: float) -> Check:

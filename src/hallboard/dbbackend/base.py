@@ -1,0 +1,144 @@
+"""Django's PostgreSQL backend with the outage behaviour of ``hallboard.dbhealth``.
+
+- ``get_new_connection`` fails at once while the database is known to be
+  down, and marks it down when no connection can be had in time (the pool's
+  ``timeout``, libpq's ``connect_timeout``).
+- Every query, commit, rollback and health check is a round trip bounded by
+  the watchdog (statement timeout + grace): a network that swallows packets
+  cannot hold a request, a gateway batch or a probe forever.
+- The pool's own health check (``CONN_HEALTH_CHECKS``) is bounded the same
+  way, so a connection that died during an outage is replaced before a
+  request gets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import OperationalError
+from django.db.backends.postgresql import base
+
+from hallboard import dbhealth
+
+T = TypeVar("T")
+
+
+def bound_seconds(settings_dict: dict[str, Any]) -> float | None:
+    """How long one round trip may take before the watchdog cuts it (None: unbounded)."""
+    seconds = settings_dict.get("STATEMENT_TIMEOUT")
+    if not seconds:
+        return None
+    return float(seconds) + dbhealth.WATCHDOG_GRACE
+
+
+def _fd(connection: Any) -> int | None:
+    try:
+        return int(connection.pgconn.socket)
+    except Exception:  # closed, or not connected
+        return None
+
+
+def bounded(connection: Any, seconds: float | None, op: Callable[[], T]) -> T:
+    """Run ``op`` (a round trip on the psycopg ``connection``) under the watchdog."""
+    with dbhealth.WATCHDOG.bound(_fd(connection), seconds) as was_cut:
+        try:
+            return op()
+        except Exception as exc:
+            failure = exc
+    if was_cut():
+        raise OperationalError(
+            f"no answer from the database within {seconds:.0f} s; connection cut"
+        ) from failure
+    raise failure
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.round_trip_bound = bound_seconds(self.settings_dict)
+        self.execute_wrappers.append(self._bounded_execute)
+
+    # --- connecting --------------------------------------------------------------
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        dbhealth.HEALTH.check()
+        try:
+            return super().get_new_connection(conn_params)
+        except Exception as exc:
+            dbhealth.HEALTH.failed(exc, self._probe_function(conn_params))
+            raise
+
+    def _probe_function(self, conn_params: dict[str, Any]) -> Callable[[], None]:
+        params = {k: v for k, v in conn_params.items() if k != "pool"}
+        params["autocommit"] = True
+        seconds = self.round_trip_bound
+
+        def probe() -> None:
+            connection = self.Database.connect(**params)
+            try:
+                bounded(connection, seconds, lambda: connection.execute("SELECT 1").fetchone())
+            finally:
+                connection.close()
+
+        return probe
+
+    @property
+    def pool(self) -> Any:
+        """Django's pool, with the pool's health check bounded by the watchdog."""
+        pool_options = self.settings_dict["OPTIONS"].get("pool")
+        if self.alias == base.NO_DB_ALIAS or not pool_options:
+            return None
+        if self.alias not in self._connection_pools:
+            if self.settings_dict.get("CONN_MAX_AGE", 0) != 0:
+                raise ImproperlyConfigured("Pooling doesn't support persistent connections.")
+            from psycopg_pool import ConnectionPool
+
+            connect_kwargs = self.get_connection_params()
+            connect_kwargs["autocommit"] = True
+            seconds = self.round_trip_bound
+
+            def check(connection: Any) -> None:
+                bounded(connection, seconds, lambda: ConnectionPool.check_connection(connection))
+
+            pool = ConnectionPool(
+                kwargs=connect_kwargs,
+                open=False,
+                configure=self._configure_connection,
+                check=check if self.settings_dict["CONN_HEALTH_CHECKS"] else None,
+                **({} if pool_options is True else pool_options),
+            )
+            self._connection_pools.setdefault(self.alias, pool)
+        return self._connection_pools[self.alias]
+
+    # --- round trips ---------------------------------------------------------------
+    def _round_trip(self, op: Callable[[], T]) -> T:
+        try:
+            return bounded(self.connection, self.round_trip_bound, op)
+        except Exception as exc:
+            if dbhealth.is_unavailable(exc) and self._lost():
+                dbhealth.HEALTH.failed(exc, self._probe_function(self.get_connection_params()))
+            raise
+
+    def _lost(self) -> bool:
+        connection = self.connection
+        return connection is None or bool(getattr(connection, "broken", False)) or connection.closed
+
+    def _bounded_execute(
+        self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any
+    ) -> Any:
+        return self._round_trip(lambda: execute(sql, params, many, context))
+
+    def _commit(self) -> Any:
+        return self._round_trip(super()._commit)
+
+    def _rollback(self) -> Any:
+        return self._round_trip(super()._rollback)
+
+    def is_usable(self) -> bool:
+        if self.connection is None:
+            return False
+        try:
+            return bool(bounded(self.connection, self.round_trip_bound, super().is_usable))
+        except OperationalError:
+            return False
