@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes and token scrapes come by address, before host checks and redirects.
     "hallboard.observability.middleware.ProbeMiddleware",
+    # A NUL character in a URL: 400 before any view looks at it.
+    "hallboard.httperrors.RejectNulMiddleware",
     # A database outage in any view: 503 database_unavailable with Retry-After.
     "hallboard.dbhealth.UnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",

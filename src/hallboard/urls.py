@@ -27,3 +27,6 @@ urlpatterns = [
 
 # An exception no view answered: 503 for a database outage, JSON on APIs (hallboard.dbhealth).
 handler500 = "hallboard.dbhealth.server_error"
+# Django's own 400 and 404 as JSON under /api/ (hallboard.httperrors).
+handler400 = "hallboard.httperrors.bad_request"
+handler404 = "hallboard.httperrors.not_found"

@@ -23,7 +23,8 @@ from ninja import Field, Router, Status
 
 from hallboard.alerts import cap, delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry
-from hallboard.api.errors import ApiError, forbidden, invalid, not_found
+from hallboard.api.errors import ApiError, ErrorOut, forbidden, invalid, not_found
+from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import principal, school_for, validation_error
 from hallboard.schools.access import Right
@@ -184,7 +185,8 @@ def list_alerts(
     return [_out(a, counts[a.pk]) for a in alerts]
 
 
-@router.post("/schools/{slug}/alerts", response={201: AlertOut})
+@router.post("/schools/{slug}/alerts", response={201: AlertOut, 409: ErrorOut})
+@idempotent
 def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[dict[str, object]]:
     school = school_for(request, slug, Right.ALERT)
     data = payload.dict()
@@ -203,7 +205,7 @@ def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[di
 
 @router.post(
     "/schools/{slug}/alerts/cap",
-    response={200: CapOut, 201: CapOut},
+    response={200: CapOut, 201: CapOut, (409, 413): ErrorOut},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -282,7 +284,7 @@ def get_alert(request: HttpRequest, slug: str, pk: int) -> dict[str, object]:
     return _out(_get(school_for(request, slug), pk))
 
 
-@router.patch("/schools/{slug}/alerts/{pk}", response=AlertOut)
+@router.patch("/schools/{slug}/alerts/{pk}", response={200: AlertOut, 409: ErrorOut})
 def update_alert(
     request: HttpRequest, slug: str, pk: int, payload: PatchDict[AlertChange]
 ) -> dict[str, object]:
@@ -313,13 +315,13 @@ def _end(request: HttpRequest, slug: str, pk: int, how: Any) -> dict[str, object
     return _out(alert)
 
 
-@router.post("/schools/{slug}/alerts/{pk}/clear", response=AlertOut)
+@router.post("/schools/{slug}/alerts/{pk}/clear", response={200: AlertOut, 409: ErrorOut})
 def clear_alert(request: HttpRequest, slug: str, pk: int) -> dict[str, object]:
     """All-clear: the alert leaves every screen in its scope. Clearing twice changes nothing."""
     return _end(request, slug, pk, service.clear)
 
 
-@router.post("/schools/{slug}/alerts/{pk}/cancel", response=AlertOut)
+@router.post("/schools/{slug}/alerts/{pk}/cancel", response={200: AlertOut, 409: ErrorOut})
 def cancel_alert(request: HttpRequest, slug: str, pk: int) -> dict[str, object]:
     """Cancel an alert raised in error: it leaves every screen like an all-clear."""
     return _end(request, slug, pk, service.cancel)

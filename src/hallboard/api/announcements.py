@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Router, Status
 
+from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, save_validated, school_for
 from hallboard.schools.access import Right
@@ -66,6 +67,7 @@ def list_announcements(
 
 
 @router.post("/schools/{slug}/announcements", response={201: AnnouncementOut})
+@idempotent
 def create_announcement(
     request: HttpRequest, slug: str, payload: AnnouncementIn
 ) -> Status[dict[str, object]]:

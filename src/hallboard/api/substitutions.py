@@ -17,6 +17,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Status
 
 from hallboard.api.errors import invalid
+from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, save_validated, school_for
 from hallboard.schools import revision
@@ -127,6 +128,7 @@ def list_substitutions(
 
 
 @router.post("/schools/{slug}/substitutions", response={201: SubstitutionOut}, by_alias=True)
+@idempotent
 def create_substitution(
     request: HttpRequest, slug: str, payload: SubstitutionIn
 ) -> Status[dict[str, object]]:
