@@ -35,6 +35,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import logging
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -97,11 +98,11 @@ def request_address(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
-def socket_address(peer: str | None, forwarded_for: str | None) -> str:
-    """A gateway socket's client address: its peer, or behind a trusted proxy the
-    rightmost X-Forwarded-For entry that is not itself a trusted proxy."""
+def socket_address(peer: Any, forwarded_for: str | None) -> str:
+    """A gateway socket's client address: its peer (``transport.get_extra_info("peername")``),
+    or behind a trusted proxy the rightmost X-Forwarded-For entry that is not itself one."""
     trusted = set(settings.HALLBOARD_TRUSTED_PROXIES)
-    address = peer or "unknown"
+    address = str(peer[0]) if isinstance(peer, tuple | list) and peer else str(peer or "unknown")
     if address in trusted and forwarded_for:
         for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
             address = hop
@@ -110,11 +111,20 @@ def socket_address(peer: str | None, forwarded_for: str | None) -> str:
     return address
 
 
-def check(kind: Kind, address: str) -> None:
-    """Raise ``Throttled`` if ``address`` failed too often at ``kind`` lately."""
+def blocked(kind: Kind, address: str) -> int | None:
+    """Seconds ``address`` must wait before trying ``kind`` again (None: it may try now).
+
+    A refusal is counted in ``hallboard_auth_throttled_total``."""
     wait = _limiter(kind).test("auth-fail", kind.value, subject(address))
     if wait is not None:
         metrics.auth_throttled_total.labels(kind=kind.value).inc()
+    return wait
+
+
+def check(kind: Kind, address: str) -> None:
+    """Raise ``Throttled`` if ``address`` failed too often at ``kind`` lately."""
+    wait = blocked(kind, address)
+    if wait is not None:
         raise Throttled(kind, wait)
 
 

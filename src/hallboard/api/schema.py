@@ -56,15 +56,13 @@ class _PatchDict:
             name: (info.annotation, _optional(info))
             for name, info in schema_cls.model_fields.items()
         }
-        partial = create_model(  # type: ignore[call-overload]
-            f"{schema_cls.__name__}Patch", __base__=schema_cls, **fields
-        )
+        partial = create_model(f"{schema_cls.__name__}Patch", __base__=schema_cls, **fields)
 
         class PatchDictSchema(ModelToDict):
             _wrapped_model = partial
             _wrapped_model_dump_params = {"exclude_unset": True}
 
-        return Body[PatchDictSchema]  # type: ignore[valid-type]
+        return Body[PatchDictSchema]
 
 
 #: ``PatchDict[SomeSchema]``: the fields sent, validated as ``SomeSchema`` validates them.

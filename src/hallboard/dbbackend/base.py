@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
 
 from hallboard import dbhealth
@@ -87,9 +88,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def pool(self) -> Any:
         """Django's pool, with the pool's health check bounded by the watchdog."""
         pool_options = self.settings_dict["OPTIONS"].get("pool")
-        if self.alias == base.NO_DB_ALIAS or not pool_options:
+        if self.alias == NO_DB_ALIAS or not pool_options:
             return None
-        if self.alias not in self._connection_pools:
+        pools: dict[str, Any] = self._connection_pools  # type: ignore[attr-defined]
+        if self.alias not in pools:
             if self.settings_dict.get("CONN_MAX_AGE", 0) != 0:
                 raise ImproperlyConfigured("Pooling doesn't support persistent connections.")
             from psycopg_pool import ConnectionPool
@@ -104,12 +106,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
             pool = ConnectionPool(
                 kwargs=connect_kwargs,
                 open=False,
-                configure=self._configure_connection,
+                configure=self._configure_connection,  # type: ignore[attr-defined]
                 check=check if self.settings_dict["CONN_HEALTH_CHECKS"] else None,
                 **({} if pool_options is True else pool_options),
             )
-            self._connection_pools.setdefault(self.alias, pool)
-        return self._connection_pools[self.alias]
+            pools.setdefault(self.alias, pool)
+        return pools[self.alias]
 
     # --- round trips ---------------------------------------------------------------
     def _round_trip(self, op: Callable[[], T]) -> T:
@@ -130,10 +132,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return self._round_trip(lambda: execute(sql, params, many, context))
 
     def _commit(self) -> Any:
-        return self._round_trip(super()._commit)
+        return self._round_trip(super()._commit)  # type: ignore[misc]
 
     def _rollback(self) -> Any:
-        return self._round_trip(super()._rollback)
+        return self._round_trip(super()._rollback)  # type: ignore[misc]
 
     def is_usable(self) -> bool:
         if self.connection is None:
