@@ -56,6 +56,9 @@ def bounded(connection: Any, seconds: float | None, op: Callable[[], T]) -> T:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    #: Up or down, per process (tests give a wrapper a Health of its own).
+    health: dbhealth.Health = dbhealth.HEALTH
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.round_trip_bound = bound_seconds(self.settings_dict)
@@ -63,11 +66,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     # --- connecting --------------------------------------------------------------
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
-        dbhealth.HEALTH.check()
+        self.health.check()
         try:
             return super().get_new_connection(conn_params)
         except Exception as exc:
-            dbhealth.HEALTH.failed(exc, self._probe_function(conn_params))
+            self.health.failed(exc, self._probe_function(conn_params))
             raise
 
     def _probe_function(self, conn_params: dict[str, Any]) -> Callable[[], None]:
@@ -119,7 +122,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return bounded(self.connection, self.round_trip_bound, op)
         except Exception as exc:
             if dbhealth.is_unavailable(exc) and self._lost():
-                dbhealth.HEALTH.failed(exc, self._probe_function(self.get_connection_params()))
+                self.health.failed(exc, self._probe_function(self.get_connection_params()))
             raise
 
     def _lost(self) -> bool:
