@@ -26,7 +26,7 @@ from hallboard.alerts.models import Alert, AlertAuditEntry
 from hallboard.api.errors import ApiError, ErrorOut, forbidden, invalid, not_found
 from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
-from hallboard.api.scoping import principal, school_for, validation_error
+from hallboard.api.scoping import is_id, principal, school_for, validation_error
 from hallboard.schools.access import Right
 from hallboard.schools.models import School
 
@@ -150,7 +150,7 @@ def _alerts_of(school: School) -> QuerySet[Alert]:
 
 
 def _get(school: School, pk: int) -> Alert:
-    alert = _alerts_of(school).filter(pk=pk).first()
+    alert = _alerts_of(school).filter(pk=pk).first() if is_id(pk) else None
     if alert is None:
         raise not_found("alert")
     return alert
@@ -257,7 +257,7 @@ def audit_log(
         Q(school=school) | Q(school__isnull=True, organisation_id=school.organisation_id)
     )
     if alert is not None:
-        entries = entries.filter(alert_id=alert)
+        entries = entries.filter(alert_id=alert) if is_id(alert) else entries.none()
     return [
         {
             "id": e.pk,

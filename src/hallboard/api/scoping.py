@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 
+from hallboard import safejson
 from hallboard.api.errors import ApiError, forbidden, not_found
 from hallboard.schools.access import Principal, Right
 from hallboard.schools.models import School
@@ -30,10 +31,15 @@ def school_for(request: HttpRequest, slug: str, right: Right = Right.VIEW) -> Sc
     return school
 
 
+def is_id(value: int) -> bool:
+    """Whether ``value`` can be a row id (a positive 64-bit integer): others match nothing."""
+    return 1 <= value <= safejson.INT_MAX
+
+
 def get_in_school(
     queryset: models.QuerySet[Any] | models.Manager[Any], school: School, pk: int, what: str
 ) -> Any:
-    obj = queryset.filter(school=school, pk=pk).first()
+    obj = queryset.filter(school=school, pk=pk).first() if is_id(pk) else None
     if obj is None:
         raise not_found(what)
     return obj
