@@ -13,7 +13,7 @@ answer (docs/operations.md, "Database outage"):
   on is rolled back by the server and can never commit later.
 - **Fail fast.** The first failure to reach the database (no connection from
   the pool in time, a refused or timed-out connect, a watchdog kill, a broken
-  connection) marks it *down* (``HEALTH``): from then on every attempt to
+  connection) marks it *down* (``health_for``: per database): from then on every attempt to
   connect fails at once with ``DatabaseUnavailable`` instead of each request
   waiting the full timeout, and a background probe tries a fresh connection
   every ``PROBE_INTERVAL`` seconds. The first probe that gets ``SELECT 1``
@@ -207,7 +207,18 @@ class Health:
             self.recovered()
 
 
-HEALTH = Health()
+_targets: dict[tuple[str, ...], Health] = {}
+_targets_lock = threading.Lock()
+
+
+def health_for(settings_dict: dict[str, Any]) -> Health:
+    """The ``Health`` of one database server and database: another target that fails
+    (a second database, a test's unreachable one) never makes this one fail fast."""
+    key = tuple(str(settings_dict.get(k) or "") for k in ("HOST", "PORT", "NAME", "USER"))
+    with _targets_lock:
+        if key not in _targets:
+            _targets[key] = Health()
+        return _targets[key]
 
 
 # --- what web requests answer ----------------------------------------------------------

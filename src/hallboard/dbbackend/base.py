@@ -8,11 +8,13 @@
   cannot hold a request, a gateway batch or a probe forever.
 - The pool's own health check (``CONN_HEALTH_CHECKS``) is bounded the same
   way, so a connection that died during an outage is replaced before a
-  request gets it.
+  request gets it; the first dead one found has the whole pool checked.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,10 +22,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
+from psycopg_pool import ConnectionPool
 
 from hallboard import dbhealth
 
 T = TypeVar("T")
+logger = logging.getLogger("hallboard.database")
 
 
 def bound_seconds(settings_dict: dict[str, Any]) -> float | None:
@@ -55,9 +59,53 @@ def bounded(connection: Any, seconds: float | None, op: Callable[[], T]) -> T:
     raise failure
 
 
+class BoundedPool(ConnectionPool):
+    """psycopg_pool's pool, its connection checks bounded by the watchdog.
+
+    A connection that fails its check before a request gets it means others in
+    the pool may be dead too (the database restarted): they are all checked at
+    once in the background, instead of one per request with the pool's growing
+    backoff between them.
+    """
+
+    bound: float | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._purging = threading.Lock()
+
+    def check_connection(self, conn: Any) -> None:  # type: ignore[override]
+        """Used by ``check()`` too: a connection that does not answer is cut."""
+        bounded(conn, self.bound, lambda: ConnectionPool.check_connection(conn))
+
+    def check_or_purge(self, conn: Any) -> None:
+        try:
+            self.check_connection(conn)
+        except Exception:
+            if self._purging.acquire(blocking=False):
+                threading.Thread(target=self._purge, name="pool-purge", daemon=True).start()
+            raise
+
+    def _purge(self) -> None:
+        try:
+            self.check()
+        except Exception:  # the pool closed meanwhile
+            logger.debug("pool purge failed", exc_info=True)
+        finally:
+            self._purging.release()
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
-    #: Up or down, per process (tests give a wrapper a Health of its own).
-    health: dbhealth.Health = dbhealth.HEALTH
+    _health: dbhealth.Health | None = None
+
+    @property
+    def health(self) -> dbhealth.Health:
+        """Up or down: per process and database (tests may give a wrapper its own)."""
+        return self._health or dbhealth.health_for(self.settings_dict)
+
+    @health.setter
+    def health(self, value: dbhealth.Health) -> None:
+        self._health = value
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,22 +145,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.alias not in pools:
             if self.settings_dict.get("CONN_MAX_AGE", 0) != 0:
                 raise ImproperlyConfigured("Pooling doesn't support persistent connections.")
-            from psycopg_pool import ConnectionPool
-
             connect_kwargs = self.get_connection_params()
             connect_kwargs["autocommit"] = True
-            seconds = self.round_trip_bound
-
-            def check(connection: Any) -> None:
-                bounded(connection, seconds, lambda: ConnectionPool.check_connection(connection))
-
-            pool = ConnectionPool(
+            made: list[BoundedPool] = []
+            pool = BoundedPool(
                 kwargs=connect_kwargs,
                 open=False,
                 configure=self._configure_connection,  # type: ignore[attr-defined]
-                check=check if self.settings_dict["CONN_HEALTH_CHECKS"] else None,
+                check=(lambda conn: made[0].check_or_purge(conn))
+                if self.settings_dict["CONN_HEALTH_CHECKS"]
+                else None,
                 **({} if pool_options is True else pool_options),
             )
+            pool.bound = self.round_trip_bound
+            made.append(pool)
             pools.setdefault(self.alias, pool)
         return pools[self.alias]
 
