@@ -25,7 +25,7 @@ from hallboard.alerts.models import Alert
 from hallboard.api.models import ApiKey
 from hallboard.api.router import api
 from hallboard.screens.models import Command
-from hallboard.timetable.models import Announcement, Period, SchoolClass, Substitution
+from hallboard.timetable.models import Announcement
 from tests.conftest import Tenant, make_screen
 
 NOW = "2030-01-07T08:00:00+01:00"
@@ -60,6 +60,22 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/schools/{slug}/screens/{pk}/commands"): {"name": "identify"},
     ("post", "/schools/{slug}/commands"): {"name": "reload"},
     ("post", "/schools/{slug}/screens/{pk}/pair"): {"code": "ABCD2345"},
+    ("put", "/schools/{slug}/calendar"): {"week_cycle": "A,B", "anchor": DAY, "region": "DE-BE"},
+    ("post", "/schools/{slug}/calendar/terms"): {
+        "name": "Spring",
+        "starts_on": "2030-01-01",
+        "ends_on": "2030-03-31",
+    },
+    ("post", "/schools/{slug}/calendar/closures"): {
+        "name": "Snow day",
+        "starts_on": DAY,
+        "ends_on": DAY,
+    },
+    ("put", "/schools/{slug}/calendar/weeks/{week}"): {"label": "A"},
+    ("post", "/schools/{slug}/calendar/ical"): {
+        "ics": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    },
+    ("post", "/schools/{slug}/calendar/public-holidays"): {"years": [2030]},
     ("patch", "/push"): {"rollout_percent": 50},
     ("put", "/schools/{slug}/push"): {"push": "on"},
 }
@@ -107,27 +123,35 @@ class Walker:
         screen, _ = make_screen(school)
         self.ids = {
             "announcements": Announcement.objects.create(school=school, title="A").pk,
-            "substitutions": Substitution.objects.create(
-                school=school,
-                date=DAY,
-                period=Period.objects.get(school=school, number=1),
-                school_class=SchoolClass.objects.get(school=school, name="7a"),
-                kind="note",
-            ).pk,
             "alerts": Alert.objects.create(
                 organisation=org, school=school, headline="Old", cleared_at=NOW
             ).pk,
             "screens": screen.pk,
         }
+        for resource, path in (
+            ("substitutions", "/schools/{slug}/substitutions"),
+            ("terms", "/schools/{slug}/calendar/terms"),
+            ("closures", "/schools/{slug}/calendar/closures"),
+        ):
+            created = self.client.post(
+                self.url(path),
+                data=json.dumps(BODIES[("post", path)]),
+                content_type="application/json",
+                headers={"Authorization": self.admin},
+            )
+            assert created.status_code == 201, (path, created.content)
+            self.ids[resource] = created.json()["id"]
         Command.objects.create(screen=screen, name="reload")
         self.seen: dict[tuple[str, str], dict[int, list[str]]] = defaultdict(
             lambda: defaultdict(list)
         )
 
     def url(self, path: str, *, slug: str = "alpha", pk: str | None = None) -> str:
-        resource = path.split("/")[3] if path.count("/") >= 4 else ""
-        concrete = path.replace("{slug}", slug).replace(
-            "{pk}", pk if pk is not None else str(self.ids.get(resource, 1))
+        resource = path.split("/{pk}")[0].rsplit("/", 1)[-1]
+        concrete = (
+            path.replace("{slug}", slug)
+            .replace("{pk}", pk if pk is not None else str(self.ids.get(resource, 1)))
+            .replace("{week}", "2030-W02")
         )
         return "/api/v1" + concrete
 

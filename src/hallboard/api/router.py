@@ -22,7 +22,15 @@ from ninja.parser import Parser
 
 import hallboard
 from hallboard import dbhealth, safejson
-from hallboard.api import alerts, announcements, push, schools, screens, substitutions
+from hallboard.api import (
+    alerts,
+    announcements,
+    calendar,
+    push,
+    schools,
+    screens,
+    substitutions,
+)
 from hallboard.api.auth import AUTH
 from hallboard.api.errors import ApiError, ErrorOut
 from hallboard.throttle import Throttled
@@ -67,6 +75,9 @@ class Api(NinjaAPI):
                     codes[413] = TOO_LARGE
                 for code, description in codes.items():
                     answers.setdefault(code, {"description": description, "content": error})
+                for code, answer in answers.items():
+                    if int(code) >= 400:
+                        answer.setdefault("content", error)
         return document
 
 
@@ -84,7 +95,7 @@ api = Api(
     parser=SafeParser(),
 )
 
-for module in (schools, announcements, substitutions, alerts, screens, push):
+for module in (schools, announcements, substitutions, calendar, alerts, screens, push):
     api.add_router("", module.router)
 
 
