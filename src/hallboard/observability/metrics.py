@@ -145,6 +145,34 @@ ratelimit_storage_errors_total = Counter(
     "Rate-limit checks that failed on the storage (Redis down) and let the request through.",
 )
 
+database_up = Gauge(
+    "hallboard_database_up",
+    "1 while this process reaches its database, 0 while it fails fast (database outage; "
+    "hallboard.dbhealth).",
+    multiprocess_mode="livemin",
+)
+database_up.set(1)
+database_unavailable_total = Counter(
+    "hallboard_database_unavailable_total",
+    "Web requests answered 503 database_unavailable because the database did not answer.",
+)
+auth_failures_total = Counter(
+    "hallboard_auth_failures_total",
+    "Failed authentications, by kind (display token, socket token or ticket, API key, "
+    "admin login); counted per source address by hallboard.throttle.",
+    ["kind"],
+)
+auth_throttled_total = Counter(
+    "hallboard_auth_throttled_total",
+    "Authentication attempts refused because their source address failed too often, by kind.",
+    ["kind"],
+)
+idempotent_replays_total = Counter(
+    "hallboard_idempotent_replays_total",
+    "Management API writes answered from a stored response (a retry with the same "
+    "Idempotency-Key), instead of being carried out again.",
+)
+
 View = Callable[..., HttpResponseBase]
 
 
@@ -156,8 +184,11 @@ def count_display_requests(endpoint: str) -> Callable[[View], View]:
         def counted(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             try:
                 response = view(request, *args, **kwargs)
-            except Exception:
-                display_requests_total.labels(endpoint=endpoint, code="500").inc()
+            except Exception as exc:
+                from hallboard.dbhealth import is_unavailable
+
+                code = "503" if is_unavailable(exc) else "500"  # the answer it turns into
+                display_requests_total.labels(endpoint=endpoint, code=code).inc()
                 raise
             display_requests_total.labels(endpoint=endpoint, code=str(response.status_code)).inc()
             return response

@@ -181,6 +181,10 @@ class Socket(asyncio.Protocol):
         self.phase = Phase.PENDING
         self.gateway.request_received(self, request)
 
+    def peer(self) -> Any:
+        """The remote address (``peername``), for the failed-authentication throttle."""
+        return self.transport.get_extra_info("peername") if self.transport is not None else None
+
     def respond(self, status: int, body: bytes, **kwargs: Any) -> None:
         """Answer with plain HTTP and close (errors, health checks, metrics)."""
         if self.transport is not None and self.phase < Phase.OPEN:

@@ -69,6 +69,7 @@ _KEPT_HEADERS = frozenset(
         b"accept",
         b"x-forwarded-for",
         b"cookie",
+        b"origin",  # staff tickets are bound to the page's origin (hallboard.staff.tickets)
     }
 )
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError
 from django.utils import timezone
 
+from hallboard import throttle
 from hallboard.observability import exposition, fleet, metrics, readiness
 from hallboard.observability.access import token_matches
 from hallboard.realtime.brokers import Broker
@@ -104,6 +105,7 @@ class _Pending:
     handshake: bytes
     token: str
     device_key: str
+    address: str = ""  # for hallboard.throttle
 
 
 class Gateway:
@@ -289,16 +291,19 @@ class Gateway:
             return
         token = request.query.get("token", "")
         device_key = request.query.get("dk", "")
+        address = throttle.socket_address(sock.peer(), request.headers.get("x-forwarded-for"))
         if self._draining:
             self.refuse(sock, handshake, CloseCode.GOING_AWAY)
         elif not token or not device_key:
             self.refuse(sock, handshake, CloseCode.MISSING_PARAMETERS)
+        elif throttle.blocked(throttle.Kind.SOCKET, address) is not None:
+            self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER, staff.THROTTLED_REASON)
         elif self.at_capacity():
             self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
         else:
             self._pending += 1
             self._m_pending.inc()
-            self._auth_queue.append(_Pending(sock, handshake, token, device_key))
+            self._auth_queue.append(_Pending(sock, handshake, token, device_key, address))
             self._schedule_auth()
 
     def _http(self, sock: Socket, request: Request, path: str) -> None:
@@ -483,6 +488,8 @@ class Gateway:
             if sock.phase != Phase.PENDING:
                 continue  # gone while we looked it up
             if isinstance(result, db.Refused):
+                if result.code == CloseCode.INVALID_TOKEN:
+                    throttle.failed(throttle.Kind.SOCKET, pending.address)
                 self.refuse(sock, pending.handshake, result.code, log=False)
                 refused[result.code] += 1
                 if result.screen_id is not None and result.school_id is not None:
