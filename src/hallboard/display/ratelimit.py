@@ -9,8 +9,10 @@ generic cell rate algorithm: one number per key and no background work.
 thousand polling screens cost a sixth of a core.)
 
 If the storage fails (Redis down), requests are let through and the failure is
-logged and counted (``hallboard_ratelimit_storage_errors_total``): the
-limiter protects the server, it must never take screens dark. Refused
+counted (``hallboard_ratelimit_storage_errors_total``) and logged, as one
+warning line per ``WARN_INTERVAL`` seconds (with how many failed since), not a
+traceback per request: the limiter protects the server, it must never take
+screens dark. Refused
 requests are counted where they are answered (``rate_limited`` in
 ``hallboard_display_refusals_total``).
 """
@@ -32,6 +34,10 @@ from hallboard.observability import metrics
 logger = logging.getLogger("hallboard.display.ratelimit")
 
 
+#: Seconds between two warnings about a failing storage (each counts the failures since).
+WARN_INTERVAL = 60.0
+
+
 class RateLimiter:
     """``hit(key)`` returns ``None`` when allowed, else the seconds to wait (≥ 1)."""
 
@@ -39,17 +45,35 @@ class RateLimiter:
         self.item: RateLimitItem = parse(rate)
         self.storage = storage.storage_from_string(storage_uri)
         self.strategy = strategies.MovingWindowRateLimiter(self.storage)
+        self._warn_lock = threading.Lock()
+        self._warned_at = -WARN_INTERVAL
+        self._failed_since = 0
 
     def hit(self, *key: str) -> int | None:
         try:
             if self.strategy.hit(self.item, *key):
                 return None
             reset_at, _remaining = self.strategy.get_window_stats(self.item, *key)
-        except Exception:  # the limiter must never make a display request fail
+        except Exception as exc:  # the limiter must never make a display request fail
             metrics.ratelimit_storage_errors_total.inc()
-            logger.warning("rate limit storage failed; letting the request through", exc_info=True)
+            self._storage_failed(exc)
             return None
         return max(1, math.ceil(reset_at - time.time()))
+
+    def _storage_failed(self, exc: Exception) -> None:
+        """One warning line per WARN_INTERVAL however many requests fail meanwhile."""
+        now = time.monotonic()
+        with self._warn_lock:
+            self._failed_since += 1
+            if now - self._warned_at < WARN_INTERVAL:
+                return
+            failed, self._failed_since, self._warned_at = self._failed_since, 0, now
+        logger.warning(
+            "rate limit storage failed for %d request(s) (let through): %s: %s",
+            failed,
+            type(exc).__name__,
+            (str(exc).strip().splitlines() or [""])[0][:200],
+        )
 
 
 class MemoryLimiter:
