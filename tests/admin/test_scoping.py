@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from hallboard.alerts.models import Alert
+from hallboard.display.models import ReloadSchedule
 from hallboard.schools.models import Membership, School
 from hallboard.screens.models import Screen
 from hallboard.screens.tokens import hash_token
@@ -45,6 +46,9 @@ def content_in_both(tenant: Tenant) -> dict[str, tuple[Any, Any]]:
             organisation=s.organisation, school=s, headline=f"{s.slug} alert"
         ),
         "screen": lambda s: make_screen(s, name=f"{s.slug} hall")[0],
+        "nightly reload": lambda s: ReloadSchedule.objects.create(
+            school=s, reload_at=dt.time(3, 0)
+        ),
     }.items():
         rows[label] = (make(tenant.school), make(tenant.other_school))
     return rows
@@ -56,6 +60,7 @@ ADMIN_URL = {
     "teacher": "timetable/teacher",
     "alert": "alerts/alert",
     "screen": "screens/screen",
+    "nightly reload": "display/reloadschedule",
 }
 
 
@@ -141,7 +146,10 @@ def test_lesson_mixing_schools_is_refused(tenant: Tenant) -> None:
         ("timetabler", {"substitution", "teacher"}),
         ("safety", {"alert"}),
         ("viewer", set()),
-        ("admin", {"announcement", "substitution", "teacher", "alert", "screen"}),
+        (
+            "admin",
+            {"announcement", "substitution", "teacher", "alert", "screen", "nightly reload"},
+        ),
     ],
 )
 def test_roles_decide_what_may_be_added(tenant: Tenant, role: str, can_add: set[str]) -> None:

@@ -20,6 +20,7 @@ from django.db.models import Q
 
 from hallboard.alerts.delivery import display_payload, iso, top_alert
 from hallboard.alerts.models import Alert
+from hallboard.display import watchdog
 from hallboard.display.flags import push_enabled
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement, Lesson, Period, Substitution
@@ -139,6 +140,7 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
             "ws_path": settings.DISPLAY_WS_PATH,
             "poll_min_seconds": settings.DISPLAY_POLL_MIN_SECONDS,
             "poll_max_seconds": settings.DISPLAY_POLL_MAX_SECONDS,
+            "watchdog": watchdog.for_screen(screen),
         },
         "school": {"slug": school.slug, "name": school.name, "timezone": school.timezone},
         "screen": {

@@ -24,7 +24,8 @@ to). The limits, each refused (never clipped):
   ``uptime_s`` is a number ``0 .. 2**63 - 1``; ``mode`` is ``"ws"`` or ``"poll"``;
   ``state`` is ``"shown"`` or ``"cleared"``;
 - what a heartbeat stores for the dashboard (``client_info``: ``uptime_s`` and
-  ``health``) is at most ``MAX_CLIENT_INFO_BYTES`` as JSON.
+  ``health``) is at most ``MAX_CLIENT_INFO_BYTES`` as compact JSON (UTF-8, no
+  spaces: what ``JSON.stringify`` makes of it in the display's browser).
 
 Pure: no Django, no I/O (``mypy --strict``).
 """
@@ -180,7 +181,7 @@ def heartbeat(data: Mapping[str, Any]) -> Heartbeat:
     if not isinstance(health, dict):
         raise InvalidMessage("health must be a JSON object of client figures")
     beat = Heartbeat(rev, mode, uptime, health)
-    size = len(json.dumps(beat.client_info, ensure_ascii=False).encode())
+    size = len(json.dumps(beat.client_info, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_CLIENT_INFO_BYTES:
         raise InvalidMessage(
             f"uptime_s and health are over {MAX_CLIENT_INFO_BYTES} bytes as JSON", too_big=True

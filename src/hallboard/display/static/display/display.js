@@ -76,9 +76,18 @@
     try { return localStorage.getItem(key); } catch (e) { return null; }
   }
 
+  // The device key: the display URL's (?dk=…: a kiosk set up with a fixed one keeps its
+  // binding even if its storage is lost, and its scripts can ask as the same device),
+  // else the one this browser made on its first start.
   function deviceKey() {
+    var valid = /^[A-Za-z0-9_-]{8,128}$/;
+    var fromUrl = new URLSearchParams(location.search).get("dk");
+    if (fromUrl && valid.test(fromUrl)) {
+      if (fromUrl !== load(KEYS.dk)) store(KEYS.dk, fromUrl);
+      return fromUrl;
+    }
     var dk = load(KEYS.dk);
-    if (!dk || !/^[A-Za-z0-9_-]{8,128}$/.test(dk)) {
+    if (!dk || !valid.test(dk)) {
       var bytes = new Uint8Array(16);
       crypto.getRandomValues(bytes);
       dk = "d";
@@ -138,11 +147,17 @@
     return null;
   }
 
+  // The server answered a poll or a snapshot request (200 or 304): the data shown is
+  // current. Push is (re)connected from here, whatever the status: a screen started from
+  // its cached snapshot only ever hears 304 until something changes, and must not stay on
+  // polling (connectPush does nothing while a socket is open or waiting to retry, or when
+  // push is off for the screen).
   function confirmed() {
     state.confirmedAt = Date.now();
     state.unreachable = false;
     store(KEYS.confirmed, String(state.confirmedAt));
     renderFreshness();
+    connectPush();
   }
 
   function unreachable() {
@@ -339,7 +354,7 @@
     if (navigator.connection && navigator.connection.effectiveType) {
       figures.network = navigator.connection.effectiveType;
     }
-    return figures;
+    return fitHealth(Object.assign(figures, kioskHealth()));
   }
 
   function heartbeat() {
@@ -725,6 +740,236 @@
     fetchSnapshot().then(function () { schedulePoll(pollMin()); });
   }
 
+  // --- kiosk: offline start -------------------------------------------------------
+  // A service worker (/display/sw.js) keeps the page, script and styles, so that a screen
+  // rebooted while the server or the network is down still starts; the snapshot itself
+  // stays in local storage. Both survive only in a persistent browser profile (never
+  // incognito: docs/kiosk.md), and the browser is asked not to evict them.
+  var SW_URL = "/display/sw.js";
+  var SW_SCOPE = "/display/";
+  var SW_UPDATE_MS = 3600 * 1000; // look for a new version of the shell this often
+  var kiosk = {
+    shell: "unsupported", // the service worker: unsupported, registering, active, failed
+    persisted: null, // whether the browser keeps this site's storage under pressure
+    updated: false // a new version of the shell took over: reload at a quiet moment
+  };
+
+  function offlineShell() {
+    if (navigator.storage && navigator.storage.persist) {
+      navigator.storage.persisted().then(function (already) {
+        return already || navigator.storage.persist();
+      }).then(function (granted) { kiosk.persisted = granted; }, function () { kiosk.persisted = false; });
+    }
+    // Service workers need a secure context: https, or the server on this machine.
+    if (!("serviceWorker" in navigator)) return;
+    var container = navigator.serviceWorker;
+    var hadController = !!container.controller;
+    kiosk.shell = hadController ? "active" : "registering";
+    container.addEventListener("controllerchange", function () {
+      kiosk.shell = "active";
+      if (hadController) kiosk.updated = true; // not on the first install: that is no update
+      hadController = true;
+    });
+    container.register(SW_URL, { scope: SW_SCOPE, updateViaCache: "none" }).then(function (registration) {
+      setInterval(function () { registration.update().catch(function () { /* offline: later */ }); }, SW_UPDATE_MS);
+    }, function () { kiosk.shell = "failed"; });
+  }
+
+  // --- kiosk: watchdog --------------------------------------------------------------
+  // A kiosk runs for days. The page measures itself (uptime, JS heap where the browser
+  // exposes it, DOM nodes), reports that with every heartbeat along with a trend kept
+  // across reloads, and reloads itself (bounds and times from meta.watchdog):
+  //   - when a figure stays over its bound (at most once an hour, so that a bound set
+  //     too low cannot make a reload loop);
+  //   - once a night at the school's (or screen's) time, in the school's time zone, with
+  //     jitter, if the page has been running since before that moment;
+  //   - after a new version of the offline shell took over.
+  // Only at a quiet moment: no alert on screen, and the server confirmed the data
+  // lately (a reload then cannot leave the screen blank).
+  var WATCHDOG = {
+    strikes: 3, // checks in a row over a bound before it counts
+    minUptimeChecks: 10, // a bound never reloads a page younger than this many checks
+    boundGapMs: 3600 * 1000, // at most one reload for a bound per hour
+    nightlyWindowMin: 240, // a nightly reload missed for this long waits for the next night
+    trendPoints: 48,
+    defaultCheckS: 60,
+    defaultTrendS: 1800
+  };
+  var TREND_KEY = "hallboard.trend";
+  var RELOAD_KEY = "hallboard.reload";
+  var watch = {
+    timer: null,
+    strikes: 0,
+    jitter: deviceJitter(), // this device's share of the configured jitter, kept across reloads
+    lastReload: loadJson(RELOAD_KEY), // {reason, at, uptime_s}: the last reload the watchdog made
+    trend: loadJson(TREND_KEY),
+    nightlyAt: null // when tonight's reload is due (ms), for support
+  };
+  kiosk.watchdog = watch;
+  state.kiosk = kiosk; // for support: window.hallboard.kiosk
+
+  function loadJson(key) {
+    try { return JSON.parse(load(key) || "null"); } catch (e) { return null; }
+  }
+
+  // A fraction in [0, 1) chosen once per device: the screens of a school spread their
+  // nightly reloads over the jitter, each at its own time every night.
+  function deviceJitter() {
+    var jitter = parseFloat(load("hallboard.jitter"));
+    if (!(jitter >= 0 && jitter < 1)) {
+      jitter = Math.random();
+      store("hallboard.jitter", String(jitter));
+    }
+    return jitter;
+  }
+
+  function watchdogConfig() { return (meta() && meta().watchdog) || {}; }
+
+  function measure() {
+    var figures = {
+      uptime_s: Math.round((Date.now() - state.startedAt) / 1000),
+      dom_nodes: document.getElementsByTagName("*").length,
+      heap_mb: null
+    };
+    if (window.performance && performance.memory) {
+      figures.heap_mb = Math.round(performance.memory.usedJSHeapSize / 1048576);
+    }
+    return figures;
+  }
+
+  // Which bound the figures pass, if any.
+  function overBound(figures, config) {
+    if (config.max_heap_mb && figures.heap_mb !== null && figures.heap_mb > config.max_heap_mb) return "heap";
+    if (config.max_dom_nodes && figures.dom_nodes > config.max_dom_nodes) return "dom_nodes";
+    if (config.max_uptime_hours && figures.uptime_s > config.max_uptime_hours * 3600) return "uptime";
+    return null;
+  }
+
+  // Minutes since midnight of a moment on the school's wall clock.
+  function schoolMinutes(date, zone) {
+    var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    var parts;
+    try {
+      parts = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone }, options)).formatToParts(date);
+    } catch (e) {
+      parts = new Intl.DateTimeFormat("en-GB", options).formatToParts(date);
+    }
+    var value = function (type) {
+      return parseInt(parts.filter(function (p) { return p.type === type; })[0].value, 10);
+    };
+    return value("hour") % 24 * 60 + value("minute");
+  }
+
+  // The latest moment (ms, not after now) at which the nightly reload was due, or null.
+  function lastNightlyMoment(now, config, zone) {
+    var at = /^(\d\d):(\d\d)$/.exec(config.nightly_reload_at || "");
+    if (!at) return null;
+    var jitter = Math.floor(watch.jitter * (config.nightly_jitter_minutes || 0));
+    var target = (parseInt(at[1], 10) * 60 + parseInt(at[2], 10) + jitter) % 1440;
+    var since = (schoolMinutes(now, zone) - target + 1440) % 1440;
+    return now.getTime() - since * 60000 - now.getSeconds() * 1000 - now.getMilliseconds();
+  }
+
+  function quiet() {
+    if (state.alert || state.unreachable || !state.confirmedAt) return false;
+    return Date.now() - state.confirmedAt <= (pollMax() + 15) * 1000; // not stale
+  }
+
+  function watchdogReload(reason, figures) {
+    watch.lastReload = { reason: reason, at: Date.now(), uptime_s: figures.uptime_s };
+    store(RELOAD_KEY, JSON.stringify(watch.lastReload));
+    location.reload();
+  }
+
+  function sampleTrend(figures, config) {
+    var every = config.trend_seconds || WATCHDOG.defaultTrendS;
+    var trend = watch.trend;
+    if (!trend || !trend.heap_mb || trend.every_s !== every) {
+      trend = { every_s: every, at: 0, heap_mb: [], dom_nodes: [], uptime_h: [] };
+    }
+    if (Date.now() - trend.at < every * 1000) return;
+    trend.at = Date.now();
+    trend.heap_mb.push(figures.heap_mb);
+    trend.dom_nodes.push(figures.dom_nodes);
+    trend.uptime_h.push(Math.round(figures.uptime_s / 360) / 10);
+    ["heap_mb", "dom_nodes", "uptime_h"].forEach(function (k) { trend[k] = trend[k].slice(-WATCHDOG.trendPoints); });
+    watch.trend = trend;
+    store(TREND_KEY, JSON.stringify(trend));
+  }
+
+  function watchdogCheck() {
+    var config = watchdogConfig();
+    var checkS = config.check_seconds || WATCHDOG.defaultCheckS;
+    watch.timer = setTimeout(watchdogCheck, checkS * 1000);
+    var figures = measure();
+    sampleTrend(figures, config);
+    var bound = overBound(figures, config);
+    watch.strikes = bound ? watch.strikes + 1 : 0;
+    var now = new Date();
+    var nightly = state.snap ? lastNightlyMoment(now, config, tz()) : null;
+    watch.nightlyAt = nightly;
+    if (!quiet()) return;
+    if (kiosk.updated) { watchdogReload("update", figures); return; }
+    var last = watch.lastReload;
+    var sinceNightly = nightly === null ? Infinity : now.getTime() - nightly;
+    var reloadedTonight = last && last.reason === "nightly" && now.getTime() - last.at < 12 * 3600 * 1000;
+    if (state.startedAt < nightly && sinceNightly < WATCHDOG.nightlyWindowMin * 60000 && !reloadedTonight) {
+      watchdogReload("nightly", figures);
+      return;
+    }
+    var recentBoundReload = last && last.reason !== "nightly" && last.reason !== "update" &&
+      Date.now() - last.at < WATCHDOG.boundGapMs;
+    if (bound && watch.strikes >= WATCHDOG.strikes && !recentBoundReload &&
+        figures.uptime_s >= WATCHDOG.minUptimeChecks * checkS) {
+      watchdogReload(bound, figures);
+    }
+  }
+
+  // What the heartbeat's health carries from the kiosk part.
+  function kioskHealth() {
+    var figures = measure();
+    var out = {
+      dom_nodes: figures.dom_nodes,
+      offline_shell: kiosk.shell,
+      storage_persisted: kiosk.persisted
+    };
+    if (watch.lastReload) {
+      out.last_reload = {
+        reason: watch.lastReload.reason,
+        at: new Date(watch.lastReload.at).toISOString(),
+        uptime_s: watch.lastReload.uptime_s
+      };
+    }
+    var trend = watch.trend;
+    if (trend && trend.at && Array.isArray(trend.heap_mb)) {
+      var last = function (values) {
+        return (Array.isArray(values) ? values : []).slice(-WATCHDOG.trendPoints).map(function (v) {
+          return typeof v === "number" && isFinite(v) ? v : null;
+        });
+      };
+      out.trend = {
+        every_s: trend.every_s,
+        at: new Date(trend.at).toISOString(),
+        heap_mb: last(trend.heap_mb),
+        dom_nodes: last(trend.dom_nodes),
+        uptime_h: last(trend.uptime_h)
+      };
+    }
+    return out;
+  }
+
+  // A heartbeat over the server's size limit would be refused whole, and the screen
+  // reported offline: the trend, then the last reload, give way first.
+  var CLIENT_INFO_MAX_BYTES = 2048; // hallboard.realtime.core.validation.MAX_CLIENT_INFO_BYTES
+  function fitHealth(figures) {
+    var size = function () {
+      return new Blob([JSON.stringify({ uptime_s: 1e9, health: figures })]).size * 1.1; // margin: spaces
+    };
+    if (size() > CLIENT_INFO_MAX_BYTES) delete figures.trend;
+    if (size() > CLIENT_INFO_MAX_BYTES) delete figures.last_reload;
+    return figures;
+  }
+
   // --- start ---------------------------------------------------------------------
   function boot() {
     state.dk = deviceKey();
@@ -737,6 +982,8 @@
     setInterval(tick, 1000);
     setInterval(page, PAGE_MS);
     setInterval(heartbeat, HEARTBEAT_MS);
+    offlineShell();
+    watch.timer = setTimeout(watchdogCheck, 1000);
     if (!state.token) { startPairing(); return; }
     var cached = load(KEYS.snapshot);
     if (cached) {
