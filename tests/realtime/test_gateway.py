@@ -366,3 +366,38 @@ async def test_shutdown_waits_for_the_write_in_progress(
     await asyncio.wait_for(started.wait(), 10)
     await gw.shutdown()
     assert finished == [True]
+
+
+async def test_failed_authentications_reach_the_throttle_seam(tenant: Tenant) -> None:
+    """The gateway asks the shared throttle (Gateway(auth_throttle=...)) before a lookup
+    and tells it of every 4401; a close code it answers refuses the socket."""
+
+    class Throttle:
+        def __init__(self) -> None:
+            self.failed_from: list[str] = []
+            self.blocked = False
+
+        def check(self, source: str) -> CloseCode | None:
+            return CloseCode.TRY_AGAIN_LATER if self.blocked else None
+
+        def failed(self, source: str) -> None:
+            self.failed_from.append(source)
+
+    from hallboard.realtime.brokers.memory import MemoryBroker
+    from hallboard.realtime.gateway.server import Gateway as GatewayClass
+    from tests.realtime.conftest import options
+
+    throttle = Throttle()
+    gw = GatewayClass(MemoryBroker(), options(), auth_throttle=throttle)
+    await gw.start()
+    try:
+        for token in ("hbs_unknown", "hbs_\x01bad"):
+            ws = await connect(url(gw, token.replace("\x01", "%01")))
+            assert await closed_with(ws) == CloseCode.INVALID_TOKEN
+        assert throttle.failed_from == ["127.0.0.1", "127.0.0.1"]
+        throttle.blocked = True
+        _, token = await in_thread(make_screen, tenant.school)
+        ws = await connect(url(gw, token))
+        assert await closed_with(ws) == CloseCode.TRY_AGAIN_LATER
+    finally:
+        await gw.shutdown()
