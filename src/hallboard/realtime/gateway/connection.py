@@ -405,8 +405,8 @@ class Socket(asyncio.Protocol):
         """Drop the TCP connection now, counted and logged (once) by ``reason``."""
         if self.transport is None or self.phase == Phase.CLOSED:
             return
-        self.phase = Phase.CLOSED  # connection_lost follows; nothing more is read or written
         self.gateway.dropped(self, reason)
+        self.phase = Phase.CLOSED  # connection_lost follows; nothing more is read or written
         self.transport.abort()
 
     def abort(self) -> None:

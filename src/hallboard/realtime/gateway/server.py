@@ -474,7 +474,13 @@ class Gateway:
     def dropped(self, sock: Socket, reason: str) -> None:
         """A socket is dropped without a closing handshake (counted, one line)."""
         metrics.gateway_dropped_total.labels(reason=reason).inc()
-        logger.info("%r dropped: %s", sock, _DROP_REASONS.get(reason, reason))
+        logger.info(
+            "%s socket from %s dropped while %s: %s",
+            sock.kind.name.lower(),
+            _source(sock),
+            sock.phase.name.lower(),
+            _DROP_REASONS.get(reason, reason),
+        )
 
     def count_close(self, code: int) -> None:
         """An open socket closed by the server with ``code`` (policy, slow, revoked...)."""
