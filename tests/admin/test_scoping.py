@@ -37,7 +37,6 @@ def content_in_both(tenant: Tenant) -> dict[str, tuple[Any, Any]]:
             school=s,
             date=dt.date(2026, 11, 23),
             period=s.periods.first(),
-            school_class=s.classes.first(),
             kind="cancelled",
             note=f"{s.slug} sub",
         ),
@@ -95,7 +94,7 @@ def test_choices_offer_no_other_schools_objects(tenant: Tenant) -> None:
     client = member(tenant, "admin")
     form = client.get("/admin/timetable/lesson/add/").context["adminform"].form
     assert list(form.fields["school"].queryset) == [tenant.school]
-    teachers = set(form.fields["teacher"].queryset.values_list("school__slug", flat=True))
+    teachers = set(form.fields["teachers"].queryset.values_list("school__slug", flat=True))
     assert teachers == {"alpha"}
 
 
@@ -127,11 +126,12 @@ def test_lesson_mixing_schools_is_refused(tenant: Tenant) -> None:
         "/admin/timetable/lesson/add/",
         {
             "school": alpha.pk,
-            "school_class": alpha.classes.first().pk,
+            "classes": [alpha.classes.first().pk],
             "weekday": 1,
             "period": alpha.periods.first().pk,
             "subject": alpha.subjects.first().pk,
-            "teacher": Teacher.objects.get(school=tenant.other_school).pk,
+            "teachers": [Teacher.objects.get(school=tenant.other_school).pk],
+            "source": "manual",
         },
     )
     assert response.status_code == 200
@@ -185,6 +185,8 @@ def test_screen_creation_shows_the_token_once(tenant: Tenant) -> None:
             "grades": "[]",
             "orientation": "landscape",
             "allow_multi_device": "unknown",
+            "next_day": "after",
+            "next_day_from": "14:00",
         },
         follow=True,
     )

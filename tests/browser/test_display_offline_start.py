@@ -118,7 +118,12 @@ def test_a_screen_rebooted_while_the_server_is_down_shows_its_last_data(
     wait_for(page, "navigator.serviceWorker.controller !== null", "the worker to take over")
     cached = wait_for(page, SHELL_CACHED, "the shell in the cache")
     assert cached["urls"] == sorted(
-        ["/display/", "/static/display/display.css", "/static/display/display.js"]
+        [
+            "/display/",
+            "/static/display/day.js",
+            "/static/display/display.css",
+            "/static/display/display.js",
+        ]
     )
     assert cached["name"] == f"hallboard-shell-{display_page.shell().version}"
     context.close()

@@ -16,9 +16,9 @@ from hallboard.api.models import ApiKey
 from hallboard.schools.models import School
 from hallboard.screens import pairing
 from hallboard.screens.models import Command, Screen
-from hallboard.timetable.models import Announcement, Lesson, Substitution
+from hallboard.timetable.models import Announcement, Lesson, Room, Substitution
 from tests.browser.conftest import needs_chromium
-from tests.conftest import Tenant, make_screen
+from tests.conftest import Tenant, make_lesson, make_screen
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -27,21 +27,15 @@ def school_day(tenant: Tenant) -> None:
     """Lessons for every weekday and a substitution today, so any day renders content."""
     school = tenant.school
     today = timezone.now().astimezone(school.tz).date()
-    cls = school.classes.get(name="7a")
     for weekday in range(1, 8):
-        Lesson.objects.create(
-            school=school,
-            school_class=cls,
-            weekday=weekday,
-            period=school.periods.get(number=1),
-            subject=school.subjects.first(),
-        )
+        make_lesson(school, "7a", weekday, 1)
+        make_lesson(school, "7a", weekday, 2, rooms="A1")
     Substitution.objects.create(
         school=school,
         date=today,
-        period=school.periods.get(number=2),
-        school_class=cls,
+        lesson=Lesson.objects.get(school=school, weekday=today.isoweekday(), period__number=2),
         kind=Substitution.Kind.ROOM_CHANGE,
+        room=Room.objects.create(school=school, name="Library"),
         note="Moved to the library",
     )
     Announcement.objects.create(school=school, title="Welcome back")
@@ -57,7 +51,7 @@ def test_first_render_shows_the_day(strict_page: Any, site: str, tenant: Tenant)
     all under its own Content-Security-Policy (nothing loaded from elsewhere)."""
     page = strict_page
     school_day(tenant)
-    _, token = make_screen(tenant.school, name="Main entrance")
+    _, token = make_screen(tenant.school, name="Main entrance", hide_past_periods=False)
     open_screen(page, site, token)
     assert page.inner_text("#school-name") == "Alpha"
     assert "Moved to the library" in page.inner_text("#subs")

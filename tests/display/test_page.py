@@ -42,7 +42,11 @@ def test_the_shell_is_the_page_and_what_it_loads(db: None) -> None:
     shell = served_shell(Client().get("/display/sw.js"))
     html = Client().get("/display/").content.decode()
     assert shell["page"] == "/display/"
-    assert shell["assets"] == ["/static/display/display.css", "/static/display/display.js"]
+    assert shell["assets"] == [
+        "/static/display/display.css",
+        "/static/display/day.js",
+        "/static/display/display.js",
+    ]
     for url in shell["assets"]:
         assert f'"{url}"' in html
 

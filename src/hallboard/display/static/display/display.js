@@ -22,18 +22,14 @@
     dk: "hallboard.dk",
     snapshot: "hallboard.snapshot",
     etag: "hallboard.etag",
-    confirmed: "hallboard.confirmed"
+    confirmed: "hallboard.confirmed",
+    reloadedFor: "hallboard.reloadedFor"
   };
   var HEARTBEAT_MS = 30000;
   var SEVERITIES = ["extreme", "severe", "moderate", "minor"]; // most severe first
   var REQUEST_TIMEOUT_MS = 10000;
   var PAGE_MS = 8000; // how long each page of a long list is shown
-  var KIND_LABEL = {
-    cancelled: "Cancelled",
-    room_change: "Room change",
-    substitute: "Substitute",
-    note: "Note"
-  };
+  var SCHEMA = 2; // the snapshot schema this page renders (docs/protocol.md)
 
   var state = {
     token: null,
@@ -176,6 +172,12 @@
       if (response.status !== 200) { refused(response); return; }
       var etag = response.headers.get("ETag");
       return response.json().then(function (snapshot) {
+        if (snapshot.meta && snapshot.meta.schema > SCHEMA && load(KEYS.reloadedFor) !== String(snapshot.meta.schema)) {
+          // The server speaks a newer schema than this page: load the newer page, once.
+          store(KEYS.reloadedFor, String(snapshot.meta.schema));
+          location.reload();
+          return;
+        }
         state.snap = snapshot;
         state.etag = etag;
         store(KEYS.snapshot, JSON.stringify(snapshot));
@@ -402,7 +404,8 @@
   function renderNowNext(now) {
     var snap = state.snap;
     var box = $("now-next");
-    if (!snap) { box.innerHTML = ""; return; }
+    // No periods to count on a day without school (the closure message says so).
+    if (!snap || (snap.day && !snap.day.school_day)) { box.innerHTML = ""; return; }
     var cn = currentAndNext(snap.periods, now);
     var html = "";
     if (cn.current) {
@@ -417,66 +420,57 @@
     box.innerHTML = html;
   }
 
-  function renderSubstitutions(snap) {
-    var byClass = {};
-    var order = [];
-    snap.substitutions.forEach(function (s) {
-      if (!byClass[s.class]) { byClass[s.class] = []; order.push(s.class); }
-      byClass[s.class].push(s);
-    });
-    if (!order.length) return '<p class="empty">No substitutions today.</p>';
-    order.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
-    return order.map(function (name) {
-      var rows = byClass[name].map(function (s) {
-        var who = "";
-        if (s.kind === "substitute" && (s.teacher || s.substitute)) {
-          who = (s.teacher ? "<s>" + escapeHtml(s.teacher) + "</s> → " : "") + escapeHtml(s.substitute || "");
-        } else if (s.teacher) {
-          who = escapeHtml(s.teacher);
-        }
-        return '<div class="sub-row kind-' + escapeHtml(s.kind) + '">' +
-          '<span class="p">' + escapeHtml(s.period) + "</span>" +
-          '<span class="badge">' + escapeHtml(KIND_LABEL[s.kind] || s.kind) + "</span>" +
-          '<span class="subject">' + escapeHtml(s.subject || "") + "</span>" +
-          '<span class="who">' + who + "</span>" +
-          '<span class="room">' + escapeHtml(s.room || "") + "</span>" +
-          (s.note ? '<span class="note">' + escapeHtml(s.note) + "</span>" : "") +
-          "</div>";
-      }).join("");
-      return '<div class="sub-class"><div class="class-name">' + escapeHtml(name) + "</div>" + rows + "</div>";
-    }).join("");
+  // --- the day: rendered by day.js from the server's effective timetable -------------
+  // Words come from the translation functions when the page has them (hallboard/i18n.js).
+  function identity(text) { return text; }
+  function fill(format, values) {
+    return String(format).replace(/%\((\w+)\)s/g, function (m, name) { return values[name] == null ? "" : values[name]; });
+  }
+  var day = window.hallboardDay({
+    gettext: typeof gettext === "function" ? gettext : identity,
+    interpolate: typeof interpolate === "function" ? interpolate : fill,
+    // A calendar date ("2026-11-30") in words; dates have no time zone, so UTC formats them.
+    date: function (iso, options) {
+      var date = new Date(iso + "T12:00:00Z");
+      try {
+        return new Intl.DateTimeFormat(pageLanguage(), Object.assign({ timeZone: "UTC" }, options)).format(date);
+      } catch (e) { return iso; }
+    },
+    minutes: function (now) { return localMinutes(now); },
+    periodLabel: function (p) { return periodLabel(p); }
+  });
+
+  function pageLanguage() {
+    return document.documentElement.lang || undefined;
   }
 
-  // The timetable excerpt: for a few classes the whole day, else now and next.
-  function renderLessons(snap, now) {
-    var classes = [];
-    snap.lessons.forEach(function (l) { if (classes.indexOf(l.class) < 0) classes.push(l.class); });
-    classes.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
-    if (!snap.lessons.length) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No lessons today.</p>'; }
-    var cell = function (l) {
-      return '<span class="subject">' + escapeHtml(l.subject) + "</span>" +
-        (l.room ? ' <span class="room">' + escapeHtml(l.room) + "</span>" : "") +
-        (l.teacher ? ' <span class="who">' + escapeHtml(l.teacher) + "</span>" : "");
-    };
-    if (classes.length <= 4) {
-      $("lessons-title").textContent = "Today";
-      var head = "<tr><th></th>" + classes.map(function (c) { return "<th>" + escapeHtml(c) + "</th>"; }).join("") + "</tr>";
-      var body = snap.periods.map(function (p) {
-        var cells = classes.map(function (c) {
-          var l = snap.lessons.filter(function (x) { return x.class === c && x.period === p.number; })[0];
-          return "<td>" + (l ? cell(l) : "") + "</td>";
-        }).join("");
-        return '<tr><th class="p">' + escapeHtml(p.label) + "</th>" + cells + "</tr>";
-      }).join("");
-      return '<table class="grid">' + head + body + "</table>";
+  // A long name is set smaller until it fits its line (down to 60 %), never wrapped.
+  function fitOneLine(el) {
+    el.style.fontSize = "";
+    var size = parseFloat(getComputedStyle(el).fontSize);
+    var smallest = size * 0.6;
+    while (el.scrollWidth > el.clientWidth && size > smallest) {
+      size *= 0.95;
+      el.style.fontSize = size + "px";
     }
-    var cn = currentAndNext(snap.periods, now);
-    var slot = cn.current || cn.next;
-    if (!slot) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No more lessons today.</p>'; }
-    $("lessons-title").textContent = (cn.current ? "Now: " : "Next: ") + periodLabel(slot);
-    return snap.lessons.filter(function (l) { return l.period === slot.number; }).map(function (l) {
-      return '<div class="lesson-row"><span class="class-name">' + escapeHtml(l.class) + "</span>" + cell(l) + "</div>";
-    }).join("");
+  }
+
+  function renderDay(snap, now) {
+    var head = day.headline(snap);
+    $("week").textContent = head.week;
+    $("week").hidden = !head.week;
+    $("closure").innerHTML = head.closure;
+    $("closure").hidden = !head.closure;
+    var changes = day.changes(snap, now);
+    $("subs").innerHTML = changes.html;
+    var table = day.timetable(snap, now);
+    $("lessons-title").textContent = table.title;
+    $("lessons").innerHTML = table.html;
+    // A column with nothing to show gives its room to the others.
+    var panels = $("panels");
+    panels.classList.toggle("subs-empty", changes.empty);
+    panels.classList.toggle("lessons-empty", !table.html);
+    panels.classList.toggle("news-empty", !snap.announcements.length);
   }
 
   function renderNews(snap) {
@@ -596,9 +590,11 @@
     document.body.classList.toggle("portrait", snap.screen.orientation === "portrait");
     document.body.classList.toggle("landscape", snap.screen.orientation !== "portrait");
     $("school-name").textContent = snap.school.name;
+    fitOneLine($("school-name"));
     $("screen-name").textContent = snap.screen.name;
-    $("subs").innerHTML = renderSubstitutions(snap);
-    $("lessons").innerHTML = renderLessons(snap, now);
+    document.body.classList.toggle("large-text", !!snap.screen.large_text);
+    renderDay(snap, now);
+    state.dayPhase = dayPhase(now);
     $("news").innerHTML = renderNews(snap);
     if (!keepAlert) syncAlert(snap.alert);
     tick();
@@ -630,6 +626,12 @@
       $("clock").textContent = hhmm(now);
       $("date").textContent = fmt(now, { weekday: "long", day: "numeric", month: "long" });
       renderNowNext(now);
+      var phase = dayPhase(now);
+      if (phase !== state.dayPhase) {
+        state.dayPhase = phase;
+        renderDay(state.snap, now);
+        resetPaging();
+      }
     }
     renderFreshness();
   }
@@ -644,20 +646,38 @@
     updatePageNumbers();
   }
 
+  function pageCount(el) {
+    return Math.max(1, Math.ceil(el.scrollHeight / Math.max(1, el.clientHeight) - 0.05));
+  }
+
+  // The page being shown, counted (not read back from scrollTop, which lags while a
+  // smooth scroll is still on its way).
   function updatePageNumbers() {
-    var el = $("subs");
-    var pages = Math.max(1, Math.ceil(el.scrollHeight / Math.max(1, el.clientHeight) - 0.05));
-    $("subs-page").textContent = pages > 1 ? (Math.round(el.scrollTop / el.clientHeight) + 1) + "/" + pages : "";
+    var pages = pageCount($("subs"));
+    $("subs-page").textContent = pages > 1 ? ((paging.subs || 0) + 1) + "/" + pages : "";
   }
 
   function page() {
     ["subs", "lessons", "news"].forEach(function (id) {
       var el = $(id);
-      if (el.scrollHeight <= el.clientHeight + 4) return;
-      var next = el.scrollTop + el.clientHeight;
-      el.scrollTop = next >= el.scrollHeight - 4 ? 0 : next;
+      var pages = pageCount(el);
+      paging[id] = pages > 1 ? ((paging[id] || 0) + 1) % pages : 0;
+      el.scrollTop = paging[id] * el.clientHeight;
     });
     updatePageNumbers();
+  }
+
+  // Periods that have started or ended by now: when this changes, the day is drawn again
+  // (past periods leave the list, the timetable moves on to the current period).
+  function dayPhase(now) {
+    if (!state.snap) return 0;
+    var minutes = localMinutes(now);
+    var phase = 0;
+    state.snap.periods.forEach(function (p) {
+      if (toMinutes(p.start) <= minutes) phase++;
+      if (toMinutes(p.end) <= minutes) phase++;
+    });
+    return phase;
   }
 
   // --- halted states and pairing -------------------------------------------------
@@ -989,6 +1009,7 @@
     if (cached) {
       try {
         state.snap = JSON.parse(cached);
+        if (!state.snap || !state.snap.meta || state.snap.meta.schema !== SCHEMA) throw new Error("schema");
         state.etag = load(KEYS.etag);
         state.confirmedAt = parseInt(load(KEYS.confirmed) || "0", 10);
         render();
