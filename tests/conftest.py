@@ -47,6 +47,15 @@ def make_school(organisation: Organisation, slug: str, tz: str = "Europe/Berlin"
     return school
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``postgres`` run only when DATABASE_URL points at PostgreSQL."""
+    if item.get_closest_marker("postgres") is not None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip("needs PostgreSQL (DATABASE_URL=postgres://...)")
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
     """Each test starts with empty in-memory rate limit counters, and Redis not failing."""

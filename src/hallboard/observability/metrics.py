@@ -87,6 +87,24 @@ gateway_messages_failed_total = Counter(
     "Frames dropped (slow or closing socket), by message type.",
     ["type"],
 )
+gateway_dropped_total = Counter(
+    "hallboard_gateway_dropped_total",
+    "Sockets dropped without a closing handshake, by reason (open_timeout, close_timeout, "
+    "ping_timeout, flood, buffer, error).",
+    ["reason"],
+)
+gateway_rows_rejected_total = Counter(
+    "hallboard_gateway_rows_rejected_total",
+    "Rows of a gateway batch the database refused (the rest of the batch was written), "
+    "by kind (heartbeat, delivered, ack, alert_ack, disconnect, auth).",
+    ["kind"],
+)
+gateway_db_deadlocks_total = Counter(
+    "hallboard_gateway_db_deadlocks_total",
+    "Gateway batches the database aborted as deadlocked (each retried), by batch "
+    "(authentication, write).",
+    ["batch"],
+)
 gateway_coalesced_total = Counter(
     "hallboard_gateway_coalesced_total",
     "Invalidations absorbed by coalescing (sent later as one trailing message).",
@@ -107,6 +125,15 @@ broker_connected = Gauge(
 broker_reconnects_total = Counter(
     "hallboard_broker_reconnects_total",
     "Times the gateway's broker connection was re-established (each followed by a resync).",
+)
+broker_resync_failures_total = Counter(
+    "hallboard_broker_resync_failures_total",
+    "Resyncs after a broker reconnect that failed (database away) and were retried.",
+)
+broker_callback_errors_total = Counter(
+    "hallboard_broker_callback_errors_total",
+    "Exceptions raised by the gateway's handling of a broker event (logged; the broker "
+    "keeps running).",
 )
 
 # --- any process ---------------------------------------------------------------------
