@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "hallboard.server",
     "hallboard.observability",
     "hallboard.loadtest",
+    "hallboard.imports",
 ]
 
 MIDDLEWARE = [
