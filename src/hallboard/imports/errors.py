@@ -65,6 +65,12 @@ MESSAGES: Mapping[str, Any] = {
         "GPU002 gives the week groups and validity of the lessons in GPU001: "
         "import it together with GPU001."
     ),
+    # watched sources
+    "source_unreachable": _("The source cannot be read: %(detail)s."),
+    "source_http_error": _("The server answered HTTP %(status)s."),
+    "source_timeout": _("The source took too long to answer."),
+    "source_empty": _("The source holds no file to import."),
+    "page_not_found": _("A page the plan leads to cannot be read."),
     # notes: not errors, decisions the user should know about
     "substitutions_from_gpu014": _(
         "Substitutions were taken from GPU014; the monitor pages gave the day's messages, "
