@@ -42,85 +42,36 @@ PERIOD_MAX = 99
 class Column:
     name: str
     required: bool
-    help: str
     example: tuple[str, ...]  # one value per template row
     aliases: tuple[str, ...] = ()
 
 
 COLUMNS: Mapping[FileKind, tuple[Column, ...]] = {
     FileKind.CSV_LESSONS: (
-        Column(
-            "id", False, "Your stable id of the lesson (else derived from the row).", ("L1", "L2")
-        ),
-        Column(
-            "weekday", True, "1 = Monday … 7 = Sunday, or a name (Mon, Mo, Montag).", ("1", "Tue")
-        ),
-        Column("lesson", True, "The period number.", ("1", "3"), ("period",)),
-        Column(
-            "class",
-            True,
-            "One or more classes, separated by ~ or comma.",
-            ("7a", "7a~7b"),
-            ("classes",),
-        ),
-        Column("subject", True, "Subject code.", ("M", "REL")),
-        Column("teacher", False, "Teacher code.", ("MUE", "SCH")),
-        Column(
-            "room",
-            False,
-            "One or more rooms, separated by ~ or comma.",
-            ("R101", "R204"),
-            ("rooms",),
-        ),
-        Column("week", False, "Week label (A, B, …); empty = every week.", ("", "A")),
-        Column(
-            "validFrom",
-            False,
-            "First day the lesson takes place (yyyy-mm-dd).",
-            ("", "2026-09-14"),
-            ("valid_from",),
-        ),
-        Column(
-            "validTo",
-            False,
-            "Last day the lesson takes place (yyyy-mm-dd).",
-            ("", "2027-01-29"),
-            ("valid_to",),
-        ),
+        Column("id", False, ("L1", "L2")),
+        Column("weekday", True, ("1", "Tue")),
+        Column("lesson", True, ("1", "3"), ("period",)),
+        Column("class", True, ("7a", "7a~7b"), ("classes",)),
+        Column("subject", True, ("M", "REL")),
+        Column("teacher", False, ("MUE", "SCH")),
+        Column("room", False, ("R101", "R204"), ("rooms",)),
+        Column("week", False, ("", "A")),
+        Column("validFrom", False, ("", "2026-09-14"), ("valid_from",)),
+        Column("validTo", False, ("", "2027-01-29"), ("valid_to",)),
     ),
     FileKind.CSV_SUBSTITUTIONS: (
-        Column(
-            "id", False, "Your stable id of the change (else derived from the row).", ("S1", "S2")
-        ),
-        Column(
-            "day", True, "Date of the change (yyyy-mm-dd).", ("2026-09-14", "2026-09-14"), ("date",)
-        ),
-        Column("lesson", True, "Period, or a range such as 1-2.", ("3", "5-6"), ("period",)),
-        Column(
-            "class",
-            True,
-            "One or more classes, separated by ~ or comma.",
-            ("7a", "8b"),
-            ("classes",),
-        ),
-        Column(
-            "type",
-            False,
-            "Kind of change: "
-            + ", ".join(k.value for k in ChangeKind)
-            + " (or an Untis label such as Entfall); empty = substitute.",
-            ("substitute", "cancelled"),
-            ("kind",),
-        ),
-        Column("subject", False, "Subject taught now.", ("M", "")),
-        Column("previousSubject", False, "The regular subject.", ("M", "E")),
-        Column("teacher", False, "Teacher who teaches now.", ("SCH", "")),
-        Column("previousTeacher", False, "The regular (absent) teacher.", ("MUE", "KRA")),
-        Column("room", False, "Room it takes place in now.", ("R204", "")),
-        Column("previousRoom", False, "The regular room.", ("R101", "R110")),
-        Column(
-            "desc", False, "Text shown with the change.", ("", "Klassenfahrt"), ("text", "note")
-        ),
+        Column("id", False, ("S1", "S2")),
+        Column("day", True, ("2026-09-14", "2026-09-14"), ("date",)),
+        Column("lesson", True, ("3", "5-6"), ("period",)),
+        Column("class", True, ("7a", "8b"), ("classes",)),
+        Column("type", False, ("substitute", "cancelled"), ("kind",)),
+        Column("subject", False, ("M", "")),
+        Column("previousSubject", False, ("M", "E")),
+        Column("teacher", False, ("SCH", "")),
+        Column("previousTeacher", False, ("MUE", "KRA")),
+        Column("room", False, ("R204", "")),
+        Column("previousRoom", False, ("R101", "R110")),
+        Column("desc", False, ("", "Klassenfahrt"), ("text", "note")),
     ),
 }
 
