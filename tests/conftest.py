@@ -19,7 +19,7 @@ from django.test import Client
 from hallboard.api.models import ApiKey
 from hallboard.schools.models import Membership, Organisation, OrganisationMembership, School
 from hallboard.screens.models import Screen
-from hallboard.timetable.models import Period, SchoolClass, Subject, Teacher
+from hallboard.timetable.models import Lesson, Period, Room, SchoolClass, Subject, Teacher
 
 
 @dataclass
@@ -97,6 +97,36 @@ def signed_in(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def make_lesson(
+    school: School,
+    classes: str | list[str],
+    weekday: int,
+    period: int,
+    subject: str = "MA",
+    teachers: str | list[str] = (),  # type: ignore[assignment]
+    rooms: str | list[str] = (),  # type: ignore[assignment]
+    **fields: Any,
+) -> Lesson:
+    """A regular lesson named as timetablers do; missing classes, subjects, teachers and rooms
+    are created."""
+    as_list = lambda v: [v] if isinstance(v, str) else list(v)  # noqa: E731
+    lesson = Lesson.objects.create(
+        school=school,
+        weekday=weekday,
+        period=Period.objects.get(school=school, number=period),
+        subject=Subject.objects.get_or_create(school=school, code=subject)[0],
+        **fields,
+    )
+    lesson.classes.set(
+        [SchoolClass.objects.get_or_create(school=school, name=n)[0] for n in as_list(classes)]
+    )
+    lesson.teachers.set(
+        [Teacher.objects.get_or_create(school=school, code=c)[0] for c in as_list(teachers)]
+    )
+    lesson.rooms.set([Room.objects.get_or_create(school=school, name=n)[0] for n in as_list(rooms)])
+    return lesson
 
 
 def make_screen(school: School, name: str = "Hall", **fields: object) -> tuple[Screen, str]:

@@ -10,6 +10,7 @@ API, and stops the demo (by PID) when done.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -19,10 +20,15 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import sync_playwright
+
+#: The screens' clock in the pictures: mid-morning at the school, so a picture taken in
+#: the evening shows a school day under way (the server's clock is the real one).
+SCHOOL_TIME = dt.time(10, 5)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -78,6 +84,38 @@ def dashboard(
     page.close()
 
 
+def screen_page(browser: Any, url: str, size: tuple[int, int], tz: str) -> Any:
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    zone = zoneinfo.ZoneInfo(tz)
+    today = dt.datetime.now(zone).date()
+    page.clock.set_fixed_time(dt.datetime.combine(today, SCHOOL_TIME, tzinfo=zone))
+    page.goto(url)
+    page.wait_for_selector("#link:has-text('live')")
+    return page
+
+
+def holiday(browser: Any, base: str, key: str, url: str) -> None:
+    """An English school's screen on a day off: a closure today, then removed again."""
+    zone = zoneinfo.ZoneInfo("Europe/London")
+    today = dt.datetime.now(zone).date().isoformat()
+    closure = api(
+        base,
+        key,
+        "schools/riverside/calendar/closures",
+        {"kind": "closure", "name": "Staff training day", "starts_on": today, "ends_on": today},
+    )
+    page = screen_page(browser, url, (1920, 1080), "Europe/London")
+    page.wait_for_selector("#closure:not([hidden])")
+    page.screenshot(path=str(OUT / "holiday.png"))
+    page.close()
+    request = urllib.request.Request(  # noqa: S310 - loopback demo only
+        f"{base}/api/v1/schools/riverside/calendar/closures/{closure['id']}",
+        headers={"Authorization": f"Bearer {key}"},
+        method="DELETE",
+    )
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
+
+
 def main() -> None:
     web, gateway = free_port(), free_port()
     base = f"http://127.0.0.1:{web}"
@@ -110,11 +148,13 @@ def main() -> None:
             OUT.mkdir(parents=True, exist_ok=True)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-                shots = [("landscape", urls[0], (1920, 1080)), ("portrait", urls[1], (1080, 1920))]
-                for name, url, (width, height) in shots:
-                    page = browser.new_page(viewport={"width": width, "height": height})
-                    page.goto(url)
-                    page.wait_for_selector("#link:has-text('live')")
+                shots = [
+                    ("landscape", urls[0], (1920, 1080), "Europe/Berlin"),
+                    ("portrait", urls[1], (1080, 1920), "Europe/Berlin"),
+                    ("staff-room", urls[5], (1920, 1080), "Europe/London"),
+                ]
+                for name, url, size, tz in shots:
+                    page = screen_page(browser, url, size, tz)
                     page.screenshot(path=str(OUT / f"{name}.png"))
                     if name == "landscape":
                         alert = api(
@@ -140,6 +180,7 @@ def main() -> None:
                         )
                         page.wait_for_selector("#alert", state="hidden")
                     page.close()
+                holiday(browser, base, org_key.group(1), urls[3])
                 page = browser.new_page(viewport={"width": 1920, "height": 1080})
                 page.goto(f"{base}/display/")
                 page.wait_for_selector("#pairing-qr svg")

@@ -6,6 +6,7 @@ django-environ. Nothing here opens a connection: services are reached lazily.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import environ
@@ -153,6 +154,35 @@ DISPLAY_STALE_AFTER_SECONDS = env.int("DISPLAY_STALE_AFTER_SECONDS", default=60)
 # Answer the common status poll (known token, bound device, within the limit)
 # without Django's request cycle (hallboard.display.fast_status).
 DISPLAY_STATUS_FAST_PATH = env.bool("DISPLAY_STATUS_FAST_PATH", default=True)
+# The display page's watchdog (docs/kiosk.md): a kiosk runs for days, so the page
+# reloads itself when a figure it measures stays over its bound (0: no bound)...
+DISPLAY_WATCHDOG_MAX_HEAP_MB = env.int("DISPLAY_WATCHDOG_MAX_HEAP_MB", default=256)
+DISPLAY_WATCHDOG_MAX_DOM_NODES = env.int("DISPLAY_WATCHDOG_MAX_DOM_NODES", default=20_000)
+DISPLAY_WATCHDOG_MAX_UPTIME_HOURS = env.int("DISPLAY_WATCHDOG_MAX_UPTIME_HOURS", default=50)
+# ...how often it measures, and how often it keeps a point of the trend it reports.
+DISPLAY_WATCHDOG_CHECK_SECONDS = env.int("DISPLAY_WATCHDOG_CHECK_SECONDS", default=60)
+DISPLAY_WATCHDOG_TREND_SECONDS = env.int("DISPLAY_WATCHDOG_TREND_SECONDS", default=1800)
+# ...and once a night at this school-local time (HH:MM; empty: never), each screen
+# at its own moment within the jitter. Schools and screens can have their own
+# (admin: Nightly reloads).
+DISPLAY_RELOAD_AT = env.str("DISPLAY_RELOAD_AT", default="03:00")
+DISPLAY_RELOAD_JITTER_MINUTES = env.int("DISPLAY_RELOAD_JITTER_MINUTES", default=30)
+if DISPLAY_RELOAD_AT and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", DISPLAY_RELOAD_AT):
+    raise ImproperlyConfigured(
+        f"DISPLAY_RELOAD_AT must be a time like 03:00, or empty; not {DISPLAY_RELOAD_AT!r}"
+    )
+if not 0 <= DISPLAY_RELOAD_JITTER_MINUTES <= 240:
+    raise ImproperlyConfigured("DISPLAY_RELOAD_JITTER_MINUTES must be from 0 to 240")
+for _name, _lowest in {
+    "DISPLAY_WATCHDOG_MAX_HEAP_MB": 0,
+    "DISPLAY_WATCHDOG_MAX_DOM_NODES": 0,
+    "DISPLAY_WATCHDOG_MAX_UPTIME_HOURS": 0,
+    "DISPLAY_WATCHDOG_CHECK_SECONDS": 1,
+    "DISPLAY_WATCHDOG_TREND_SECONDS": 1,
+}.items():
+    if globals()[_name] < _lowest:
+        raise ImproperlyConfigured(f"{_name} must be {_lowest} or more")
+del _name, _lowest
 # Path of the push endpoint on the gateway.
 DISPLAY_WS_PATH = env.str("DISPLAY_WS_PATH", default="/ws/display/")
 # The push URL displays are given (meta.ws_url). Empty: ws(s)://<host of the

@@ -6,12 +6,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from hallboard.api.router import api
-from hallboard.display.page import display_page
+from hallboard.display.page import display_page, service_worker
 from hallboard.observability import views as ops
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("display/", display_page, name="display"),
+    path("display/sw.js", service_worker, name="display-sw"),
     path("api/display/ws-metrics/", ops.ws_metrics_view, name="ws-metrics"),
     path("api/display/", include("hallboard.display.urls")),
     path("api/v1/", api.urls),

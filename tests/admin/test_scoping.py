@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from hallboard.alerts.models import Alert
+from hallboard.display.models import ReloadSchedule
 from hallboard.schools.models import Membership, School
 from hallboard.screens.models import Screen
 from hallboard.screens.tokens import hash_token
@@ -36,7 +37,6 @@ def content_in_both(tenant: Tenant) -> dict[str, tuple[Any, Any]]:
             school=s,
             date=dt.date(2026, 11, 23),
             period=s.periods.first(),
-            school_class=s.classes.first(),
             kind="cancelled",
             note=f"{s.slug} sub",
         ),
@@ -45,6 +45,9 @@ def content_in_both(tenant: Tenant) -> dict[str, tuple[Any, Any]]:
             organisation=s.organisation, school=s, headline=f"{s.slug} alert"
         ),
         "screen": lambda s: make_screen(s, name=f"{s.slug} hall")[0],
+        "nightly reload": lambda s: ReloadSchedule.objects.create(
+            school=s, reload_at=dt.time(3, 0)
+        ),
     }.items():
         rows[label] = (make(tenant.school), make(tenant.other_school))
     return rows
@@ -56,6 +59,7 @@ ADMIN_URL = {
     "teacher": "timetable/teacher",
     "alert": "alerts/alert",
     "screen": "screens/screen",
+    "nightly reload": "display/reloadschedule",
 }
 
 
@@ -90,7 +94,7 @@ def test_choices_offer_no_other_schools_objects(tenant: Tenant) -> None:
     client = member(tenant, "admin")
     form = client.get("/admin/timetable/lesson/add/").context["adminform"].form
     assert list(form.fields["school"].queryset) == [tenant.school]
-    teachers = set(form.fields["teacher"].queryset.values_list("school__slug", flat=True))
+    teachers = set(form.fields["teachers"].queryset.values_list("school__slug", flat=True))
     assert teachers == {"alpha"}
 
 
@@ -122,11 +126,12 @@ def test_lesson_mixing_schools_is_refused(tenant: Tenant) -> None:
         "/admin/timetable/lesson/add/",
         {
             "school": alpha.pk,
-            "school_class": alpha.classes.first().pk,
+            "classes": [alpha.classes.first().pk],
             "weekday": 1,
             "period": alpha.periods.first().pk,
             "subject": alpha.subjects.first().pk,
-            "teacher": Teacher.objects.get(school=tenant.other_school).pk,
+            "teachers": [Teacher.objects.get(school=tenant.other_school).pk],
+            "source": "manual",
         },
     )
     assert response.status_code == 200
@@ -141,7 +146,10 @@ def test_lesson_mixing_schools_is_refused(tenant: Tenant) -> None:
         ("timetabler", {"substitution", "teacher"}),
         ("safety", {"alert"}),
         ("viewer", set()),
-        ("admin", {"announcement", "substitution", "teacher", "alert", "screen"}),
+        (
+            "admin",
+            {"announcement", "substitution", "teacher", "alert", "screen", "nightly reload"},
+        ),
     ],
 )
 def test_roles_decide_what_may_be_added(tenant: Tenant, role: str, can_add: set[str]) -> None:
@@ -177,6 +185,8 @@ def test_screen_creation_shows_the_token_once(tenant: Tenant) -> None:
             "grades": "[]",
             "orientation": "landscape",
             "allow_multi_device": "unknown",
+            "next_day": "after",
+            "next_day_from": "14:00",
         },
         follow=True,
     )

@@ -109,7 +109,7 @@ def test_replacing_a_day_bumps_the_revision_once(tenant: Tenant, api_as: KeyFact
         )
     rev = revision_of(tenant.school)
     day = [
-        {"date": "2026-11-24", "period": p, "class": c, "kind": "room_change", "room": None}
+        {"date": "2026-11-24", "period": p, "class": c, "kind": "note", "note": "Hall"}
         for p in (1, 2)
         for c in ("7a", "8b")
     ]

@@ -299,3 +299,60 @@ def test_the_page_fits_a_laptop_screen(browser: Any, site: str, tenant: Tenant, 
         )
     finally:
         context.close()
+
+
+def test_a_displays_watchdog_trend_is_drawn_in_its_row(
+    strict_page: Any, site: str, tenant: Tenant, admin: Any
+) -> None:
+    """The heap, DOM size and uptime a display reported over the last hours are drawn as
+    small lines with their latest value, with why and when the page last reloaded itself,
+    under the page's Content-Security-Policy."""
+    screen, token = make_screen(tenant.school, name="Canteen")
+    page = strict_page
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, site, admin)
+    open_dashboard(page, site)
+    page.wait_for_selector(f'{row(screen)}[data-status="offline"]')
+    heap = [20, 22, 25, 31, 38, 46, 57, 70]
+    ScreenClient(token).heartbeat(
+        {
+            "rev": revision_of(tenant.school),
+            "mode": "ws",
+            "uptime_s": 7 * 1800,
+            "health": {
+                "js_heap_mb": 70,
+                "dom_nodes": 1450,
+                "offline_shell": "active",
+                "last_reload": {
+                    "reason": "nightly",
+                    "at": "2026-11-23T02:17:00Z",
+                    "uptime_s": 86000,
+                },
+                "trend": {
+                    "every_s": 1800,
+                    "at": "2026-11-23T06:00:00Z",
+                    "heap_mb": heap,
+                    "dom_nodes": [1400, 1420, 1450, 1450, 1440, 1450, 1450, 1450],
+                    "uptime_h": [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5],
+                },
+            },
+        }
+    )
+    page.wait_for_selector(f'{row(screen)}[data-status="online"]')
+    lines = page.locator(f"{row(screen)} .trend .spark")
+    assert lines.count() == 3
+    assert lines.nth(0).get_attribute("data-points") == str(len(heap))
+    assert lines.nth(0).inner_text().split() == ["heap", "70", "MB"]
+    assert "20\u201370 MB" in (lines.nth(0).get_attribute("title") or "")
+    assert page.locator(f"{row(screen)} .trend polyline").count() == 3
+    client = page.inner_text(f"{row(screen)} .col-client")
+    assert "1450 nodes" in client
+    assert "reloaded itself (nightly)" in client
+    assert "03:17" in client  # in the school's zone (Berlin)
+    assert errors == []
+
+    # A display whose browser cannot keep the offline shell (no https) says so.
+    ScreenClient(token).heartbeat({"rev": 0, "mode": "poll", "health": {"offline_shell": "failed"}})
+    page.wait_for_selector(f"{row(screen)} .col-client:has-text('no offline start')")
+    assert page.locator(f"{row(screen)} .trend").count() == 0

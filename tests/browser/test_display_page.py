@@ -16,9 +16,9 @@ from hallboard.api.models import ApiKey
 from hallboard.schools.models import School
 from hallboard.screens import pairing
 from hallboard.screens.models import Command, Screen
-from hallboard.timetable.models import Announcement, Lesson, Substitution
+from hallboard.timetable.models import Announcement, Lesson, Room, Substitution
 from tests.browser.conftest import needs_chromium
-from tests.conftest import Tenant, make_screen
+from tests.conftest import Tenant, make_lesson, make_screen
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -27,21 +27,15 @@ def school_day(tenant: Tenant) -> None:
     """Lessons for every weekday and a substitution today, so any day renders content."""
     school = tenant.school
     today = timezone.now().astimezone(school.tz).date()
-    cls = school.classes.get(name="7a")
     for weekday in range(1, 8):
-        Lesson.objects.create(
-            school=school,
-            school_class=cls,
-            weekday=weekday,
-            period=school.periods.get(number=1),
-            subject=school.subjects.first(),
-        )
+        make_lesson(school, "7a", weekday, 1)
+        make_lesson(school, "7a", weekday, 2, rooms="A1")
     Substitution.objects.create(
         school=school,
         date=today,
-        period=school.periods.get(number=2),
-        school_class=cls,
+        lesson=Lesson.objects.get(school=school, weekday=today.isoweekday(), period__number=2),
         kind=Substitution.Kind.ROOM_CHANGE,
+        room=Room.objects.create(school=school, name="Library"),
         note="Moved to the library",
     )
     Announcement.objects.create(school=school, title="Welcome back")
@@ -57,7 +51,7 @@ def test_first_render_shows_the_day(strict_page: Any, site: str, tenant: Tenant)
     all under its own Content-Security-Policy (nothing loaded from elsewhere)."""
     page = strict_page
     school_day(tenant)
-    _, token = make_screen(tenant.school, name="Main entrance")
+    _, token = make_screen(tenant.school, name="Main entrance", hide_past_periods=False)
     open_screen(page, site, token)
     assert page.inner_text("#school-name") == "Alpha"
     assert "Moved to the library" in page.inner_text("#subs")
@@ -252,3 +246,54 @@ def test_a_revoked_token_sends_the_screen_back_to_pairing(
     Screen.objects.get(pk=screen.pk).revoke_token()
     page.wait_for_selector("#pairing-qr svg")
     assert page.evaluate("localStorage.getItem('hallboard.token')") is None
+
+
+@pytest.mark.parametrize("restart", ["reload", "remote reload command"])
+def test_a_screen_restarted_from_its_cache_opens_push_at_once(
+    page: Any, site: str, tenant: Tenant, restart: str
+) -> None:
+    """Restarted with its snapshot cached, a screen hears only 304s (nothing changed) and
+    still connects push at once: a command sent right after arrives by push, with no
+    content change to bring the screen there."""
+    screen, token = make_screen(tenant.school, name="Stairs")
+    open_screen(page, site, token)
+    page.wait_for_function("window.hallboard.wsOpen === true")
+    answers: list[int] = []
+    page.on(
+        "response",
+        lambda r: answers.append(r.status) if "/api/display/snapshot/" in r.url else None,
+    )
+    page.evaluate("window.__beforeRestart = true")
+    if restart == "reload":
+        page.reload()
+    else:
+        Command.objects.create(screen=screen, name="reload")
+    page.wait_for_function("window.__beforeRestart === undefined", timeout=20_000)
+    page.wait_for_selector("body:not(.booting)")
+    deadline = dt.datetime.now() + dt.timedelta(seconds=10)
+    while not answers:
+        assert dt.datetime.now() < deadline, "the restarted screen asked for no snapshot"
+        page.wait_for_timeout(50)
+    assert set(answers) == {304}, "the restarted screen must start from its cache"
+    Command.objects.create(screen=screen, name="identify", payload={"seconds": 30})
+    page.wait_for_selector("#overlay:not([hidden])", timeout=10_000)
+    assert page.inner_text("#overlay-text") == "Stairs"
+    assert page.evaluate("window.hallboard.wsOpen") is True
+    assert "live" in page.inner_text("#link")
+
+
+def test_a_device_key_in_the_display_url_is_the_devices(
+    page: Any, site: str, tenant: Tenant
+) -> None:
+    """A display URL with ?dk= binds the screen to that key (a kiosk's scripts can then
+    ask as the same device); without it the page keeps the key it made itself."""
+    screen, token = make_screen(tenant.school)
+    page.goto(f"{site}/display/?token={token}&dk=lobby-pi-0001")
+    page.wait_for_selector("body:not(.booting)")
+    assert Screen.objects.get(pk=screen.pk).device_key == "lobby-pi-0001"
+    assert page.evaluate("localStorage.getItem('hallboard.dk')") == "lobby-pi-0001"
+    page.goto(f"{site}/display/?token={token}")
+    page.wait_for_selector("body:not(.booting)")
+    page.wait_for_function("window.hallboard.confirmedAt > 0 && window.hallboard.dk")
+    assert page.evaluate("window.hallboard.dk") == "lobby-pi-0001"
+    assert page.is_hidden("#notice")  # still the bound device

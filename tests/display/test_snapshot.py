@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from hallboard.alerts.models import Alert
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
-from hallboard.timetable.models import Announcement, Lesson, Substitution, Teacher
-from tests.conftest import Tenant, make_screen, revision_of
+from hallboard.timetable.models import Announcement, Lesson, Substitution
+from tests.conftest import Tenant, make_lesson, make_screen, revision_of
 from tests.display.conftest import ScreenClient
 
 UTC = dt.UTC
@@ -19,23 +21,9 @@ MONDAY_10_BERLIN = dt.datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def add_lessons(school: School) -> None:
-    teacher = Teacher.objects.get(school=school, code="MUE")
     for cls in school.classes.all():
-        Lesson.objects.create(
-            school=school,
-            school_class=cls,
-            weekday=1,
-            period=school.periods.get(number=1),
-            subject=school.subjects.first(),
-            teacher=teacher,
-        )
-        Lesson.objects.create(  # Tuesday: must not show on Monday
-            school=school,
-            school_class=cls,
-            weekday=2,
-            period=school.periods.get(number=2),
-            subject=school.subjects.first(),
-        )
+        make_lesson(school, cls.name, 1, 1, teachers="MUE")
+        make_lesson(school, cls.name, 2, 2)  # Tuesday: must not show on Monday
 
 
 def test_snapshot_shows_todays_content(tenant: Tenant, freeze: Callable[..., None]) -> None:
@@ -43,19 +31,18 @@ def test_snapshot_shows_todays_content(tenant: Tenant, freeze: Callable[..., Non
     freeze(MONDAY_10_BERLIN)
     school = tenant.school
     add_lessons(school)
+    lesson_7a = Lesson.objects.get(school=school, weekday=1, classes__name="7a")
     Substitution.objects.create(
         school=school,
         date=dt.date(2026, 11, 23),
-        period=school.periods.get(number=1),
-        school_class=school.classes.get(name="7a"),
-        kind=Substitution.Kind.ROOM_CHANGE,
-        note="Moved",
+        lesson=lesson_7a,
+        kind=Substitution.Kind.NOTE,
+        note="Bring your calculator",
     )
-    Substitution.objects.create(  # yesterday: not shown
+    Substitution.objects.create(  # a week later: not shown
         school=school,
-        date=dt.date(2026, 11, 22),
-        period=school.periods.get(number=1),
-        school_class=school.classes.get(name="7a"),
+        date=dt.date(2026, 11, 30),
+        lesson=lesson_7a,
         kind=Substitution.Kind.CANCELLED,
     )
     _, token = make_screen(school)
@@ -69,7 +56,8 @@ def test_snapshot_shows_todays_content(tenant: Tenant, freeze: Callable[..., Non
     assert (meta["poll_min_seconds"], meta["poll_max_seconds"]) == (8, 45)
     assert meta["server_time"] == "2026-11-23T09:00:00Z"
     assert meta["school_time"].startswith("2026-11-23T10:00:00+01:00")
-    assert meta["valid_until"] == "2026-11-23T23:00:00Z"  # Berlin midnight
+    assert meta["valid_until"] == "2026-11-23T13:00:00Z"  # 14:00 Berlin: the next day appears
+    assert body["next"] is None
     assert body["school"] == {"slug": "alpha", "name": "Alpha", "timezone": "Europe/Berlin"}
     assert [p["number"] for p in body["periods"]] == [1, 2]
     assert {(x["class"], x["period"], x["teacher"]) for x in body["lessons"]} == {
@@ -77,7 +65,14 @@ def test_snapshot_shows_todays_content(tenant: Tenant, freeze: Callable[..., Non
         ("8b", 1, "MUE"),
     }
     assert [(s["class"], s["kind"], s["note"]) for s in body["substitutions"]] == [
-        ("7a", "room_change", "Moved")
+        ("7a", "note", "Bring your calculator")
+    ]
+    assert meta["schema"] == 2
+    assert meta["week_label"] is None  # no rotation
+    assert body["day"]["date"] == "2026-11-23"
+    assert [(s["classes"], s["change"] and s["change"]["kind"]) for s in body["day"]["slots"]] == [
+        (["7a"], "note"),
+        (["8b"], None),
     ]
     assert body["alert"] is None
     assert response["ETag"].startswith('"')
@@ -91,6 +86,7 @@ def test_grades_view_and_hidden_teachers(tenant: Tenant, freeze: Callable[..., N
     _, token = make_screen(school, view=Screen.View.GRADES, grades=[8], hide_teacher_names=True)
     body = ScreenClient(token).get("snapshot").json()
     assert [(x["class"], x["teacher"]) for x in body["lessons"]] == [("8b", None)]
+    assert [(s["classes"], s["now"]["teachers"]) for s in body["day"]["slots"]] == [(["8b"], [])]
     assert body["screen"]["hide_teacher_names"] is True
 
 
@@ -103,6 +99,7 @@ def test_classes_view(tenant: Tenant, freeze: Callable[..., None]) -> None:
     screen.classes.set([school.classes.get(name="7a")])
     body = ScreenClient(token).get("snapshot").json()
     assert [x["class"] for x in body["lessons"]] == ["7a"]
+    assert [s["classes"] for s in body["day"]["slots"]] == [["7a"]]
 
 
 def test_announcements_follow_their_window(tenant: Tenant, freeze: Callable[..., None]) -> None:
@@ -165,17 +162,33 @@ def test_organisation_alert_shows_on_every_school(
     assert ScreenClient(token_a).get("snapshot").json()["alert"] is None
 
 
-def test_snapshot_is_built_in_few_queries(
-    tenant: Tenant, freeze: Callable[..., None], django_assert_max_num_queries: Any
-) -> None:
-    """The snapshot's query count does not grow with the number of lessons."""
+def test_snapshot_is_built_in_few_queries(tenant: Tenant, freeze: Callable[..., None]) -> None:
+    """The snapshot's query count does not grow with the number of lessons and changes."""
     freeze(MONDAY_10_BERLIN)
-    add_lessons(tenant.school)
-    _, token = make_screen(tenant.school)
+    school = tenant.school
+    add_lessons(school)
+    _, token = make_screen(school, next_day=Screen.NextDay.ALWAYS)
     client = ScreenClient(token)
     client.get("status")  # binds the device
-    with django_assert_max_num_queries(8):
-        assert client.get("snapshot").status_code == 200
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as context:
+            assert client.get("snapshot").status_code == 200
+        return len(context)
+
+    def add_changed_lessons(name: str) -> None:
+        monday = make_lesson(school, name, 1, 2, teachers="MUE", rooms="R1")
+        make_lesson(school, name, 2, 1, teachers="MUE", rooms="R1")  # the next school day
+        Substitution.objects.create(
+            school=school, date=dt.date(2026, 11, 23), lesson=monday, kind="cancelled"
+        )
+
+    add_changed_lessons("9a")
+    few = queries()
+    for n in range(10):
+        add_changed_lessons(f"10{n}")
+    assert queries() == few
+    assert few <= 27  # with the screen's nightly reload schedule
 
 
 def test_other_schools_content_never_appears(tenant: Tenant, freeze: Callable[..., None]) -> None:
@@ -186,4 +199,5 @@ def test_other_schools_content_never_appears(tenant: Tenant, freeze: Callable[..
     _, token = make_screen(tenant.school)
     body = ScreenClient(token).get("snapshot").json()
     assert body["lessons"] == []
+    assert body["day"]["slots"] == []
     assert body["announcements"] == []

@@ -21,7 +21,7 @@ from hallboard.timetable.models import (
     Substitution,
     Teacher,
 )
-from tests.conftest import Tenant, make_screen, revision_of
+from tests.conftest import Tenant, make_lesson, make_screen, revision_of
 
 
 @pytest.fixture
@@ -40,7 +40,6 @@ def committed(tenant: Tenant) -> list[tuple[int, int]]:
 def _lesson(school: School) -> Lesson:
     return Lesson.objects.create(
         school=school,
-        school_class=school.classes.first(),
         weekday=1,
         period=school.periods.first(),
         subject=school.subjects.first(),
@@ -60,7 +59,6 @@ CREATORS = {
         school=s,
         date=dt.date(2026, 11, 23),
         period=s.periods.first(),
-        school_class=s.classes.first(),
         kind=Substitution.Kind.CANCELLED,
     ),
     "announcement": lambda s: Announcement.objects.create(school=s, title="Choir at 3"),
@@ -121,13 +119,26 @@ def test_bulk_update_spanning_schools_bumps_each(tenant: Tenant) -> None:
 def test_cascade_delete_bumps_once_inside_a_batch(tenant: Tenant) -> None:
     """Deleting a teacher inside batch() bumps once, even though lessons cascade."""
     school = tenant.school
-    for _ in range(3):
-        _lesson(school)
+    for period in (1, 2):
+        make_lesson(school, "7a", 1, period, teachers="MUE")
     start = revision_of(school)
     with revision.batch():
         Teacher.objects.filter(school=school).delete()
         SchoolClass.objects.filter(school=school).delete()
     assert revision_of(school) == start + 1
+
+
+def test_a_lessons_classes_teachers_and_rooms_bump_the_revision(tenant: Tenant) -> None:
+    """Adding or removing a lesson's classes, teachers or rooms bumps its school's revision."""
+    school = tenant.school
+    lesson = _lesson(school)
+    start = revision_of(school)
+    lesson.classes.add(school.classes.first())
+    lesson.teachers.add(Teacher.objects.get(school=school, code="MUE"))
+    lesson.rooms.add(Room.objects.create(school=school, name="R9"))
+    assert revision_of(school) == start + 4  # the room's creation is one of them
+    lesson.classes.clear()
+    assert revision_of(school) == start + 5
 
 
 def test_organisation_alert_bumps_every_school_of_the_organisation(tenant: Tenant) -> None:

@@ -12,7 +12,15 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import hallboard
-from hallboard.api import alerts, announcements, push, schools, screens, substitutions
+from hallboard.api import (
+    alerts,
+    announcements,
+    calendar,
+    push,
+    schools,
+    screens,
+    substitutions,
+)
 from hallboard.api.auth import AUTH
 from hallboard.api.errors import ApiError
 
@@ -30,7 +38,7 @@ api = NinjaAPI(
     auth=AUTH,
 )
 
-for module in (schools, announcements, substitutions, alerts, screens, push):
+for module in (schools, announcements, substitutions, calendar, alerts, screens, push):
     api.add_router("", module.router)
 
 

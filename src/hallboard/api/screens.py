@@ -44,6 +44,14 @@ class ScreenIn(Schema):
     hide_teacher_names: bool = False
     orientation: Screen.Orientation = Screen.Orientation.LANDSCAPE
     allow_multi_device: bool | None = None
+    next_day: Screen.NextDay = Field(
+        Screen.NextDay.AFTER, description="Show the next school day: never, after, always."
+    )
+    next_day_from: dt.time = Field(
+        dt.time(14, 0), description="With 'after': from this school time on."
+    )
+    large_text: bool = Field(False, description="Larger letters for longer viewing distances.")
+    hide_past_periods: bool = Field(True, description="Changes of past periods leave the list.")
 
 
 class CommandOut(Schema):
@@ -71,6 +79,10 @@ class ScreenOut(Schema):
     hide_teacher_names: bool
     orientation: str
     allow_multi_device: bool | None
+    next_day: str
+    next_day_from: dt.time
+    large_text: bool
+    hide_past_periods: bool
     status: Literal["online", "stale", "offline"]
     status_reason: str
     status_since: dt.datetime | None = Field(description="Since when, where it is known.")
@@ -123,6 +135,10 @@ def _out(screen: Screen, school: School, last_command: Command | None = None) ->
         "hide_teacher_names": screen.hide_teacher_names,
         "orientation": screen.orientation,
         "allow_multi_device": screen.allow_multi_device,
+        "next_day": screen.next_day,
+        "next_day_from": screen.next_day_from,
+        "large_text": screen.large_text,
+        "hide_past_periods": screen.hide_past_periods,
         "status": state.status,
         "status_reason": state.reason,
         "status_since": state.since,

@@ -22,15 +22,19 @@ from hallboard.api.models import ApiKey
 from hallboard.schools import revision
 from hallboard.schools.models import Membership, Organisation, Role, School
 from hallboard.screens.models import Screen
+from hallboard.timetable.calendar import SchoolCalendarView
 from hallboard.timetable.models import (
     Announcement,
+    Closure,
     Lesson,
     Period,
     Room,
+    SchoolCalendar,
     SchoolClass,
     Subject,
     Substitution,
     Teacher,
+    monday_of,
 )
 
 ORG_SLUG = "north"
@@ -43,6 +47,9 @@ class SchoolPlan:
     slug: str
     name: str
     timezone: str
+    language: str
+    #: Week rotation ("A,B") with this week as A, and a week of holidays next week.
+    rotation: str
     periods: list[tuple[str, str]]
     classes: list[tuple[str, int]]
     subjects: list[tuple[str, str, int]]  # code, name, lessons a week
@@ -54,6 +61,8 @@ LINDENHOF = SchoolPlan(
     slug="lindenhof",
     name="Lindenhof Gymnasium",
     timezone="Europe/Berlin",
+    language="de",
+    rotation="A,B",
     periods=[
         ("07:55", "08:40"),
         ("08:45", "09:30"),
@@ -116,6 +125,8 @@ RIVERSIDE = SchoolPlan(
     slug="riverside",
     name="Riverside Academy",
     timezone="Europe/London",
+    language="en",
+    rotation="",
     periods=[
         ("08:50", "09:50"),
         ("09:50", "10:50"),
@@ -210,12 +221,23 @@ def _times(start: str, end: str) -> tuple[dt.time, dt.time]:
     return dt.time.fromisoformat(start), dt.time.fromisoformat(end)
 
 
+HOLIDAY_NAMES = {  # month of the holiday → its name at a German school
+    **dict.fromkeys((12, 1, 2), "Winterferien"),
+    **dict.fromkeys((3, 4, 5), "Osterferien"),
+    **dict.fromkeys((6, 7, 8), "Sommerferien"),
+    **dict.fromkeys((9, 10, 11), "Herbstferien"),
+}
+
+
 def _seed_school(
     organisation: Organisation, plan: SchoolPlan, rng: random.Random, today: dt.date | None
 ) -> School:
     school = School.objects.create(
         organisation=organisation, slug=plan.slug, name=plan.name, timezone=plan.timezone
     )
+    if any(f.name == "language" for f in School._meta.concrete_fields):
+        School.objects.filter(pk=school.pk).update(**{"language": plan.language})
+        school.refresh_from_db()
     periods = Period.objects.bulk_create(
         Period(school=school, number=n, starts_at=s, ends_at=e)
         for n, (s, e) in ((n, _times(*p)) for n, p in enumerate(plan.periods, start=1))
@@ -239,14 +261,29 @@ def _seed_school(
         code: [t for t in teachers if code in teaches[t.code]] for code in subjects
     }  # each subject has at least one teacher in the plans above
 
+    local_today = today or timezone.now().astimezone(school.tz).date()
+    this_monday = monday_of(local_today)
+    if plan.rotation:
+        # This week is week A; next week is a holiday, so the week after is B.
+        SchoolCalendar.objects.create(school=school, week_cycle=plan.rotation, anchor=this_monday)
+        start = this_monday + dt.timedelta(days=7)
+        Closure.objects.create(
+            school=school,
+            kind=Closure.Kind.HOLIDAY,
+            name=HOLIDAY_NAMES[start.month],
+            starts_on=start,
+            ends_on=start + dt.timedelta(days=4),
+        )
+
     # A week: each class gets its subjects' weekly hours spread over Mon-Fri;
     # younger classes finish earlier. At weekends the demo also gets today's
-    # weekday, so a demo started on a Saturday still shows a school day.
-    local_today = today or timezone.now().astimezone(school.tz).date()
+    # weekday, so a demo started on a Saturday still shows a school day. In a
+    # rotating school one slot a day alternates between two subjects (A/B weeks).
     weekdays = [1, 2, 3, 4, 5]
     if local_today.isoweekday() > 5:
         weekdays.append(local_today.isoweekday())
-    lessons: list[Lesson] = []
+    special = {"SP": -3, "PE": -3, "BIO": -2, "SC": -2, "MU": -1, "ART": -1}
+    rows: list[tuple[Lesson, list[SchoolClass], Teacher, Room]] = []
     for cls in classes:
         grade = cls.grade or 0
         per_day = len(periods) - (2 if grade <= 6 else 0)
@@ -256,73 +293,152 @@ def _seed_school(
         for weekday in weekdays:
             for period in periods[:per_day]:
                 code = pool[(weekday * per_day + period.number) % len(pool)]
-                special = {"SP": -3, "PE": -3, "BIO": -2, "SC": -2, "MU": -1, "ART": -1}
-                room = rooms[special[code]] if code in special else home_rooms[cls.pk]
-                lessons.append(
-                    Lesson(
+                rotating = plan.rotation and period.number == 1 + (weekday + grade) % per_day
+                variants = [(code, "")]
+                if rotating:
+                    other = pool[(weekday * per_day + period.number + 7) % len(pool)]
+                    if other != code:
+                        variants = [(code, "A"), (other, "B")]
+                for variant, weeks in variants:
+                    room = rooms[special[variant]] if variant in special else home_rooms[cls.pk]
+                    lesson = Lesson(
                         school=school,
-                        school_class=cls,
                         weekday=weekday,
                         period=period,
-                        subject=subjects[code],
-                        teacher=class_teacher[code],
-                        room=room,
+                        subject=subjects[variant],
+                        weeks=weeks,
                     )
+                    rows.append((lesson, [cls], class_teacher[variant], room))
+    # Religion and ethics: the two classes of a grade together, in two parallel groups.
+    if plan.rotation:
+        for grade in sorted({c.grade for c in classes if c.grade})[:3]:
+            pair = [c for c in classes if c.grade == grade][:2]
+            period = periods[min(4, len(periods) - 1)]
+            for code, group in (("REL", "ev"), ("REL", "kath")):
+                lesson = Lesson(
+                    school=school, weekday=3, period=period, subject=subjects[code], group=group
                 )
-    Lesson.objects.bulk_create(lessons)
+                rows.append((lesson, pair, by_subject[code][len(group) % 2], rooms[len(group)]))
+    _create_lessons(rows)
+    lessons = [lesson for lesson, *_ in rows]
 
-    todays = [x for x in lessons if x.weekday == local_today.isoweekday()]
-    _seed_substitutions(
-        school, local_today, rng.sample(todays, min(12, len(todays))), teachers, rooms, rng
-    )
+    view = SchoolCalendarView.load(school.pk)
+    for day in (local_today, view.next_school_day(local_today)):
+        if day is None or not view.school_day(day):
+            continue
+        label = view.week_label(day)
+        todays = [
+            x
+            for x in lessons
+            if x.weekday == day.isoweekday() and (not x.weeks or x.weeks == label)
+        ]
+        count = 14 if day == local_today else 5
+        _seed_substitutions(school, day, rng.sample(todays, min(count, len(todays))), rows, rng)
     _seed_announcements(school)
     _seed_screens(school, classes)
     return school
+
+
+def _create_lessons(rows: list[tuple[Lesson, list[SchoolClass], Teacher, Room]]) -> None:
+    """Lessons and their classes, teacher and room, in a few queries."""
+    Lesson.objects.bulk_create([lesson for lesson, *_ in rows])
+    Lesson.classes.through.objects.bulk_create(
+        Lesson.classes.through(lesson_id=lesson.pk, schoolclass_id=c.pk)
+        for lesson, classes, _, _ in rows
+        for c in classes
+    )
+    Lesson.teachers.through.objects.bulk_create(
+        Lesson.teachers.through(lesson_id=lesson.pk, teacher_id=teacher.pk)
+        for lesson, _, teacher, _ in rows
+    )
+    Lesson.rooms.through.objects.bulk_create(
+        Lesson.rooms.through(lesson_id=lesson.pk, room_id=room.pk) for lesson, _, _, room in rows
+    )
 
 
 def _seed_substitutions(
     school: School,
     day: dt.date,
     lessons: list[Lesson],
-    teachers: list[Teacher],
-    rooms: list[Room],
+    rows: list[tuple[Lesson, list[SchoolClass], Teacher, Room]],
     rng: random.Random,
 ) -> None:
+    """A day's changes of every kind, on the sampled lessons (one change per lesson)."""
+    Kind = Substitution.Kind
     kinds = [
-        Substitution.Kind.SUBSTITUTE,
-        Substitution.Kind.CANCELLED,
-        Substitution.Kind.ROOM_CHANGE,
-        Substitution.Kind.SUBSTITUTE,
-        Substitution.Kind.NOTE,
-        Substitution.Kind.ROOM_CHANGE,
+        Kind.SUBSTITUTE,
+        Kind.CANCELLED,
+        Kind.ROOM_CHANGE,
+        Kind.MOVED,
+        Kind.SUBSTITUTE,
+        Kind.NOTE,
+        Kind.EXAM,
+        Kind.SUPERVISION,
+        Kind.ROOM_CHANGE,
+        Kind.CANCELLED,
     ]
+    german = school.slug == "lindenhof"
     notes = {
-        Substitution.Kind.SUBSTITUTE: "Worksheets in the class folder",
-        Substitution.Kind.CANCELLED: "Self-study in the library",
-        Substitution.Kind.ROOM_CHANGE: "",
-        Substitution.Kind.NOTE: "Bring your PE kit",
+        Kind.SUBSTITUTE: "Arbeitsblätter im Klassenordner"
+        if german
+        else "Worksheets in the folder",
+        Kind.CANCELLED: "Selbststudium in der Bibliothek"
+        if german
+        else "Self-study in the library",
+        Kind.NOTE: "Sportsachen mitbringen" if german else "Bring your PE kit",
+        Kind.EXAM: "Klassenarbeit" if german else "Class test",
     }
-    rows = []
+    info = {lesson.pk: (classes, teacher) for lesson, classes, teacher, _ in rows}
+    teachers = sorted({t for _, _, t, _ in rows}, key=lambda t: t.code)
+    rooms = sorted({r for _, _, _, r in rows}, key=lambda r: r.name)
+    periods = list(Period.objects.filter(school=school).order_by("number"))
+    busy = {(c.pk, lesson.period_id) for lesson in lessons for c in info[lesson.pk][0]}
+    busy |= {
+        (c.pk, lesson.period_id)
+        for lesson, classes, _, _ in rows
+        if lesson.weekday == day.isoweekday()
+        for c in classes
+    }
+    made = []
     for i, lesson in enumerate(lessons):
         kind = kinds[i % len(kinds)]
-        rows.append(
-            Substitution(
+        classes, regular = info[lesson.pk]
+        change = Substitution(school=school, date=day, lesson=lesson, kind=kind)
+        change.note = notes.get(kind, "")
+        if kind in (Kind.SUBSTITUTE, Kind.SUPERVISION):
+            change.teacher = regular
+            change.substitute_teacher = rng.choice([t for t in teachers if t != regular])
+        elif kind == Kind.ROOM_CHANGE:
+            change.room = rng.choice(rooms)
+        elif kind == Kind.MOVED:
+            free = [
+                p
+                for p in periods
+                if p.pk != lesson.period_id and all((c.pk, p.pk) not in busy for c in classes)
+            ]
+            if not free:
+                change.kind = Kind.CANCELLED
+            else:
+                change.target_period = free[-1]
+                busy |= {(c.pk, free[-1].pk) for c in classes}
+        made.append(change)
+    Substitution.objects.bulk_create(made)
+    # An extra lesson where a class has none (the first class with a free period).
+    for cls in sorted({c for classes, _ in info.values() for c in classes}, key=lambda c: c.pk):
+        free = [p for p in periods if (cls.pk, p.pk) not in busy]
+        if free:
+            extra = Substitution.objects.create(
                 school=school,
                 date=day,
-                period=lesson.period,
-                school_class=lesson.school_class,
-                lesson=lesson,
-                kind=kind,
-                subject=lesson.subject,
-                teacher=lesson.teacher,
-                substitute_teacher=rng.choice([t for t in teachers if t != lesson.teacher])
-                if kind == Substitution.Kind.SUBSTITUTE
-                else None,
-                room=rng.choice(rooms) if kind == Substitution.Kind.ROOM_CHANGE else lesson.room,
-                note=notes[kind],
+                kind=Kind.EXTRA,
+                period=free[0],
+                subject=lessons[0].subject,
+                substitute_teacher=teachers[0],
+                room=rooms[0],
+                note="Förderunterricht" if german else "Catch-up session",
             )
-        )
-    Substitution.objects.bulk_create(rows)
+            extra.classes.set([cls])
+            break
 
 
 def _seed_announcements(school: School) -> None:
@@ -367,8 +483,15 @@ def _seed_screens(school: School, classes: list[SchoolClass]) -> None:
         grades=grades,
         hide_teacher_names=True,
         orientation=Screen.Orientation.PORTRAIT,
+        large_text=True,
     )
-    Screen.objects.create(school=school, name="Staff room", location="Staff room")
+    Screen.objects.create(
+        school=school,
+        name="Staff room",
+        location="Staff room",
+        next_day=Screen.NextDay.ALWAYS,
+        hide_past_periods=False,
+    )
 
 
 def _credentials(organisation: Organisation) -> Credentials:

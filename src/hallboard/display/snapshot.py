@@ -20,11 +20,15 @@ from django.db.models import Q
 
 from hallboard.alerts.delivery import display_payload, iso, top_alert
 from hallboard.alerts.models import Alert
+from hallboard.display import watchdog
 from hallboard.display.flags import push_enabled
 from hallboard.screens.models import Screen
-from hallboard.timetable.models import Announcement, Lesson, Period, Substitution
+from hallboard.timetable.calendar import SchoolCalendarView
+from hallboard.timetable.day import Day, day_json, effective_day
+from hallboard.timetable.models import Announcement, Period
 
-SCHEMA = 1
+#: 2: ``day`` and ``next`` (the effective timetable), ``meta.week_label``, screen options.
+SCHEMA = 2
 
 
 def etag_of(content: Any) -> str:
@@ -67,43 +71,22 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
         for p in Period.objects.filter(school=school).order_by("starts_at")
     ]
 
-    lessons_qs = Lesson.objects.filter(school=school, weekday=today.isoweekday()).select_related(
-        "period", "school_class", "subject", "teacher", "room"
+    # The day, computed once on the server (hallboard.timetable.day); the next school
+    # day too when the screen asks for it, and always on a day without school.
+    calendar = SchoolCalendarView.load(school.pk)
+    day = effective_day(school, today, class_ids=class_ids, calendar=calendar)
+    next_from = dt.datetime.combine(today, screen.next_day_from, tzinfo=tz)
+    show_next = (
+        not day.school_day
+        or screen.next_day == Screen.NextDay.ALWAYS
+        or (screen.next_day == Screen.NextDay.AFTER and now >= next_from)
     )
-    subs_qs = Substitution.objects.filter(school=school, date=today).select_related(
-        "period", "school_class", "subject", "teacher", "substitute_teacher", "room"
+    next_date = calendar.next_school_day(today) if show_next else None
+    next_day = (
+        effective_day(school, next_date, class_ids=class_ids, calendar=calendar)
+        if next_date is not None
+        else None
     )
-    if class_ids is not None:
-        lessons_qs = lessons_qs.filter(school_class_id__in=class_ids)
-        subs_qs = subs_qs.filter(school_class_id__in=class_ids)
-
-    def teacher(t: Any) -> str | None:
-        return None if hide or t is None else t.code
-
-    lessons = [
-        {
-            "period": lesson.period.number,
-            "class": lesson.school_class.name,
-            "subject": lesson.subject.code,
-            "teacher": teacher(lesson.teacher),
-            "room": lesson.room.name if lesson.room else None,
-        }
-        for lesson in sorted(lessons_qs, key=lambda x: (x.period.starts_at, x.school_class.name))
-    ]
-    substitutions = [
-        {
-            "id": s.pk,
-            "period": s.period.number,
-            "class": s.school_class.name,
-            "kind": s.kind,
-            "subject": s.subject.code if s.subject else None,
-            "teacher": teacher(s.teacher),
-            "substitute": teacher(s.substitute_teacher),
-            "room": s.room.name if s.room else None,
-            "note": s.note,
-        }
-        for s in sorted(subs_qs, key=lambda x: (x.period.starts_at, x.school_class.name, x.pk))
-    ]
 
     # Announcements and alerts that are active now, plus the next moment one
     # starts or ends: the display refetches then (meta.valid_until).
@@ -117,6 +100,8 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
     )
     midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     boundaries = [midnight]
+    if screen.next_day == Screen.NextDay.AFTER and now < next_from:
+        boundaries.append(next_from)  # the next school day appears then
     for a in announcements_all:
         boundaries += [t for t in (a.starts_at, a.ends_at) if t is not None and t > now]
     for times in alert_times:
@@ -134,11 +119,13 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
             "schema": SCHEMA,
             "rev": school.revision,
             "date": today.isoformat(),
+            "week_label": day.week_label,
             "valid_until": iso(min(boundaries)),
             "ws_enabled": push_enabled(screen),
             "ws_path": settings.DISPLAY_WS_PATH,
             "poll_min_seconds": settings.DISPLAY_POLL_MIN_SECONDS,
             "poll_max_seconds": settings.DISPLAY_POLL_MAX_SECONDS,
+            "watchdog": watchdog.for_screen(screen),
         },
         "school": {"slug": school.slug, "name": school.name, "timezone": school.timezone},
         "screen": {
@@ -147,10 +134,17 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
             "orientation": screen.orientation,
             "view": screen.view,
             "hide_teacher_names": hide,
+            "next_day": screen.next_day,
+            "next_day_from": screen.next_day_from.strftime("%H:%M"),
+            "large_text": screen.large_text,
+            "hide_past_periods": screen.hide_past_periods,
         },
         "periods": periods,
-        "lessons": lessons,
-        "substitutions": substitutions,
+        "day": day_json(day, hide_teachers=hide),
+        "next": None if next_day is None else day_json(next_day, hide_teachers=hide),
+        # Schema 1's lists, kept for displays still running an older page (deprecated).
+        "lessons": legacy_lessons(day, hide),
+        "substitutions": legacy_substitutions(day, hide),
         "announcements": [
             {
                 "id": a.pk,
@@ -165,6 +159,55 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
         "alert": None if alert is None else display_payload(alert),
     }
     return content, etag_of(content)
+
+
+def legacy_lessons(day: Day, hide: bool) -> list[dict[str, Any]]:
+    """Schema 1's ``lessons``: what takes place, one row per class (older pages only)."""
+    rows = []
+    for slot in day.slots:
+        if slot.now is None:
+            continue
+        for cls in slot.classes:
+            rows.append(
+                {
+                    "period": slot.period.number,
+                    "class": cls.name,
+                    "subject": slot.now.subject,
+                    "teacher": None if hide else (", ".join(slot.now.teachers) or None),
+                    "room": ", ".join(slot.now.rooms) or None,
+                }
+            )
+    return rows
+
+
+def legacy_substitutions(day: Day, hide: bool) -> list[dict[str, Any]]:
+    """Schema 1's ``substitutions``: one row per changed slot and class (older pages only)."""
+    rows = []
+    for slot in day.slots:
+        change = slot.change
+        if change is None:
+            continue
+        values = slot.now or slot.regular
+        regular = slot.regular
+        for cls in slot.classes:
+            rows.append(
+                {
+                    "id": change.pk,
+                    "period": slot.period.number,
+                    "class": cls.name,
+                    "kind": change.kind,
+                    "subject": values.subject if values else None,
+                    "teacher": None
+                    if hide or regular is None
+                    else (", ".join(regular.teachers) or None),
+                    "substitute": None
+                    if hide or slot.now is None or "teachers" not in slot.changed
+                    else ", ".join(slot.now.teachers),
+                    "room": (", ".join(values.rooms) or None) if values else None,
+                    "note": change.note,
+                }
+            )
+    return rows
 
 
 def volatile_meta(now: dt.datetime, tz: dt.tzinfo) -> dict[str, str | None]:

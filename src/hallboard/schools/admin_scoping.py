@@ -131,8 +131,15 @@ class SchoolScopedAdmin(admin.ModelAdmin):
         if not isinstance(school, School):
             return
         for name, value in data.items():
-            related = value if isinstance(value, models.Model) else None
-            if related is not None and getattr(related, "school_id", school.pk) != school.pk:
+            # A foreign key is one row; a many-to-many field (a lesson's classes,
+            # teachers, rooms) is a queryset of them: every one must be this school's.
+            if isinstance(value, models.Model):
+                related = [value]
+            elif isinstance(value, models.QuerySet | list | tuple):
+                related = [v for v in value if isinstance(v, models.Model)]
+            else:
+                continue
+            if any(getattr(r, "school_id", school.pk) != school.pk for r in related):
                 raise ValidationError({name: "This belongs to another school."})
 
     def save_model(self, request: HttpRequest, obj: Any, form: forms.Form, change: bool) -> None:

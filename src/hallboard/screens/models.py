@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db.models import DEFERRED
 from django.db.models.signals import m2m_changed
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from hallboard.schools import revision
 from hallboard.schools.models import School
@@ -55,7 +57,23 @@ class Screen(models.Model):
         PUSH = "ws", "Push (WebSocket)"
         POLL = "poll", "Polling"
 
-    DISPLAY_FIELDS = ("name", "view", "grades", "hide_teacher_names", "orientation", "school_id")
+    class NextDay(models.TextChoices):
+        NEVER = "never", _("Never")
+        AFTER = "after", _("From a time of day on")
+        ALWAYS = "always", _("Always")
+
+    DISPLAY_FIELDS = (
+        "name",
+        "view",
+        "grades",
+        "hide_teacher_names",
+        "orientation",
+        "school_id",
+        "next_day",
+        "next_day_from",
+        "large_text",
+        "hide_past_periods",
+    )
 
     school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="screens")
     name = models.CharField(max_length=80)
@@ -68,6 +86,31 @@ class Screen(models.Model):
     )
     orientation = models.CharField(
         max_length=10, choices=Orientation.choices, default=Orientation.LANDSCAPE
+    )
+    next_day = models.CharField(
+        _("show the next school day"),
+        max_length=8,
+        choices=NextDay.choices,
+        default=NextDay.AFTER,
+        help_text=_(
+            "The next school day's plan beside today's: never, from a time of day on, or always. "
+            "On days without school it is always shown."
+        ),
+    )
+    next_day_from = models.TimeField(
+        _("next school day from"),
+        default=datetime.time(14, 0),
+        help_text=_("School time from which the next school day is shown (with 'from a time')."),
+    )
+    large_text = models.BooleanField(
+        _("large text"),
+        default=False,
+        help_text=_("Larger letters for screens read from further away (fewer rows a page)."),
+    )
+    hide_past_periods = models.BooleanField(
+        _("hide past periods"),
+        default=True,
+        help_text=_("Changes of periods that are over leave the list."),
     )
     allow_multi_device = models.BooleanField(
         null=True,

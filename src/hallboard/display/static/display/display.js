@@ -22,18 +22,14 @@
     dk: "hallboard.dk",
     snapshot: "hallboard.snapshot",
     etag: "hallboard.etag",
-    confirmed: "hallboard.confirmed"
+    confirmed: "hallboard.confirmed",
+    reloadedFor: "hallboard.reloadedFor"
   };
   var HEARTBEAT_MS = 30000;
   var SEVERITIES = ["extreme", "severe", "moderate", "minor"]; // most severe first
   var REQUEST_TIMEOUT_MS = 10000;
   var PAGE_MS = 8000; // how long each page of a long list is shown
-  var KIND_LABEL = {
-    cancelled: "Cancelled",
-    room_change: "Room change",
-    substitute: "Substitute",
-    note: "Note"
-  };
+  var SCHEMA = 2; // the snapshot schema this page renders (docs/protocol.md)
 
   var state = {
     token: null,
@@ -76,9 +72,18 @@
     try { return localStorage.getItem(key); } catch (e) { return null; }
   }
 
+  // The device key: the display URL's (?dk=…: a kiosk set up with a fixed one keeps its
+  // binding even if its storage is lost, and its scripts can ask as the same device),
+  // else the one this browser made on its first start.
   function deviceKey() {
+    var valid = /^[A-Za-z0-9_-]{8,128}$/;
+    var fromUrl = new URLSearchParams(location.search).get("dk");
+    if (fromUrl && valid.test(fromUrl)) {
+      if (fromUrl !== load(KEYS.dk)) store(KEYS.dk, fromUrl);
+      return fromUrl;
+    }
     var dk = load(KEYS.dk);
-    if (!dk || !/^[A-Za-z0-9_-]{8,128}$/.test(dk)) {
+    if (!dk || !valid.test(dk)) {
       var bytes = new Uint8Array(16);
       crypto.getRandomValues(bytes);
       dk = "d";
@@ -138,11 +143,17 @@
     return null;
   }
 
+  // The server answered a poll or a snapshot request (200 or 304): the data shown is
+  // current. Push is (re)connected from here, whatever the status: a screen started from
+  // its cached snapshot only ever hears 304 until something changes, and must not stay on
+  // polling (connectPush does nothing while a socket is open or waiting to retry, or when
+  // push is off for the screen).
   function confirmed() {
     state.confirmedAt = Date.now();
     state.unreachable = false;
     store(KEYS.confirmed, String(state.confirmedAt));
     renderFreshness();
+    connectPush();
   }
 
   function unreachable() {
@@ -161,6 +172,12 @@
       if (response.status !== 200) { refused(response); return; }
       var etag = response.headers.get("ETag");
       return response.json().then(function (snapshot) {
+        if (snapshot.meta && snapshot.meta.schema > SCHEMA && load(KEYS.reloadedFor) !== String(snapshot.meta.schema)) {
+          // The server speaks a newer schema than this page: load the newer page, once.
+          store(KEYS.reloadedFor, String(snapshot.meta.schema));
+          location.reload();
+          return;
+        }
         state.snap = snapshot;
         state.etag = etag;
         store(KEYS.snapshot, JSON.stringify(snapshot));
@@ -339,7 +356,7 @@
     if (navigator.connection && navigator.connection.effectiveType) {
       figures.network = navigator.connection.effectiveType;
     }
-    return figures;
+    return fitHealth(Object.assign(figures, kioskHealth()));
   }
 
   function heartbeat() {
@@ -387,7 +404,8 @@
   function renderNowNext(now) {
     var snap = state.snap;
     var box = $("now-next");
-    if (!snap) { box.innerHTML = ""; return; }
+    // No periods to count on a day without school (the closure message says so).
+    if (!snap || (snap.day && !snap.day.school_day)) { box.innerHTML = ""; return; }
     var cn = currentAndNext(snap.periods, now);
     var html = "";
     if (cn.current) {
@@ -402,66 +420,57 @@
     box.innerHTML = html;
   }
 
-  function renderSubstitutions(snap) {
-    var byClass = {};
-    var order = [];
-    snap.substitutions.forEach(function (s) {
-      if (!byClass[s.class]) { byClass[s.class] = []; order.push(s.class); }
-      byClass[s.class].push(s);
-    });
-    if (!order.length) return '<p class="empty">No substitutions today.</p>';
-    order.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
-    return order.map(function (name) {
-      var rows = byClass[name].map(function (s) {
-        var who = "";
-        if (s.kind === "substitute" && (s.teacher || s.substitute)) {
-          who = (s.teacher ? "<s>" + escapeHtml(s.teacher) + "</s> → " : "") + escapeHtml(s.substitute || "");
-        } else if (s.teacher) {
-          who = escapeHtml(s.teacher);
-        }
-        return '<div class="sub-row kind-' + escapeHtml(s.kind) + '">' +
-          '<span class="p">' + escapeHtml(s.period) + "</span>" +
-          '<span class="badge">' + escapeHtml(KIND_LABEL[s.kind] || s.kind) + "</span>" +
-          '<span class="subject">' + escapeHtml(s.subject || "") + "</span>" +
-          '<span class="who">' + who + "</span>" +
-          '<span class="room">' + escapeHtml(s.room || "") + "</span>" +
-          (s.note ? '<span class="note">' + escapeHtml(s.note) + "</span>" : "") +
-          "</div>";
-      }).join("");
-      return '<div class="sub-class"><div class="class-name">' + escapeHtml(name) + "</div>" + rows + "</div>";
-    }).join("");
+  // --- the day: rendered by day.js from the server's effective timetable -------------
+  // Words come from the translation functions when the page has them (hallboard/i18n.js).
+  function identity(text) { return text; }
+  function fill(format, values) {
+    return String(format).replace(/%\((\w+)\)s/g, function (m, name) { return values[name] == null ? "" : values[name]; });
+  }
+  var day = window.hallboardDay({
+    gettext: typeof gettext === "function" ? gettext : identity,
+    interpolate: typeof interpolate === "function" ? interpolate : fill,
+    // A calendar date ("2026-11-30") in words; dates have no time zone, so UTC formats them.
+    date: function (iso, options) {
+      var date = new Date(iso + "T12:00:00Z");
+      try {
+        return new Intl.DateTimeFormat(pageLanguage(), Object.assign({ timeZone: "UTC" }, options)).format(date);
+      } catch (e) { return iso; }
+    },
+    minutes: function (now) { return localMinutes(now); },
+    periodLabel: function (p) { return periodLabel(p); }
+  });
+
+  function pageLanguage() {
+    return document.documentElement.lang || undefined;
   }
 
-  // The timetable excerpt: for a few classes the whole day, else now and next.
-  function renderLessons(snap, now) {
-    var classes = [];
-    snap.lessons.forEach(function (l) { if (classes.indexOf(l.class) < 0) classes.push(l.class); });
-    classes.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }); });
-    if (!snap.lessons.length) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No lessons today.</p>'; }
-    var cell = function (l) {
-      return '<span class="subject">' + escapeHtml(l.subject) + "</span>" +
-        (l.room ? ' <span class="room">' + escapeHtml(l.room) + "</span>" : "") +
-        (l.teacher ? ' <span class="who">' + escapeHtml(l.teacher) + "</span>" : "");
-    };
-    if (classes.length <= 4) {
-      $("lessons-title").textContent = "Today";
-      var head = "<tr><th></th>" + classes.map(function (c) { return "<th>" + escapeHtml(c) + "</th>"; }).join("") + "</tr>";
-      var body = snap.periods.map(function (p) {
-        var cells = classes.map(function (c) {
-          var l = snap.lessons.filter(function (x) { return x.class === c && x.period === p.number; })[0];
-          return "<td>" + (l ? cell(l) : "") + "</td>";
-        }).join("");
-        return '<tr><th class="p">' + escapeHtml(p.label) + "</th>" + cells + "</tr>";
-      }).join("");
-      return '<table class="grid">' + head + body + "</table>";
+  // A long name is set smaller until it fits its line (down to 60 %), never wrapped.
+  function fitOneLine(el) {
+    el.style.fontSize = "";
+    var size = parseFloat(getComputedStyle(el).fontSize);
+    var smallest = size * 0.6;
+    while (el.scrollWidth > el.clientWidth && size > smallest) {
+      size *= 0.95;
+      el.style.fontSize = size + "px";
     }
-    var cn = currentAndNext(snap.periods, now);
-    var slot = cn.current || cn.next;
-    if (!slot) { $("lessons-title").textContent = "Timetable"; return '<p class="empty">No more lessons today.</p>'; }
-    $("lessons-title").textContent = (cn.current ? "Now: " : "Next: ") + periodLabel(slot);
-    return snap.lessons.filter(function (l) { return l.period === slot.number; }).map(function (l) {
-      return '<div class="lesson-row"><span class="class-name">' + escapeHtml(l.class) + "</span>" + cell(l) + "</div>";
-    }).join("");
+  }
+
+  function renderDay(snap, now) {
+    var head = day.headline(snap);
+    $("week").textContent = head.week;
+    $("week").hidden = !head.week;
+    $("closure").innerHTML = head.closure;
+    $("closure").hidden = !head.closure;
+    var changes = day.changes(snap, now);
+    $("subs").innerHTML = changes.html;
+    var table = day.timetable(snap, now);
+    $("lessons-title").textContent = table.title;
+    $("lessons").innerHTML = table.html;
+    // A column with nothing to show gives its room to the others.
+    var panels = $("panels");
+    panels.classList.toggle("subs-empty", changes.empty);
+    panels.classList.toggle("lessons-empty", !table.html);
+    panels.classList.toggle("news-empty", !snap.announcements.length);
   }
 
   function renderNews(snap) {
@@ -581,9 +590,11 @@
     document.body.classList.toggle("portrait", snap.screen.orientation === "portrait");
     document.body.classList.toggle("landscape", snap.screen.orientation !== "portrait");
     $("school-name").textContent = snap.school.name;
+    fitOneLine($("school-name"));
     $("screen-name").textContent = snap.screen.name;
-    $("subs").innerHTML = renderSubstitutions(snap);
-    $("lessons").innerHTML = renderLessons(snap, now);
+    document.body.classList.toggle("large-text", !!snap.screen.large_text);
+    renderDay(snap, now);
+    state.dayPhase = dayPhase(now);
     $("news").innerHTML = renderNews(snap);
     if (!keepAlert) syncAlert(snap.alert);
     tick();
@@ -615,6 +626,12 @@
       $("clock").textContent = hhmm(now);
       $("date").textContent = fmt(now, { weekday: "long", day: "numeric", month: "long" });
       renderNowNext(now);
+      var phase = dayPhase(now);
+      if (phase !== state.dayPhase) {
+        state.dayPhase = phase;
+        renderDay(state.snap, now);
+        resetPaging();
+      }
     }
     renderFreshness();
   }
@@ -629,20 +646,38 @@
     updatePageNumbers();
   }
 
+  function pageCount(el) {
+    return Math.max(1, Math.ceil(el.scrollHeight / Math.max(1, el.clientHeight) - 0.05));
+  }
+
+  // The page being shown, counted (not read back from scrollTop, which lags while a
+  // smooth scroll is still on its way).
   function updatePageNumbers() {
-    var el = $("subs");
-    var pages = Math.max(1, Math.ceil(el.scrollHeight / Math.max(1, el.clientHeight) - 0.05));
-    $("subs-page").textContent = pages > 1 ? (Math.round(el.scrollTop / el.clientHeight) + 1) + "/" + pages : "";
+    var pages = pageCount($("subs"));
+    $("subs-page").textContent = pages > 1 ? ((paging.subs || 0) + 1) + "/" + pages : "";
   }
 
   function page() {
     ["subs", "lessons", "news"].forEach(function (id) {
       var el = $(id);
-      if (el.scrollHeight <= el.clientHeight + 4) return;
-      var next = el.scrollTop + el.clientHeight;
-      el.scrollTop = next >= el.scrollHeight - 4 ? 0 : next;
+      var pages = pageCount(el);
+      paging[id] = pages > 1 ? ((paging[id] || 0) + 1) % pages : 0;
+      el.scrollTop = paging[id] * el.clientHeight;
     });
     updatePageNumbers();
+  }
+
+  // Periods that have started or ended by now: when this changes, the day is drawn again
+  // (past periods leave the list, the timetable moves on to the current period).
+  function dayPhase(now) {
+    if (!state.snap) return 0;
+    var minutes = localMinutes(now);
+    var phase = 0;
+    state.snap.periods.forEach(function (p) {
+      if (toMinutes(p.start) <= minutes) phase++;
+      if (toMinutes(p.end) <= minutes) phase++;
+    });
+    return phase;
   }
 
   // --- halted states and pairing -------------------------------------------------
@@ -725,6 +760,236 @@
     fetchSnapshot().then(function () { schedulePoll(pollMin()); });
   }
 
+  // --- kiosk: offline start -------------------------------------------------------
+  // A service worker (/display/sw.js) keeps the page, script and styles, so that a screen
+  // rebooted while the server or the network is down still starts; the snapshot itself
+  // stays in local storage. Both survive only in a persistent browser profile (never
+  // incognito: docs/kiosk.md), and the browser is asked not to evict them.
+  var SW_URL = "/display/sw.js";
+  var SW_SCOPE = "/display/";
+  var SW_UPDATE_MS = 3600 * 1000; // look for a new version of the shell this often
+  var kiosk = {
+    shell: "unsupported", // the service worker: unsupported, registering, active, failed
+    persisted: null, // whether the browser keeps this site's storage under pressure
+    updated: false // a new version of the shell took over: reload at a quiet moment
+  };
+
+  function offlineShell() {
+    if (navigator.storage && navigator.storage.persist) {
+      navigator.storage.persisted().then(function (already) {
+        return already || navigator.storage.persist();
+      }).then(function (granted) { kiosk.persisted = granted; }, function () { kiosk.persisted = false; });
+    }
+    // Service workers need a secure context: https, or the server on this machine.
+    if (!("serviceWorker" in navigator)) return;
+    var container = navigator.serviceWorker;
+    var hadController = !!container.controller;
+    kiosk.shell = hadController ? "active" : "registering";
+    container.addEventListener("controllerchange", function () {
+      kiosk.shell = "active";
+      if (hadController) kiosk.updated = true; // not on the first install: that is no update
+      hadController = true;
+    });
+    container.register(SW_URL, { scope: SW_SCOPE, updateViaCache: "none" }).then(function (registration) {
+      setInterval(function () { registration.update().catch(function () { /* offline: later */ }); }, SW_UPDATE_MS);
+    }, function () { kiosk.shell = "failed"; });
+  }
+
+  // --- kiosk: watchdog --------------------------------------------------------------
+  // A kiosk runs for days. The page measures itself (uptime, JS heap where the browser
+  // exposes it, DOM nodes), reports that with every heartbeat along with a trend kept
+  // across reloads, and reloads itself (bounds and times from meta.watchdog):
+  //   - when a figure stays over its bound (at most once an hour, so that a bound set
+  //     too low cannot make a reload loop);
+  //   - once a night at the school's (or screen's) time, in the school's time zone, with
+  //     jitter, if the page has been running since before that moment;
+  //   - after a new version of the offline shell took over.
+  // Only at a quiet moment: no alert on screen, and the server confirmed the data
+  // lately (a reload then cannot leave the screen blank).
+  var WATCHDOG = {
+    strikes: 3, // checks in a row over a bound before it counts
+    minUptimeChecks: 10, // a bound never reloads a page younger than this many checks
+    boundGapMs: 3600 * 1000, // at most one reload for a bound per hour
+    nightlyWindowMin: 240, // a nightly reload missed for this long waits for the next night
+    trendPoints: 48,
+    defaultCheckS: 60,
+    defaultTrendS: 1800
+  };
+  var TREND_KEY = "hallboard.trend";
+  var RELOAD_KEY = "hallboard.reload";
+  var watch = {
+    timer: null,
+    strikes: 0,
+    jitter: deviceJitter(), // this device's share of the configured jitter, kept across reloads
+    lastReload: loadJson(RELOAD_KEY), // {reason, at, uptime_s}: the last reload the watchdog made
+    trend: loadJson(TREND_KEY),
+    nightlyAt: null // when tonight's reload is due (ms), for support
+  };
+  kiosk.watchdog = watch;
+  state.kiosk = kiosk; // for support: window.hallboard.kiosk
+
+  function loadJson(key) {
+    try { return JSON.parse(load(key) || "null"); } catch (e) { return null; }
+  }
+
+  // A fraction in [0, 1) chosen once per device: the screens of a school spread their
+  // nightly reloads over the jitter, each at its own time every night.
+  function deviceJitter() {
+    var jitter = parseFloat(load("hallboard.jitter"));
+    if (!(jitter >= 0 && jitter < 1)) {
+      jitter = Math.random();
+      store("hallboard.jitter", String(jitter));
+    }
+    return jitter;
+  }
+
+  function watchdogConfig() { return (meta() && meta().watchdog) || {}; }
+
+  function measure() {
+    var figures = {
+      uptime_s: Math.round((Date.now() - state.startedAt) / 1000),
+      dom_nodes: document.getElementsByTagName("*").length,
+      heap_mb: null
+    };
+    if (window.performance && performance.memory) {
+      figures.heap_mb = Math.round(performance.memory.usedJSHeapSize / 1048576);
+    }
+    return figures;
+  }
+
+  // Which bound the figures pass, if any.
+  function overBound(figures, config) {
+    if (config.max_heap_mb && figures.heap_mb !== null && figures.heap_mb > config.max_heap_mb) return "heap";
+    if (config.max_dom_nodes && figures.dom_nodes > config.max_dom_nodes) return "dom_nodes";
+    if (config.max_uptime_hours && figures.uptime_s > config.max_uptime_hours * 3600) return "uptime";
+    return null;
+  }
+
+  // Minutes since midnight of a moment on the school's wall clock.
+  function schoolMinutes(date, zone) {
+    var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    var parts;
+    try {
+      parts = new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone }, options)).formatToParts(date);
+    } catch (e) {
+      parts = new Intl.DateTimeFormat("en-GB", options).formatToParts(date);
+    }
+    var value = function (type) {
+      return parseInt(parts.filter(function (p) { return p.type === type; })[0].value, 10);
+    };
+    return value("hour") % 24 * 60 + value("minute");
+  }
+
+  // The latest moment (ms, not after now) at which the nightly reload was due, or null.
+  function lastNightlyMoment(now, config, zone) {
+    var at = /^(\d\d):(\d\d)$/.exec(config.nightly_reload_at || "");
+    if (!at) return null;
+    var jitter = Math.floor(watch.jitter * (config.nightly_jitter_minutes || 0));
+    var target = (parseInt(at[1], 10) * 60 + parseInt(at[2], 10) + jitter) % 1440;
+    var since = (schoolMinutes(now, zone) - target + 1440) % 1440;
+    return now.getTime() - since * 60000 - now.getSeconds() * 1000 - now.getMilliseconds();
+  }
+
+  function quiet() {
+    if (state.alert || state.unreachable || !state.confirmedAt) return false;
+    return Date.now() - state.confirmedAt <= (pollMax() + 15) * 1000; // not stale
+  }
+
+  function watchdogReload(reason, figures) {
+    watch.lastReload = { reason: reason, at: Date.now(), uptime_s: figures.uptime_s };
+    store(RELOAD_KEY, JSON.stringify(watch.lastReload));
+    location.reload();
+  }
+
+  function sampleTrend(figures, config) {
+    var every = config.trend_seconds || WATCHDOG.defaultTrendS;
+    var trend = watch.trend;
+    if (!trend || !trend.heap_mb || trend.every_s !== every) {
+      trend = { every_s: every, at: 0, heap_mb: [], dom_nodes: [], uptime_h: [] };
+    }
+    if (Date.now() - trend.at < every * 1000) return;
+    trend.at = Date.now();
+    trend.heap_mb.push(figures.heap_mb);
+    trend.dom_nodes.push(figures.dom_nodes);
+    trend.uptime_h.push(Math.round(figures.uptime_s / 360) / 10);
+    ["heap_mb", "dom_nodes", "uptime_h"].forEach(function (k) { trend[k] = trend[k].slice(-WATCHDOG.trendPoints); });
+    watch.trend = trend;
+    store(TREND_KEY, JSON.stringify(trend));
+  }
+
+  function watchdogCheck() {
+    var config = watchdogConfig();
+    var checkS = config.check_seconds || WATCHDOG.defaultCheckS;
+    watch.timer = setTimeout(watchdogCheck, checkS * 1000);
+    var figures = measure();
+    sampleTrend(figures, config);
+    var bound = overBound(figures, config);
+    watch.strikes = bound ? watch.strikes + 1 : 0;
+    var now = new Date();
+    var nightly = state.snap ? lastNightlyMoment(now, config, tz()) : null;
+    watch.nightlyAt = nightly;
+    if (!quiet()) return;
+    if (kiosk.updated) { watchdogReload("update", figures); return; }
+    var last = watch.lastReload;
+    var sinceNightly = nightly === null ? Infinity : now.getTime() - nightly;
+    var reloadedTonight = last && last.reason === "nightly" && now.getTime() - last.at < 12 * 3600 * 1000;
+    if (state.startedAt < nightly && sinceNightly < WATCHDOG.nightlyWindowMin * 60000 && !reloadedTonight) {
+      watchdogReload("nightly", figures);
+      return;
+    }
+    var recentBoundReload = last && last.reason !== "nightly" && last.reason !== "update" &&
+      Date.now() - last.at < WATCHDOG.boundGapMs;
+    if (bound && watch.strikes >= WATCHDOG.strikes && !recentBoundReload &&
+        figures.uptime_s >= WATCHDOG.minUptimeChecks * checkS) {
+      watchdogReload(bound, figures);
+    }
+  }
+
+  // What the heartbeat's health carries from the kiosk part.
+  function kioskHealth() {
+    var figures = measure();
+    var out = {
+      dom_nodes: figures.dom_nodes,
+      offline_shell: kiosk.shell,
+      storage_persisted: kiosk.persisted
+    };
+    if (watch.lastReload) {
+      out.last_reload = {
+        reason: watch.lastReload.reason,
+        at: new Date(watch.lastReload.at).toISOString(),
+        uptime_s: watch.lastReload.uptime_s
+      };
+    }
+    var trend = watch.trend;
+    if (trend && trend.at && Array.isArray(trend.heap_mb)) {
+      var last = function (values) {
+        return (Array.isArray(values) ? values : []).slice(-WATCHDOG.trendPoints).map(function (v) {
+          return typeof v === "number" && isFinite(v) ? v : null;
+        });
+      };
+      out.trend = {
+        every_s: trend.every_s,
+        at: new Date(trend.at).toISOString(),
+        heap_mb: last(trend.heap_mb),
+        dom_nodes: last(trend.dom_nodes),
+        uptime_h: last(trend.uptime_h)
+      };
+    }
+    return out;
+  }
+
+  // A heartbeat over the server's size limit would be refused whole, and the screen
+  // reported offline: the trend, then the last reload, give way first.
+  var CLIENT_INFO_MAX_BYTES = 2048; // hallboard.realtime.core.validation.MAX_CLIENT_INFO_BYTES
+  function fitHealth(figures) {
+    var size = function () {
+      return new Blob([JSON.stringify({ uptime_s: 1e9, health: figures })]).size * 1.1; // margin: spaces
+    };
+    if (size() > CLIENT_INFO_MAX_BYTES) delete figures.trend;
+    if (size() > CLIENT_INFO_MAX_BYTES) delete figures.last_reload;
+    return figures;
+  }
+
   // --- start ---------------------------------------------------------------------
   function boot() {
     state.dk = deviceKey();
@@ -737,11 +1002,14 @@
     setInterval(tick, 1000);
     setInterval(page, PAGE_MS);
     setInterval(heartbeat, HEARTBEAT_MS);
+    offlineShell();
+    watch.timer = setTimeout(watchdogCheck, 1000);
     if (!state.token) { startPairing(); return; }
     var cached = load(KEYS.snapshot);
     if (cached) {
       try {
         state.snap = JSON.parse(cached);
+        if (!state.snap || !state.snap.meta || state.snap.meta.schema !== SCHEMA) throw new Error("schema");
         state.etag = load(KEYS.etag);
         state.confirmedAt = parseInt(load(KEYS.confirmed) || "0", 10);
         render();

@@ -420,7 +420,7 @@
     tr.appendChild(statusCell(row));
     tr.appendChild(connectionCell(row, school));
     tr.appendChild(revisionCell(row));
-    tr.appendChild(clientCell(row));
+    tr.appendChild(clientCell(row, school));
     tr.appendChild(bindingCell(row, school));
     tr.appendChild(commandCell(row, school));
     tr.appendChild(actionsCell(row));
@@ -490,7 +490,7 @@
     return td;
   }
 
-  function clientCell(row) {
+  function clientCell(row, school) {
     var td = el("td", "col-client figures");
     var info = row.client_info || {};
     var health = info.health || {};
@@ -500,11 +500,79 @@
     if (health.errors) parts.push(health.errors + " error" + (health.errors === 1 ? "" : "s"));
     if (health.network) parts.push(health.network);
     if (health.js_heap_mb) parts.push(health.js_heap_mb + " MB heap");
+    if (health.dom_nodes) parts.push(health.dom_nodes + " nodes");
     if (health.online === false) parts.push("browser offline");
-    td.textContent = parts.length ? parts.join(" · ") : "—";
-    var all = Object.keys(health).map(function (k) { return k + ": " + health[k]; });
+    if (health.offline_shell === "unsupported" || health.offline_shell === "failed") {
+      parts.push("no offline start");
+    }
+    td.appendChild(el("div", null, parts.length ? parts.join(" · ") : "—"));
+    var trend = health.trend;
+    if (trend && typeof trend === "object") {
+      var lines = el("div", "trend");
+      lines.appendChild(trendLine(trend.heap_mb, "heap", "MB", trend.every_s));
+      lines.appendChild(trendLine(trend.dom_nodes, "nodes", "", trend.every_s));
+      lines.appendChild(trendLine(trend.uptime_h, "uptime", "h", trend.every_s));
+      td.appendChild(lines);
+    }
+    var reload = health.last_reload;
+    if (reload && typeof reload === "object" && reload.at) {
+      td.appendChild(el("div", "sub reloaded", "reloaded itself (" + (RELOAD_REASON[reload.reason] || reload.reason) +
+        ") " + fmtDateTime(reload.at, school.timezone)));
+    }
+    var all = Object.keys(health).filter(function (k) { return k !== "trend"; }).map(function (k) {
+      var value = health[k];
+      return k + ": " + (value && typeof value === "object" ? JSON.stringify(value) : value);
+    });
     if (all.length) td.title = all.join("\n");
     return td;
+  }
+
+  // --- trends: the last figures a display kept (one point every every_s seconds) ----
+  var RELOAD_REASON = {
+    nightly: "nightly",
+    update: "new version",
+    heap: "heap over its bound",
+    dom_nodes: "page too large",
+    uptime: "running too long"
+  };
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var SPARK_W = 64;
+  var SPARK_H = 16;
+
+  // One figure's trend: a small line, the latest value, its range in the tooltip.
+  function trendLine(values, label, unit, everyS) {
+    var line = el("span", "spark");
+    var numbers = (Array.isArray(values) ? values : []).filter(function (v) {
+      return typeof v === "number" && isFinite(v);
+    });
+    if (!numbers.length) return line;
+    var min = Math.min.apply(null, numbers);
+    var max = Math.max.apply(null, numbers);
+    var floor = Math.min(0, min); // drawn from zero: growth shows in proportion, noise stays flat
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("width", SPARK_W);
+    svg.setAttribute("height", SPARK_H);
+    svg.setAttribute("viewBox", "0 0 " + SPARK_W + " " + SPARK_H);
+    svg.setAttribute("aria-hidden", "true");
+    var step = numbers.length > 1 ? (SPARK_W - 2) / (numbers.length - 1) : 0;
+    var points = numbers.map(function (v, i) {
+      var y = max === floor ? SPARK_H - 1 : SPARK_H - 1 - (v - floor) / (max - floor) * (SPARK_H - 2);
+      return (1 + i * step).toFixed(1) + "," + y.toFixed(1);
+    });
+    var polyline = document.createElementNS(SVG_NS, "polyline");
+    polyline.setAttribute("points", points.join(" "));
+    polyline.setAttribute("fill", "none");
+    polyline.setAttribute("stroke", "currentColor");
+    polyline.setAttribute("stroke-width", "1.5");
+    svg.appendChild(polyline);
+    line.appendChild(el("span", "spark-label", label));
+    line.appendChild(svg);
+    var last = numbers[numbers.length - 1];
+    line.appendChild(el("span", "spark-value", last + (unit ? " " + unit : "")));
+    line.dataset.points = numbers.length;
+    line.title = label + ", last " + numbers.length + " points" +
+      (everyS ? " (one every " + duration(everyS) + ")" : "") + ": " + min + "–" + max + (unit ? " " + unit : "");
+    return line;
   }
 
   function bindingCell(row, school) {
