@@ -71,12 +71,40 @@ MESSAGES: Mapping[str, Any] = {
     "source_timeout": _("The source took too long to answer."),
     "source_empty": _("The source holds no file to import."),
     "page_not_found": _("A page the plan leads to cannot be read."),
+    # mapping onto the school's timetable
+    "unknown_period": _(
+        "Period %(value)s is not in the school's bell schedule: add it in the admin first."
+    ),
+    "week_not_in_rotation": _(
+        "Week group “%(value)s” is not a week of the school's rotation (%(cycle)s)."
+    ),
+    "import_busy": _("Another import of this school is running: try again in a moment."),
     # notes: not errors, decisions the user should know about
     "substitutions_from_gpu014": _(
         "Substitutions were taken from GPU014; the monitor pages gave the day's messages, "
         "week labels and export time."
     ),
     "page_not_given": _("The page leads to %(link)s, which is not among the files."),
+    "unknown_reference": _("%(what)s “%(value)s” is not in the master data: the row was left out."),
+    "unknown_period_skipped": _(
+        "Period %(value)s is not in the school's bell schedule: the row was left out."
+    ),
+    "week_groups_ignored": _(
+        "The school has no week rotation: the lessons' week groups (%(value)s) were ignored "
+        "and the lessons take place every week."
+    ),
+    "week_label_ignored": _(
+        "The page names week “%(value)s”, which is not a week of the school's rotation: "
+        "the week label was not taken."
+    ),
+    "merged_changes": _(
+        "Several rows change the same lesson on %(date)s: they were merged into one change."
+    ),
+    "move_unpaired": _(
+        "A moved or swapped lesson without its other half in the export: imported as %(kind)s."
+    ),
+    "no_subject": _("A lesson without a subject was left out."),
+    "no_class": _("A lesson without a class was left out."),
 }
 
 
