@@ -160,9 +160,12 @@ class ChangeSpec:
     target_date: dt.date | None
     target_period: int | None
     note: str
+    #: For people: the lesson's classes and subject (not compared, not fingerprinted).
+    context: str = field(default="", compare=False, repr=False)
 
     def describe(self) -> str:
-        parts = [f"{self.date:%Y-%m-%d} {self.period}", self.kind, ", ".join(self.classes)]
+        who = ", ".join(self.classes) or self.context
+        parts = [f"{self.date:%Y-%m-%d} {self.period}", who, self.kind]
         if self.substitute_teacher:
             parts.append(f"→ {self.substitute_teacher}")
         if self.room:
@@ -794,7 +797,7 @@ class _Planner:
             Substitution.objects.filter(school=self.school)
             .filter(Q(date__in=dates) | Q(source__in=list(sources), external_id__in=keys))
             .select_related(
-                "lesson",
+                "lesson__subject",
                 "period",
                 "subject",
                 "teacher",
@@ -802,7 +805,7 @@ class _Planner:
                 "room",
                 "target_period",
             )
-            .prefetch_related("classes")
+            .prefetch_related("classes", "lesson__classes")
         )
         plan = self.plan.kinds["substitutions"]
         by_source: dict[str, dict[str, Current]] = defaultdict(dict)
@@ -1018,6 +1021,7 @@ class _Planner:
             target_date=target_date,
             target_period=target_period,
             note=text,
+            context=lesson.describe() if lesson is not None else "",
         )
         return self.source_of(record.source), item.key, spec, record.source
 
@@ -1037,6 +1041,11 @@ class _Planner:
             target_date=row.target_date,
             target_period=row.target_period.number if row.target_period else None,
             note=row.note,
+            context=" ".join(
+                [", ".join(c.name for c in row.lesson.classes.all()), row.lesson.subject.code]
+            )
+            if row.lesson is not None
+            else "",
         )
 
     # --- holidays, the day's messages, week labels ---------------------------------------------
@@ -1279,6 +1288,9 @@ class _LessonView:
             valid_to=spec.valid_to,
             number=number,
         )
+
+    def describe(self) -> str:
+        return f"{', '.join(self.classes)} {self.subject}"
 
     def valid_on(self, day: dt.date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
