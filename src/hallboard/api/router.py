@@ -23,6 +23,7 @@ from hallboard.api import (
 )
 from hallboard.api.auth import AUTH
 from hallboard.api.errors import ApiError
+from hallboard.imports import api as imports
 
 logger = logging.getLogger("hallboard.api")
 
@@ -38,7 +39,7 @@ api = NinjaAPI(
     auth=AUTH,
 )
 
-for module in (schools, announcements, substitutions, calendar, alerts, screens, push):
+for module in (schools, announcements, substitutions, calendar, alerts, screens, push, imports):
     api.add_router("", module.router)
 
 
