@@ -15,7 +15,10 @@ from tests.conftest import KeyFactory, Tenant, revision_of
 from tests.imports.conftest import fixture_bytes
 
 GPU001 = b'5012,"7a","MUE","MA","R101",1,1,,\n5013,"8b","MUE","MA","R102",1,2,,\n'
-GPU014 = b'101,"20260914",1,,5012,"MUE","SCH","MA",,"MA",,"R101","R101",,"7a","","",0,"7a","",202609140712,\n'
+GPU014 = (
+    b'101,"20260914",1,,5012,"MUE","SCH","MA",,"MA",,"R101","R101",,"7a",'
+    b'"","",0,"7a","",202609140712,\n'
+)
 
 
 def post(secret: str, slug: str = "alpha", files: Any = None, **form: Any) -> Any:
