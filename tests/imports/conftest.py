@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.display.conftest import freeze, generous_rate_limit  # noqa: F401 - shared fixtures
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

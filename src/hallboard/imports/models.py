@@ -164,6 +164,41 @@ class WatchedSource(models.Model):
     def __str__(self) -> str:
         return f"{self.school}: {self.location}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A changed location or kind is checked afresh (nothing remembered from the old one)."""
+        if self.pk is not None and kwargs.get("update_fields") is None:
+            old = WatchedSource.objects.filter(pk=self.pk).values("kind", "location").first()
+            if old is not None and (old["kind"], old["location"]) != (self.kind, self.location):
+                self.etag = self.last_modified = self.fingerprint = ""
+                self.next_check_at = None
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from urllib.parse import urlsplit
+
+        from hallboard.imports.watch import MIN_INTERVAL_SECONDS, allowed_folder
+
+        errors: dict[str, Any] = {}
+        location = (self.location or "").strip()
+        self.location = location
+        if self.kind == self.Kind.FOLDER and not allowed_folder(location):
+            errors["location"] = _(
+                "The folder must lie in one of the folders the operator allows for imports "
+                "(HALLBOARD_IMPORT_FOLDERS)."
+            )
+        if self.kind == self.Kind.URL:
+            parts = urlsplit(location)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                errors["location"] = _("An address starting with http:// or https://.")
+        if self.interval_seconds is not None and self.interval_seconds < MIN_INTERVAL_SECONDS:
+            errors["interval_seconds"] = _("At least %(seconds)s seconds.") % {
+                "seconds": MIN_INTERVAL_SECONDS
+            }
+        if errors:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(errors)
+
     @property
     def failing(self) -> bool:
         return self.failing_since is not None
