@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 
 from hallboard.imports.models import ImportedRow
 from hallboard.imports.plan import (
@@ -194,10 +194,14 @@ class _Applier:
         values: Any,
     ) -> None:
         owner = "lesson_id" if through.__name__.startswith("Lesson_") else "substitution_id"
-        through.objects.bulk_create(
-            through(**{owner: obj.pk, column: self.ids[kind][code]})
-            for obj, _source, spec in rows
-            for code in values(spec)
+        _insert(
+            through,
+            [owner, column],
+            [
+                (obj.pk, self.ids[kind][code])
+                for obj, _source, spec in rows
+                for code in values(spec)
+            ],
         )
 
     # --- substitutions -------------------------------------------------------------------------
@@ -353,16 +357,13 @@ class _Applier:
                 ImportedRow.objects.filter(
                     school=self.school, kind=kind, external_id__in=kind_plan.forget
                 ).delete()
-        ImportedRow.objects.bulk_create(
-            ImportedRow(
-                school=self.school,
-                kind=kind,
-                object_id=pk,
-                source=source,
-                external_id=ext,
-                fingerprint=fingerprint(spec),
-            )
-            for kind, pk, source, ext, spec in self.remember
+        _insert(
+            ImportedRow,
+            ["school_id", "kind", "object_id", "source", "external_id", "fingerprint"],
+            [
+                (self.school.pk, kind, pk, source, ext, fingerprint(spec))
+                for kind, pk, source, ext, spec in self.remember
+            ],
         )
 
     def run(self) -> None:
@@ -375,6 +376,24 @@ class _Applier:
         self.week_labels()
         self.unchanged()
         self.fingerprints()
+
+
+def _insert(model: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Many plain rows at once, without building a model instance for each (the through
+    tables and fingerprints: thousands of rows in a large import). Callers touch the
+    school's revision themselves."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608 - our own table and columns
+        quote(model._meta.db_table), ", ".join(quote(c) for c in columns)
+    )
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):  # many rows per statement, few round trips
+            chunk = rows[start : start + 500]
+            cursor.execute(head + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
 
 
 def apply_plan(plan: Plan) -> bool:
