@@ -301,7 +301,9 @@ class ImportRunAdmin(SchoolScopedAdmin):
             "rows": rows,
             "difference": difference,
             "notes": summary.get("notes", []),
-            "unknown": summary.get("unknown", {}),
+            "unknown": [
+                (names.get(kind, kind), codes) for kind, codes in summary.get("unknown", {}).items()
+            ],
             "files": summary.get("files", []),
             "waiting": waiting,
             "reason_names": {
