@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck pytest bench bench-quick clean
+.PHONY: demo test check lint format typecheck pytest bench bench-quick clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,18 +13,37 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Translations (docs/translations.md): the .po catalogs are the source; the .mo files
+# Django reads are compiled from them here and by the build step (pip install; hallboard.i18n.build).
+PO := $(wildcard src/hallboard/locale/*/LC_MESSAGES/*.po)
+MO := $(PO:.po=.mo)
+
+$(MO): %.mo: %.po $(STAMP)
+	$(BIN)/python -m hallboard.i18n.catalogs
+	touch $(MO)
+
+# After adding or changing words in the code: update the catalogs (needs GNU gettext's
+# xgettext: apt-get install gettext), then translate what is new and run `make`.
+MAKEMESSAGES := cd src/hallboard && DJANGO_SETTINGS_MODULE=hallboard.settings \
+	../../$(BIN)/django-admin makemessages --all --add-location file --no-obsolete
+messages: $(STAMP)
+	$(MAKEMESSAGES) -d django
+	$(MAKEMESSAGES) -d djangojs
+	$(BIN)/python -m hallboard.i18n.catalogs
+	$(BIN)/python -m hallboard.i18n.catalogs --check  # lists what is left to translate
+
+demo: $(STAMP) $(MO)
 	$(BIN)/hallboard demo
 
 test: check pytest
 
-check: $(STAMP)
+check: $(STAMP) $(MO)
 	$(BIN)/ruff check src tests tools bench
 	$(BIN)/ruff format --check src tests tools bench
 	$(BIN)/mypy
 	$(BIN)/mypy --strict src/hallboard/realtime/core  # the pure core: fully typed
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(MO)
 	$(BIN)/pytest
 
 format: $(STAMP)

@@ -12,7 +12,32 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-env = environ.Env()
+from hallboard import i18n as _i18n
+
+
+class _SecretFiles(environ.FileAwareMapping):
+    """``NAME_FILE=/path`` reads NAME from that file (container and systemd secrets).
+
+    The file's trailing line break is not part of the value: a secret written
+    with ``echo`` or an editor works like one written without it.
+    """
+
+    def __getitem__(self, key: str) -> str:
+        path = self.env.get(key + "_FILE")
+        if not path:
+            return str(super().__getitem__(key))
+        try:
+            return str(super().__getitem__(key)).rstrip("\r\n")
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{key}_FILE={path}: {exc.strerror}") from exc
+
+
+class _Env(environ.Env):
+    ENVIRON = _SecretFiles()
+
+
+# Every variable may also be given as NAME_FILE (docs/configuration.md).
+env = _Env()
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env.str("HALLBOARD_DATA_DIR", default="./var")).resolve()
@@ -28,6 +53,8 @@ CSRF_TRUSTED_ORIGINS = env.list("HALLBOARD_CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_URL = env.str("HALLBOARD_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # First: its admin/base_site.html (the admin's language switch) wraps the admin's own.
+    "hallboard.i18n",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -57,9 +84,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The user's language: the language cookie (the staff pages' switch), else Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Times in the zone of the user's school(s) on admin and staff pages (hallboard.schools.zones).
+    "hallboard.schools.zones.SchoolTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -75,6 +106,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -120,7 +153,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Languages hallboard speaks (hallboard.i18n.LANGUAGES; docs/translations.md). Staff pages
+# speak the user's choice or browser language; a school's screens speak School.language.
+LANGUAGES = _i18n.LANGUAGES
+# The language when a browser asks for none hallboard speaks, and of new schools.
+LANGUAGE_CODE = _i18n.supported(env.str("HALLBOARD_LANGUAGE", default="en"), default="")
+if not LANGUAGE_CODE:
+    raise ImproperlyConfigured(
+        "HALLBOARD_LANGUAGE must be one of "
+        + ", ".join(code for code, _ in LANGUAGES)
+        + f", not {env.str('HALLBOARD_LANGUAGE')!r}"
+    )
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Times are stored in UTC and shown in the school's zone (School.timezone); this zone
+# is only used where no school is concerned (install-wide pages, logs of the server).
 TIME_ZONE = env.str("HALLBOARD_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

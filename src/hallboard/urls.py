@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/display/", include("hallboard.display.urls")),
     path("api/v1/", api.urls),
     path("staff/", include("hallboard.staff.urls")),
+    # POST language=<code>: the staff pages' and the admin's language switch (a cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("metrics", ops.metrics_view, name="metrics"),
     path("healthz", ops.healthz_view, name="healthz"),
     path("readyz", ops.readyz_view, name="readyz"),

@@ -123,6 +123,7 @@ def test_a_screen_rebooted_while_the_server_is_down_shows_its_last_data(
             "/static/display/day.js",
             "/static/display/display.css",
             "/static/display/display.js",
+            "/static/hallboard/i18n.js",
         ]
     )
     assert cached["name"] == f"hallboard-shell-{display_page.shell().version}"

@@ -238,7 +238,9 @@ def test_a_trend_too_large_for_a_heartbeat_gives_way_and_the_heartbeat_still_arr
     goes without it instead of being refused, which would report the screen offline."""
     screen, token = make_screen(tenant.school)
     open_screen(page, site, token)
-    page.evaluate(
+    # Stored before the reloaded page's scripts run: set from the running page instead,
+    # its own sampler (every second here) could overwrite it before the reload.
+    page.add_init_script(
         """localStorage.setItem('hallboard.trend', JSON.stringify({
              every_s: 1, at: 1, heap_mb: Array(48).fill(1.2345678901234567e+300),
              dom_nodes: Array(48).fill(1.2345678901234567e+300),

@@ -19,10 +19,14 @@ METRIC = re.compile(r"\bhallboard_[a-z0-9_]+")
 
 
 def referenced() -> dict[str, set[str]]:
-    """Metric names each file under deploy/ mentions."""
+    """Metric names each monitoring file under deploy/ (Prometheus, Grafana) mentions.
+
+    (nginx's files name their upstreams hallboard_web and hallboard_gateway: not metrics.)
+    """
     return {
         str(path.relative_to(DEPLOY)): set(METRIC.findall(path.read_text()))
-        for path in sorted(DEPLOY.rglob("*"))
+        for folder in ("prometheus", "grafana")
+        for path in sorted((DEPLOY / folder).rglob("*"))
         if path.is_file()
     }
 

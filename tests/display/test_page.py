@@ -44,6 +44,7 @@ def test_the_shell_is_the_page_and_what_it_loads(db: None) -> None:
     assert shell["page"] == "/display/"
     assert shell["assets"] == [
         "/static/display/display.css",
+        "/static/hallboard/i18n.js",
         "/static/display/day.js",
         "/static/display/display.js",
     ]

@@ -58,7 +58,12 @@ def test_snapshot_shows_todays_content(tenant: Tenant, freeze: Callable[..., Non
     assert meta["school_time"].startswith("2026-11-23T10:00:00+01:00")
     assert meta["valid_until"] == "2026-11-23T13:00:00Z"  # 14:00 Berlin: the next day appears
     assert body["next"] is None
-    assert body["school"] == {"slug": "alpha", "name": "Alpha", "timezone": "Europe/Berlin"}
+    assert body["school"] == {
+        "slug": "alpha",
+        "name": "Alpha",
+        "timezone": "Europe/Berlin",
+        "language": "en",
+    }
     assert [p["number"] for p in body["periods"]] == [1, 2]
     assert {(x["class"], x["period"], x["teacher"]) for x in body["lessons"]} == {
         ("7a", 1, "MUE"),

@@ -97,12 +97,17 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def serve(tmp_path: Path, *args: str, **env: str) -> Iterator[Served]:
-    """``hallboard serve ARGS`` on a free port, its stderr in a file; stopped (SIGTERM) after."""
+    """``hallboard serve ARGS`` on a free port, its stderr in a file; stopped (SIGTERM) after.
+
+    Its own SQLite database is migrated first (``--migrate``); with a DATABASE_URL of
+    the test's, serving starts on that database as it is.
+    """
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
+    migrate = [] if "DATABASE_URL" in env else ["--migrate"]
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own command, on loopback
-            [sys.executable, "-m", "hallboard", "serve", "--port", str(port), *args],
+            [sys.executable, "-m", "hallboard", "serve", "--port", str(port), *migrate, *args],
             env=environment(tmp_path, **env),
             stdout=sink,
             stderr=subprocess.STDOUT,

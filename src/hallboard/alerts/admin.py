@@ -16,9 +16,12 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from hallboard.alerts import delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry
+from hallboard.schools import zones
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
 from hallboard.schools.models import School
@@ -74,7 +77,7 @@ class AlertAdmin(AlertScopedAdmin):
     readonly_fields = ["created_at", "created_by", "cleared_at", "cleared_by", "cancelled"]
     actions = ["all_clear", "cancel_alerts"]
 
-    @admin.display(description="Scope")
+    @admin.display(description=gettext_lazy("Scope"))
     def scope(self, obj: Alert) -> str:
         return obj.scope_label
 
@@ -117,21 +120,22 @@ class AlertAdmin(AlertScopedAdmin):
             )
         return obj
 
-    @admin.display(description="Reach")
+    @admin.display(description=gettext_lazy("Reach"))
     def reach(self, obj: Alert) -> SafeString:
         return _reach_html(obj, getattr(obj, "reach_schools", set()))
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=gettext_lazy("Audit trail"))
     def audit_trail(self, obj: Alert) -> SafeString | str:
         entries = obj.audit_entries.order_by("at", "pk")
         if not entries:
             return "-"
+        zone = zones.of_school(obj.school)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    e.at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    zones.label(e.at, zone),
                     e.get_action_display(),
                     e.actor,
                     e.get_source_display(),
@@ -142,13 +146,19 @@ class AlertAdmin(AlertScopedAdmin):
             ),
         )
         return format_html(
-            "<table><tr><th>When</th><th>What</th><th>Who</th><th>Via</th>"
-            "<th>Screens</th><th>Details</th></tr>{}</table>",
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "{}</table>",
+            _("When"),
+            _("What"),
+            _("Who"),
+            _("Via"),
+            _("Screens"),
+            _("Details"),
             rows,
         )
 
     # --- actions ----------------------------------------------------------------------
-    def _end(self, request: HttpRequest, queryset: QuerySet[Alert], how: Any, done: str) -> None:
+    def _end(self, request: HttpRequest, queryset: QuerySet[Alert], how: Any) -> tuple[int, int]:
         ended = refused = 0
         for alert in queryset.filter(cleared_at__isnull=True):
             try:
@@ -157,21 +167,43 @@ class AlertAdmin(AlertScopedAdmin):
                 refused += 1
                 continue
             ended += 1
-        messages.success(request, f"{done} for {ended} alert(s).")
         if refused:
-            messages.error(request, f"{refused} alert(s) are outside your alert right.")
+            messages.error(
+                request,
+                ngettext(
+                    "%(count)d alert is outside your alert right.",
+                    "%(count)d alerts are outside your alert right.",
+                    refused,
+                )
+                % {"count": refused},
+            )
+        return ended, refused
 
     @admin.action(
-        description="All-clear: end the selected alerts on every screen", permissions=["change"]
+        description=gettext_lazy("All-clear: end the selected alerts on every screen"),
+        permissions=["change"],
     )
     def all_clear(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        self._end(request, queryset, service.clear, "All-clear sent")
+        ended, _refused = self._end(request, queryset, service.clear)
+        messages.success(
+            request,
+            ngettext(
+                "All-clear sent for %(count)d alert.", "All-clear sent for %(count)d alerts.", ended
+            )
+            % {"count": ended},
+        )
 
     @admin.action(
-        description="Cancel: the selected alerts were raised in error", permissions=["change"]
+        description=gettext_lazy("Cancel: the selected alerts were raised in error"),
+        permissions=["change"],
     )
     def cancel_alerts(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        self._end(request, queryset, service.cancel, "Cancelled")
+        ended, _refused = self._end(request, queryset, service.cancel)
+        messages.success(
+            request,
+            ngettext("Cancelled %(count)d alert.", "Cancelled %(count)d alerts.", ended)
+            % {"count": ended},
+        )
 
 
 def _reach_html(alert: Alert, school_slugs: set[str] | None) -> SafeString:
@@ -179,17 +211,21 @@ def _reach_html(alert: Alert, school_slugs: set[str] | None) -> SafeString:
     summary = delivery.restrict(delivery.reach(alert), school_slugs)
     lines = [
         format_html(
-            "Shown on <b>{}</b> of {} screens in scope ({} online now).",
-            summary["shown"],
-            summary["in_scope"],
-            summary["online"],
+            _("Shown on <b>{shown}</b> of {in_scope} screens in scope ({online} online now)."),
+            shown=summary["shown"],
+            in_scope=summary["in_scope"],
+            online=summary["online"],
         )
     ]
     if alert.cleared_at is not None:
-        lines.append(format_html("End acknowledged by <b>{}</b> screens.", summary["cleared"]))
+        lines.append(
+            format_html(
+                _("End acknowledged by <b>{cleared}</b> screens."), cleared=summary["cleared"]
+            )
+        )
     for key, title in (
-        ("not_shown", "Not shown on"),
-        ("not_cleared", "Showed it, end not acknowledged"),
+        ("not_shown", _("Not shown on")),
+        ("not_cleared", _("Showed it, end not acknowledged")),
     ):
         rows = summary[key]
         if rows:
@@ -202,18 +238,22 @@ def _reach_html(alert: Alert, school_slugs: set[str] | None) -> SafeString:
         if summary[f"elsewhere_{key}"]:
             lines.append(
                 format_html(
-                    "{} more in schools where you lack the alert right.",
-                    summary[f"elsewhere_{key}"],
+                    _("{count} more in schools where you lack the alert right."),
+                    count=summary[f"elsewhere_{key}"],
                 )
             )
     return format_html_join("", "<div>{}</div>", ((line,) for line in lines))
 
 
 def _reach_text(entry: AlertAuditEntry) -> str:
-    text = f"{entry.screens_in_scope} in scope, {entry.screens_online} online"
-    if entry.screens_shown is not None:
-        text += f", {entry.screens_shown} had shown it"
-    return text
+    figures = {
+        "in_scope": entry.screens_in_scope,
+        "online": entry.screens_online,
+        "shown": entry.screens_shown,
+    }
+    if entry.screens_shown is None:
+        return _("%(in_scope)s in scope, %(online)s online") % figures
+    return _("%(in_scope)s in scope, %(online)s online, %(shown)s had shown it") % figures
 
 
 def _changes_text(entry: AlertAuditEntry) -> str:

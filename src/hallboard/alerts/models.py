@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from hallboard.schools.content import SchoolContent, SchoolContentQuerySet
 from hallboard.schools.models import Organisation, School
@@ -45,50 +47,71 @@ class Alert(SchoolContent):
 
     class Severity(models.TextChoices):
         # CAP 1.2 severities (issue: CAP import maps onto these).
-        EXTREME = "extreme", "Extreme"
-        SEVERE = "severe", "Severe"
-        MODERATE = "moderate", "Moderate"
-        MINOR = "minor", "Minor"
+        EXTREME = "extreme", _("Extreme")
+        SEVERE = "severe", _("Severe")
+        MODERATE = "moderate", _("Moderate")
+        MINOR = "minor", _("Minor")
 
     class Kind(models.TextChoices):
-        LOCKDOWN = "lockdown", "Lockdown"
-        EVACUATION = "evacuation", "Evacuation"
-        FIRE = "fire", "Fire"
-        SHELTER = "shelter", "Shelter in place"
-        WEATHER = "weather", "Severe weather"
-        OTHER = "other", "Other"
+        LOCKDOWN = "lockdown", _("Lockdown")
+        EVACUATION = "evacuation", _("Evacuation")
+        FIRE = "fire", _("Fire")
+        SHELTER = "shelter", _("Shelter in place")
+        WEATHER = "weather", _("Severe weather")
+        OTHER = "other", _("Other")
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="alerts")
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="alerts",
+    )
     school = models.ForeignKey(
         School,
+        verbose_name=_("school"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="alerts",
-        help_text="Empty: every school of the organisation.",
+        help_text=_("Empty: every school of the organisation."),
     )
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
-    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.SEVERE)
-    headline = models.CharField(max_length=160)
-    instructions = models.TextField(blank=True, max_length=2000)
-    starts_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, default=Severity.SEVERE
+    )
+    headline = models.CharField(_("headline"), max_length=160)
+    instructions = models.TextField(_("instructions"), blank=True, max_length=2000)
+    starts_at = models.DateTimeField(_("starts at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
     cleared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cleared by"),
     )
     cancelled = models.BooleanField(
+        _("cancelled"),
         default=False,
-        help_text="Ended by a cancel (raised in error) rather than by an all-clear.",
+        help_text=_("Ended by a cancel (raised in error) rather than by an all-clear."),
     )
 
     objects = AlertQuerySet.as_manager()  # type: ignore[misc]  # narrows the SchoolContent manager
 
     class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
         ordering = ["-starts_at"]
         indexes = [models.Index(fields=["organisation", "cleared_at"])]
 
@@ -101,9 +124,11 @@ class Alert(SchoolContent):
             and self.organisation_id
             and self.school.organisation_id != self.organisation_id
         ):
-            raise ValidationError({"school": "The school must belong to the alert's organisation."})
+            raise ValidationError(
+                {"school": _("The school must belong to the alert's organisation.")}
+            )
         if self.expires_at is not None and self.starts_at and self.expires_at <= self.starts_at:
-            raise ValidationError({"expires_at": "An alert must expire after it starts."})
+            raise ValidationError({"expires_at": _("An alert must expire after it starts.")})
 
     @property
     def active(self) -> bool:
@@ -154,19 +179,26 @@ class AlertReceipt(models.Model):
     """
 
     class Via(models.TextChoices):
-        WS = "ws", "Push socket"
-        HTTP = "http", "HTTP"
+        WS = "ws", _("Push socket")
+        HTTP = "http", _("HTTP")
 
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="receipts")
-    screen = models.ForeignKey(
-        "screens.Screen", on_delete=models.CASCADE, related_name="alert_receipts"
+    alert = models.ForeignKey(
+        Alert, verbose_name=_("alert"), on_delete=models.CASCADE, related_name="receipts"
     )
-    shown_at = models.DateTimeField(null=True, blank=True)
-    cleared_at = models.DateTimeField(null=True, blank=True)
+    screen = models.ForeignKey(
+        "screens.Screen",
+        on_delete=models.CASCADE,
+        related_name="alert_receipts",
+        verbose_name=_("screen"),
+    )
+    shown_at = models.DateTimeField(_("shown at"), null=True, blank=True)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
     #: How the first acknowledgement arrived.
-    via = models.CharField(max_length=4, choices=Via.choices)
+    via = models.CharField(_("via"), max_length=4, choices=Via.choices)
 
     class Meta:
+        verbose_name = _("alert receipt")
+        verbose_name_plural = _("alert receipts")
         constraints = [
             models.UniqueConstraint(fields=["alert", "screen"], name="unique_alert_receipt")
         ]
@@ -185,52 +217,65 @@ class AlertAuditEntry(models.Model):
     """
 
     class Action(models.TextChoices):
-        TRIGGER = "trigger", "Triggered"
-        UPDATE = "update", "Updated"
-        CLEAR = "clear", "All-clear"
-        CANCEL = "cancel", "Cancelled"
+        TRIGGER = "trigger", _("Triggered")
+        UPDATE = "update", _("Updated")
+        CLEAR = "clear", _("All-clear")
+        CANCEL = "cancel", pgettext_lazy("alert action", "Cancelled")
 
     class Source(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        API = "api", "Management API"
-        CAP = "cap", "CAP message"
+        ADMIN = "admin", _("Admin")
+        API = "api", _("Management API")
+        CAP = "cap", _("CAP message")
 
     alert = models.ForeignKey(
-        Alert, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+        Alert,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("alert"),
     )
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.CASCADE, related_name="+"
+    )
     school = models.ForeignKey(
         School,
+        verbose_name=_("school"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="+",
-        help_text="Empty: the alert covers the whole organisation.",
+        help_text=_("Empty: the alert covers the whole organisation."),
     )
-    action = models.CharField(max_length=8, choices=Action.choices)
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor user"),
     )
     #: Who, in words: a user name, "API key <name>", and for CAP the message's sender.
-    actor = models.CharField(max_length=200)
-    source = models.CharField(max_length=8, choices=Source.choices)
-    headline = models.CharField(max_length=160)
-    severity = models.CharField(max_length=16, choices=Alert.Severity.choices)
-    scope = models.CharField(max_length=220, help_text="The alert's scope in words.")
+    actor = models.CharField(_("actor"), max_length=200)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
+    headline = models.CharField(_("headline"), max_length=160)
+    severity = models.CharField(_("severity"), max_length=16, choices=Alert.Severity.choices)
+    scope = models.CharField(_("scope"), max_length=220, help_text=_("The alert's scope in words."))
     #: Screens with a token in the alert's scope at that moment, and of those the ones not offline.
-    screens_in_scope = models.PositiveIntegerField()
-    screens_online = models.PositiveIntegerField()
+    screens_in_scope = models.PositiveIntegerField(_("screens in scope"))
+    screens_online = models.PositiveIntegerField(_("screens online"))
     #: For an all-clear or cancel: how many screens had acknowledged showing the alert.
-    screens_shown = models.PositiveIntegerField(null=True, blank=True)
+    screens_shown = models.PositiveIntegerField(_("screens shown"), null=True, blank=True)
     #: For an update: ``{field: [before, after]}``.
-    changes = models.JSONField(default=dict, blank=True)
-    note = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("alert audit entry")
+        verbose_name_plural = _("alert audit entries")
         ordering = ["-at", "-pk"]
-        verbose_name = "alert audit entry"
-        verbose_name_plural = "alert audit log"
         indexes = [models.Index(fields=["organisation", "school", "-at"])]
 
     def __str__(self) -> str:
@@ -248,23 +293,26 @@ class CapMessage(models.Model):
     """
 
     class MsgType(models.TextChoices):
-        ALERT = "Alert", "Alert"
-        UPDATE = "Update", "Update"
-        CANCEL = "Cancel", "Cancel"
+        ALERT = "Alert", _("Alert")
+        UPDATE = "Update", _("Update")
+        CANCEL = "Cancel", pgettext_lazy("CAP message type", "Cancel")
 
-    sender = models.CharField(max_length=255)
-    identifier = models.CharField(max_length=255)
-    sent = models.DateTimeField()
-    msg_type = models.CharField(max_length=8, choices=MsgType.choices)
-    scope_key = models.CharField(max_length=40)
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="cap_messages")
-    received_at = models.DateTimeField(default=timezone.now)
-    received_by = models.CharField(max_length=200)
-    xml = models.TextField()
+    sender = models.CharField(_("sender"), max_length=255)
+    identifier = models.CharField(_("identifier"), max_length=255)
+    sent = models.DateTimeField(_("sent"))
+    msg_type = models.CharField(_("msg type"), max_length=8, choices=MsgType.choices)
+    scope_key = models.CharField(_("scope key"), max_length=40)
+    alert = models.ForeignKey(
+        Alert, verbose_name=_("alert"), on_delete=models.CASCADE, related_name="cap_messages"
+    )
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    received_by = models.CharField(_("received by"), max_length=200)
+    xml = models.TextField(_("xml"))
 
     class Meta:
+        verbose_name = _("CAP message")
+        verbose_name_plural = _("CAP messages")
         ordering = ["-received_at", "-pk"]
-        verbose_name = "CAP message"
         constraints = [
             models.UniqueConstraint(
                 fields=["scope_key", "sender", "identifier", "sent"], name="unique_cap_message"

@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from hallboard.api.models import KEY_PREFIX, ApiKey, hash_key
 from hallboard.schools.access import Right
@@ -45,12 +47,20 @@ class ApiKeyAdmin(SchoolScopedAdmin):
             obj.key_hash, obj.prefix = hash_key(secret), secret[:10]
         super().save_model(request, obj, form, change)
         if secret:
-            messages.success(request, f"API key “{obj.name}” (shown only once): {secret}")
+            messages.success(
+                request,
+                _("API key “%(name)s” (shown only once): %(secret)s")
+                % {"name": obj.name, "secret": secret},
+            )
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=gettext_lazy("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         allowed = [k.pk for k in queryset if self._allowed(request, Right.MANAGE, k)]
         ApiKey.objects.filter(pk__in=allowed, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-        messages.success(request, f"Revoked {len(allowed)} key(s).")
+        messages.success(
+            request,
+            ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", len(allowed))
+            % {"count": len(allowed)},
+        )

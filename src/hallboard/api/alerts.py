@@ -24,7 +24,14 @@ from ninja import Field, PatchDict, Router, Schema, Status
 from hallboard.alerts import cap, delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry
 from hallboard.api.errors import ApiError, forbidden, invalid, not_found
-from hallboard.api.scoping import principal, school_for, validation_error
+from hallboard.api.scoping import (
+    SCHOOL_TIME,
+    SCHOOL_TIME_EXAMPLE,
+    in_school_zone,
+    principal,
+    school_for,
+    validation_error,
+)
 from hallboard.schools.access import Right
 from hallboard.schools.models import School
 
@@ -37,8 +44,12 @@ class AlertIn(Schema):
     kind: Alert.Kind = Alert.Kind.OTHER
     severity: Alert.Severity = Alert.Severity.SEVERE
     scope: Literal["school", "organisation"] = "school"
-    starts_at: dt.datetime | None = Field(None, description="Default: now.")
-    expires_at: dt.datetime | None = None
+    starts_at: dt.datetime | None = Field(
+        None, description=f"Default: now. {SCHOOL_TIME}", examples=[SCHOOL_TIME_EXAMPLE]
+    )
+    expires_at: dt.datetime | None = Field(
+        None, description=SCHOOL_TIME, examples=["2026-11-23T23:30:00+01:00"]
+    )
 
 
 class AlertChange(Schema):
@@ -48,8 +59,10 @@ class AlertChange(Schema):
     instructions: str = Field("", max_length=2000)
     kind: Alert.Kind = Alert.Kind.OTHER
     severity: Alert.Severity = Alert.Severity.SEVERE
-    starts_at: dt.datetime
-    expires_at: dt.datetime | None = None
+    starts_at: dt.datetime = Field(description=SCHOOL_TIME, examples=[SCHOOL_TIME_EXAMPLE])
+    expires_at: dt.datetime | None = Field(
+        None, description=SCHOOL_TIME, examples=["2026-11-23T23:30:00+01:00"]
+    )
 
 
 class ReachCounts(Schema):
@@ -186,7 +199,7 @@ def list_alerts(
 @router.post("/schools/{slug}/alerts", response={201: AlertOut})
 def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[dict[str, object]]:
     school = school_for(request, slug, Right.ALERT)
-    data = payload.dict()
+    data = in_school_zone(payload.dict(), school)
     scope = data.pop("scope")
     if data["starts_at"] is None:
         data.pop("starts_at")  # the model's default: now
@@ -287,7 +300,7 @@ def update_alert(
 ) -> dict[str, object]:
     """Change what screens show of an active alert; every change is in the audit log."""
     school = school_for(request, slug, Right.ALERT)
-    changes = dict(payload)
+    changes = in_school_zone(dict(payload), school)
     for name in ("headline", "kind", "severity", "starts_at", "instructions"):
         if name in changes and changes[name] is None:
             raise invalid(name, "May not be null.")

@@ -11,7 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, PatchDict, Router, Schema, Status
 
-from hallboard.api.scoping import get_in_school, save_validated, school_for
+from hallboard.api.scoping import (
+    SCHOOL_TIME,
+    SCHOOL_TIME_EXAMPLE,
+    get_in_school,
+    in_school_zone,
+    save_validated,
+    school_for,
+)
 from hallboard.schools.access import Right
 from hallboard.timetable.models import Announcement
 
@@ -21,8 +28,14 @@ router = Router(tags=["announcements"])
 class AnnouncementIn(Schema):
     title: str = Field(min_length=1, max_length=120)
     body: str = Field("", max_length=2000)
-    starts_at: dt.datetime | None = Field(None, description="Default: now.")
-    ends_at: dt.datetime | None = Field(None, description="Empty: until removed.")
+    starts_at: dt.datetime | None = Field(
+        None, description=f"Default: now. {SCHOOL_TIME}", examples=[SCHOOL_TIME_EXAMPLE]
+    )
+    ends_at: dt.datetime | None = Field(
+        None,
+        description=f"Empty: until removed. {SCHOOL_TIME}",
+        examples=["2026-11-23T23:30:00+01:00"],
+    )
     priority: int = Field(1, ge=0, le=2, description="0 low, 1 normal, 2 high.")
 
 
@@ -69,7 +82,7 @@ def create_announcement(
     request: HttpRequest, slug: str, payload: AnnouncementIn
 ) -> Status[dict[str, object]]:
     school = school_for(request, slug, Right.ANNOUNCE)
-    data = payload.dict()
+    data = in_school_zone(payload.dict(), school)
     data["starts_at"] = data["starts_at"] or timezone.now()
     announcement = Announcement(school=school, **data)
     with transaction.atomic():
@@ -85,6 +98,7 @@ def get_announcement(request: HttpRequest, slug: str, pk: int) -> dict[str, obje
 
 def _update(request: HttpRequest, slug: str, pk: int, data: dict[str, object]) -> dict[str, object]:
     school = school_for(request, slug, Right.ANNOUNCE)
+    data = in_school_zone(data, school)
     with transaction.atomic():
         announcement = get_in_school(
             Announcement.objects.select_for_update(), school, pk, "announcement"

@@ -7,6 +7,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from hallboard.schools.models import Organisation, Role, School
 
@@ -24,29 +25,37 @@ class ApiKey(models.Model):
     The key itself is shown once, at creation; only its SHA-256 is stored.
     """
 
-    name = models.CharField(max_length=80)
+    name = models.CharField(_("name"), max_length=80)
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="api_keys"
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("organisation"),
     )
     school = models.ForeignKey(
         School,
+        verbose_name=_("school"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="api_keys",
-        help_text="Empty: every school of the organisation.",
+        help_text=_("Empty: every school of the organisation."),
     )
-    role = models.CharField(max_length=16, choices=Role.choices)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     prefix = models.CharField(
-        max_length=12, editable=False, help_text="The key's first characters, to recognise it."
+        _("prefix"),
+        max_length=12,
+        editable=False,
+        help_text=_("The key's first characters, to recognise it."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -57,7 +66,9 @@ class ApiKey(models.Model):
             and self.organisation_id
             and self.school.organisation_id != self.organisation_id
         ):
-            raise ValidationError({"school": "The school must belong to the key's organisation."})
+            raise ValidationError(
+                {"school": _("The school must belong to the key's organisation.")}
+            )
 
     @classmethod
     def create(

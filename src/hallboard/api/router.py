@@ -23,6 +23,7 @@ from hallboard.api import (
 )
 from hallboard.api.auth import AUTH
 from hallboard.api.errors import ApiError
+from hallboard.api.rendering import SchoolTimeRenderer
 from hallboard.imports import api as imports
 
 logger = logging.getLogger("hallboard.api")
@@ -33,10 +34,15 @@ api = NinjaAPI(
     description=(
         "Manage announcements, substitutions, emergency alerts and screens of the schools "
         "your API key or session may see. Authenticate with `Authorization: Bearer hbk_...` "
-        "or `X-API-Key: hbk_...`."
+        "or `X-API-Key: hbk_...`.\n\n"
+        "Times are ISO 8601 with an offset, in the time zone of the school in the URL "
+        "(`2026-11-23T22:35:00+01:00` in Berlin). A time sent without an offset is read "
+        "as the school's local time; one the clocks skip (the spring change) is refused "
+        "with 422. Error `detail` messages are in English."
     ),
     urls_namespace="api-v1",
     auth=AUTH,
+    renderer=SchoolTimeRenderer(),
 )
 
 for module in (schools, announcements, substitutions, calendar, alerts, screens, push, imports):

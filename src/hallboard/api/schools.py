@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from hallboard.api.scoping import principal, school_for
 from hallboard.schools.access import Right
@@ -18,6 +18,7 @@ class SchoolOut(Schema):
     slug: str
     name: str
     timezone: str
+    language: str = Field(description="The language of the school's screens (en, de).")
     revision: int
     organisation: str
 
@@ -42,6 +43,7 @@ def list_schools(request: HttpRequest) -> list[dict[str, object]]:
             "slug": s.slug,
             "name": s.name,
             "timezone": s.timezone,
+            "language": s.language,
             "revision": s.revision,
             "organisation": s.organisation.slug,
         }

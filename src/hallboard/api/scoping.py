@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
+from django.utils import timezone
 
-from hallboard.api.errors import ApiError, forbidden, not_found
+from hallboard.api.errors import ApiError, forbidden, invalid, not_found
+from hallboard.schools import zones
 from hallboard.schools.access import Principal, Right
 from hallboard.schools.models import School
+
+#: How every time the API takes is described in its docs (with ``SCHOOL_TIME_EXAMPLE``).
+SCHOOL_TIME = (
+    "ISO 8601. With an offset (`+01:00`, `Z`) as given; without one, the school's local "
+    "time (Europe/Berlin: `2026-11-23T22:35:00` is `2026-11-23T21:35:00Z`)."
+)
+SCHOOL_TIME_EXAMPLE = "2026-11-23T22:35:00+01:00"
 
 
 def principal(request: HttpRequest) -> Principal:
@@ -27,7 +37,21 @@ def school_for(request: HttpRequest, slug: str, right: Right = Right.VIEW) -> Sc
         raise not_found("school")
     if right is not Right.VIEW and not who.can(right, school):
         raise forbidden(right.value)
+    # Times in and out are the school's (hallboard.api.rendering); the request ends
+    # in the default zone again (hallboard.schools.zones.SchoolTimezoneMiddleware).
+    timezone.activate(school.tz)
     return school
+
+
+def in_school_zone(data: dict[str, Any], school: School) -> dict[str, Any]:
+    """``data`` with every time sent without an offset read as ``school``'s local time."""
+    for name, value in data.items():
+        if isinstance(value, dt.datetime):
+            try:
+                data[name] = zones.aware(value, school.tz)
+            except zones.NonexistentTime as exc:
+                raise invalid(name, str(exc)) from None
+    return data
 
 
 def get_in_school(

@@ -2,7 +2,10 @@
 
 Everything is deterministic (a seeded ``random.Random``) except the secrets:
 screen tokens, API keys and the admin password are only stored hashed, so each
-run that needs to print them issues fresh ones (``Credentials``).
+run that needs to print them issues fresh ones (``Credentials``) — for the
+demo's own rows only: the ``admin`` user, the API keys named ``demo …`` and
+the screens the demo created (``SeededScreen``). Screens, users, keys and
+content people added are left alone, tokens and bindings included.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hallboard.api.models import ApiKey
+from hallboard.demo.models import SeededScreen
 from hallboard.schools import revision
 from hallboard.schools.models import Membership, Organisation, Role, School
 from hallboard.screens.models import Screen
@@ -191,14 +195,27 @@ class Credentials:
     admin_username: str
     admin_password: str
     api_key: str
+    #: Per school: slug, name, api_key, screens (the demo's, with fresh tokens) and
+    #: kept_screens (the others, id and name: their tokens were not touched).
     schools: list[dict[str, Any]] = field(default_factory=list)
+    #: False when the demo data was there already and only these secrets were reset.
+    created: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {
             "admin": {"username": self.admin_username, "password": self.admin_password},
             "api_key": self.api_key,
             "schools": self.schools,
+            "created": self.created,
         }
+
+    @property
+    def reset_screens(self) -> int:
+        return sum(len(school["screens"]) for school in self.schools)
+
+    @property
+    def kept_screens(self) -> int:
+        return sum(len(school["kept_screens"]) for school in self.schools)
 
 
 def display_url(token: str) -> str:
@@ -213,11 +230,19 @@ def seed(today: dt.date | None = None) -> Credentials:
     """Seed the demo if it is not there, then issue fresh credentials to print."""
     with transaction.atomic(), revision.batch():
         organisation = Organisation.objects.filter(slug=ORG_SLUG).first()
+        created = organisation is None
         if organisation is None:
             organisation = Organisation.objects.create(slug=ORG_SLUG, name="Northfield District")
             for n, plan in enumerate(PLANS):
                 _seed_school(organisation, plan, random.Random(2026 + n), today)  # noqa: S311
-        return _credentials(organisation)
+            # Every screen there now is the demo's own (a new organisation has no others).
+            SeededScreen.objects.bulk_create(
+                SeededScreen(screen=screen)
+                for screen in Screen.objects.filter(school__organisation=organisation)
+            )
+        credentials = _credentials(organisation)
+        credentials.created = created
+        return credentials
 
 
 def _times(start: str, end: str) -> tuple[dt.time, dt.time]:
@@ -527,7 +552,7 @@ def _seed_screens(school: School, classes: list[SchoolClass]) -> None:
 
 
 def _credentials(organisation: Organisation) -> Credentials:
-    """Fresh secrets for the demo: admin password, API keys and screen tokens."""
+    """Fresh secrets for the demo's own rows: admin password, demo API keys, demo screens."""
     password = secrets.token_urlsafe(9)
     user_model = get_user_model()
     admin = user_model.objects.filter(username=ADMIN_USERNAME).first()
@@ -538,15 +563,17 @@ def _credentials(organisation: Organisation) -> Credentials:
         admin.is_superuser = admin.is_staff = admin.is_active = True
         admin.save()
 
-    now = timezone.now()
-    ApiKey.objects.filter(organisation=organisation, name__startswith=DEMO_KEY_NAME).update(
-        revoked_at=now
-    )
+    # Only the demo's own keys (by their exact names): keys people made stay valid.
+    schools = list(organisation.schools.order_by("name"))
+    demo_keys = [f"{DEMO_KEY_NAME} organisation", *(f"{DEMO_KEY_NAME} {s.slug}" for s in schools)]
+    ApiKey.objects.filter(
+        organisation=organisation, name__in=demo_keys, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
     _, org_key = ApiKey.create(
         name=f"{DEMO_KEY_NAME} organisation", organisation=organisation, role=Role.ADMIN
     )
     credentials = Credentials(ADMIN_USERNAME, password, org_key)
-    for school in organisation.schools.order_by("name"):
+    for school in schools:
         Membership.objects.get_or_create(user=admin, school=school, role=Role.ADMIN)
         _, school_key = ApiKey.create(
             name=f"{DEMO_KEY_NAME} {school.slug}",
@@ -554,8 +581,14 @@ def _credentials(organisation: Organisation) -> Credentials:
             school=school,
             role=Role.ADMIN,
         )
-        screens = []
+        seeded = set(
+            SeededScreen.objects.filter(screen__school=school).values_list("screen_id", flat=True)
+        )
+        screens, kept = [], []
         for screen in school.screens.order_by("pk"):
+            if screen.pk not in seeded:  # somebody added it: its token and binding stay
+                kept.append({"id": screen.pk, "name": screen.name})
+                continue
             token = screen.issue_token()
             screen.reset_binding()  # whichever browser opens the new URL may show it
             screens.append(
@@ -567,6 +600,12 @@ def _credentials(organisation: Organisation) -> Credentials:
                 }
             )
         credentials.schools.append(
-            {"slug": school.slug, "name": school.name, "api_key": school_key, "screens": screens}
+            {
+                "slug": school.slug,
+                "name": school.name,
+                "api_key": school_key,
+                "screens": screens,
+                "kept_screens": kept,
+            }
         )
     return credentials

@@ -26,7 +26,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
+
+from hallboard.i18n import jscatalog, supported
 
 # Screens often sit on closed networks: everything the page needs is served
 # from here, and nothing else may load (no CDN, no third-party scripts).
@@ -40,9 +43,17 @@ WORKER_CONTENT_SECURITY_POLICY = "default-src 'self'"
 WORKER_SOURCE = Path(__file__).parent / "static" / "display" / "sw.js"
 
 
+def _context(language: str) -> dict[str, object]:
+    """The page's context: every language's display strings, ``language`` first."""
+    return {"i18n": jscatalog.page_data(default=language)}
+
+
 @require_GET
 def display_page(request: HttpRequest) -> HttpResponse:
-    response = render(request, "display/page.html")
+    """The page, with every language's display strings: it speaks its school's language
+    (``school.language`` of the snapshot) as soon as it knows its school, and the
+    browser's (or the install's default) before, while it shows a pairing code."""
+    response = render(request, "display/page.html", _context(supported(get_language())))
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["Cache-Control"] = "no-cache"
     response["Referrer-Policy"] = "no-referrer"  # the URL carries the screen token
@@ -93,7 +104,8 @@ def _asset_bytes(url: str) -> bytes:
 
 
 def _build_shell() -> Shell:
-    page = render_to_string("display/page.html")
+    # With its words: a change of the catalogs is a new shell, too.
+    page = render_to_string("display/page.html", _context(supported(settings.LANGUAGE_CODE)))
     parser = _Assets()
     parser.feed(page)
     digest = hashlib.sha256(page.encode())

@@ -127,7 +127,12 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
             "poll_max_seconds": settings.DISPLAY_POLL_MAX_SECONDS,
             "watchdog": watchdog.for_screen(screen),
         },
-        "school": {"slug": school.slug, "name": school.name, "timezone": school.timezone},
+        "school": {
+            "slug": school.slug,
+            "name": school.name,
+            "timezone": school.timezone,
+            "language": school.language,
+        },
         "screen": {
             "id": screen.pk,
             "name": screen.name,

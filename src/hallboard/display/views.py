@@ -30,10 +30,17 @@ MAX_CLIENT_INFO_BYTES = 2048
 
 
 def ws_url(request: HttpRequest) -> str:
-    """Where this display connects for push (settings.DISPLAY_WS_URL, or derived)."""
+    """Where this display connects for push (settings.DISPLAY_WS_URL, or derived).
+
+    A DISPLAY_WS_URL that is only a path (``/ws/display/``) means "this site,
+    where the reverse proxy routes ``/ws/`` to the gateways": the request's
+    scheme and host (with its port) are put in front of it.
+    """
+    scheme = "wss" if request.is_secure() else "ws"
+    if settings.DISPLAY_WS_URL.startswith("/"):
+        return f"{scheme}://{request.get_host()}{settings.DISPLAY_WS_URL}"
     if settings.DISPLAY_WS_URL:
         return str(settings.DISPLAY_WS_URL)
-    scheme = "wss" if request.is_secure() else "ws"
     hostname = urllib.parse.urlsplit("//" + request.get_host()).hostname or "localhost"
     host = f"[{hostname}]" if ":" in hostname else hostname
     return f"{scheme}://{host}:{settings.GATEWAY_PORT}{settings.DISPLAY_WS_PATH}"

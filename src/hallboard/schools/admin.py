@@ -8,6 +8,8 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
@@ -15,7 +17,7 @@ from hallboard.schools.models import Membership, Organisation, OrganisationMembe
 
 admin.site.site_header = "hallboard"
 admin.site.site_title = "hallboard"
-admin.site.index_title = "School displays"
+admin.site.index_title = gettext_lazy("School displays")
 
 
 @admin.register(Organisation)
@@ -43,16 +45,20 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 @admin.register(School)
 class SchoolAdmin(SchoolScopedAdmin):
-    """School admins change their school's name, time zone and push setting; operators add."""
+    """School admins change their school's name, time zone, language and push setting;
+    operators add schools."""
 
     right = Right.MANAGE
-    list_display = ["name", "slug", "organisation", "timezone", "push", "revision"]
-    list_filter = ["organisation", "push"]
+    list_display = ["name", "slug", "organisation", "timezone", "language", "push", "revision"]
+    list_filter = ["organisation", "language", "push"]
     search_fields = ["name", "slug"]
     readonly_fields = ["revision"]
 
     def school_ids_of(self, obj: Any) -> set[int]:
         return {obj.pk} if obj.pk else set()
+
+    def school_of(self, obj: Any) -> School | None:
+        return obj if isinstance(obj, School) and obj.pk else None
 
     def scope_filter(self, request: HttpRequest, right: Right) -> Q:
         return Q(pk__in=principal(request).schools(right))
@@ -147,6 +153,6 @@ class OrganisationMembershipAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # Checked on the object saved, not only on the choices the form offered.
         if not self._allowed(request, obj):
-            raise PermissionDenied("You do not manage this organisation.")
+            raise PermissionDenied(_("You do not manage this organisation."))
         super().save_model(request, obj, form, change)
         _mark_staff(obj.user)

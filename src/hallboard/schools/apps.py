@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SchoolsConfig(AppConfig):
     name = "hallboard.schools"
-    verbose_name = "Schools"
+    verbose_name = _("Schools")

@@ -8,20 +8,34 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from hallboard.i18n import LANGUAGES, supported
 
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin).")
+        raise ValidationError(
+            _("%(value)r is not an IANA time zone name (e.g. Europe/Berlin)."),
+            params={"value": value},
+        )
+
+
+def default_language() -> str:
+    """New schools speak the install's default language (``HALLBOARD_LANGUAGE``)."""
+    return supported(settings.LANGUAGE_CODE)
 
 
 class Organisation(models.Model):
     """A district or trust: one install may serve many."""
 
-    slug = models.SlugField(unique=True)
-    name = models.CharField(max_length=200)
+    slug = models.SlugField(_("slug"), unique=True)
+    name = models.CharField(_("name"), max_length=200)
 
     class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -37,22 +51,40 @@ class School(models.Model):
     """
 
     class Push(models.TextChoices):
-        DEFAULT = "default", "Follow the global setting"
-        ON = "on", "Push on"
-        OFF = "off", "Push off (polling only)"
+        DEFAULT = "default", _("Follow the global setting")
+        ON = "on", _("Push on")
+        OFF = "off", _("Push off (polling only)")
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="schools")
-    slug = models.SlugField(unique=True)
-    name = models.CharField(max_length=200)
-    timezone = models.CharField(
-        max_length=64, default="Europe/Berlin", validators=[validate_timezone]
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="schools",
     )
-    revision = models.BigIntegerField(default=1, editable=False)
+    slug = models.SlugField(_("slug"), unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    timezone = models.CharField(
+        _("timezone"), max_length=64, default="Europe/Berlin", validators=[validate_timezone]
+    )
+    #: The language of the school's screens (staff pages speak each user's own).
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=LANGUAGES,
+        default=default_language,
+        # Rows written without it (older code during a rolling upgrade) get English.
+        db_default="en",
+    )
+    revision = models.BigIntegerField(_("revision"), default=1, editable=False)
     #: When ``revision`` last changed (set by the same UPDATE that bumps it).
-    revision_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    push = models.CharField(max_length=8, choices=Push.choices, default=Push.DEFAULT)
+    revision_changed_at = models.DateTimeField(
+        _("revision changed at"), null=True, blank=True, editable=False
+    )
+    push = models.CharField(_("push"), max_length=8, choices=Push.choices, default=Push.DEFAULT)
 
     class Meta:
+        verbose_name = _("school")
+        verbose_name_plural = _("schools")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -87,11 +119,11 @@ class School(models.Model):
 class Role(models.TextChoices):
     """What a member may do in a school (docs/api.md lists each role's rights)."""
 
-    ADMIN = "admin", "Admin"  # everything, including screens and members
-    OFFICE = "office", "Office"  # announcements
-    TIMETABLER = "timetabler", "Timetabler"  # timetable and substitutions
-    SAFETY = "safety", "Safety officer"  # emergency alerts
-    VIEWER = "viewer", "Viewer"  # read only
+    ADMIN = "admin", pgettext_lazy("role", "Admin")  # everything, including screens and members
+    OFFICE = "office", _("Office")  # announcements
+    TIMETABLER = "timetabler", _("Timetabler")  # timetable and substitutions
+    SAFETY = "safety", _("Safety officer")  # emergency alerts
+    VIEWER = "viewer", _("Viewer")  # read only
 
 
 class Membership(models.Model):
@@ -101,18 +133,29 @@ class Membership(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices)
+    school = models.ForeignKey(
+        School, verbose_name=_("school"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "school", "role"], name="unique_membership")
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} is {self.get_role_display()} of {self.school}"
+        return _("%(user)s is %(role)s of %(school)s") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "school": self.school,
+        }
 
 
 class OrganisationMembership(models.Model):
@@ -125,14 +168,22 @@ class OrganisationMembership(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="organisation_memberships",
+        verbose_name=_("user"),
     )
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="memberships"
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("organisation"),
     )
-    role = models.CharField(max_length=16, choices=Role.choices)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
 
     class Meta:
+        verbose_name = _("organisation membership")
+        verbose_name_plural = _("organisation memberships")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "organisation", "role"], name="unique_organisation_membership"
@@ -140,4 +191,8 @@ class OrganisationMembership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} is {self.get_role_display()} of every school of {self.organisation}"
+        return _("%(user)s is %(role)s of every school of %(organisation)s") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "organisation": self.organisation,
+        }

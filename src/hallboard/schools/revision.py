@@ -66,13 +66,26 @@ def batch(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         _pending.reset(token)
 
 
-def _bump(school_ids: set[int], *, using: str) -> None:
+def advance(school_ids: Iterable[int], by: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Move these schools' revisions forward by ``by`` at once (``hallboard after-restore``).
+
+    For a database restored from a backup: screens may show revisions made after
+    the backup, which the restored schools would otherwise reach again with other
+    content. Published after commit like any bump.
+    """
+    if by < 1:
+        raise ValueError("by must be at least 1")
+    with transaction.atomic(using=using):
+        _bump(set(school_ids), using=using, by=by)
+
+
+def _bump(school_ids: set[int], *, using: str, by: int = 1) -> None:
     from hallboard.schools.models import School
 
     connection = connections[using]
     table = connection.ops.quote_name(School._meta.db_table)
     sql = (
-        f"UPDATE {table} SET revision = revision + 1, revision_changed_at = %s"  # noqa: S608 - table name is ours, quoted
+        f"UPDATE {table} SET revision = revision + %s, revision_changed_at = %s"  # noqa: S608 - table name is ours, quoted
         " WHERE id = %s RETURNING revision"
     )
     # When the current revision was made: a screen still showing an older one
@@ -80,7 +93,7 @@ def _bump(school_ids: set[int], *, using: str) -> None:
     changed_at = timezone.now()
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         for school_id in sorted(school_ids):  # a fixed order avoids deadlocks between writers
-            cursor.execute(sql, [changed_at, school_id])
+            cursor.execute(sql, [by, changed_at, school_id])
             row = cursor.fetchone()
             if row is None:  # the school is being deleted with its content
                 continue

@@ -14,6 +14,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from hallboard.display.ratelimit import limiter
 from hallboard.schools.access import Right
@@ -28,18 +30,30 @@ def _show_token_once(request: HttpRequest, screen: Screen, token: str) -> None:
     messages.success(
         request,
         format_html(
-            "Screen “{}”: copy its display URL now, it is shown only once: "
-            '<a href="{}"><code>{}</code></a>',
-            screen.name,
-            url,
-            url,
+            _(
+                "Screen “{screen}”: copy its display URL now, it is shown only once: "
+                '<a href="{url}"><code>{url}</code></a>'
+            ),
+            screen=screen.name,
+            url=url,
         ),
     )
 
 
+#: Why a code could not be claimed, in the user's language (the API's details stay English).
+CLAIM_ERRORS = {
+    "pairing_unknown": gettext_lazy("No such pairing code, or it has expired."),
+    "pairing_claimed": gettext_lazy("This code has already been claimed."),
+}
+
+
 class PairForm(forms.Form):
-    code = forms.CharField(max_length=12, help_text="The code shown on the display.")
-    screen = forms.ModelChoiceField(queryset=Screen.objects.none())
+    code = forms.CharField(
+        label=gettext_lazy("Code"),
+        max_length=12,
+        help_text=gettext_lazy("The code shown on the display."),
+    )
+    screen = forms.ModelChoiceField(label=gettext_lazy("Screen"), queryset=Screen.objects.none())
 
 
 @admin.register(Screen)
@@ -90,26 +104,36 @@ class ScreenAdmin(SchoolScopedAdmin):
         if request.method == "POST" and form.is_valid():
             retry_after = limiter(pairing.CLAIM_LIMIT).hit("pair-claim", f"user:{request.user.pk}")
             if retry_after is not None:
-                form.add_error("code", f"Too many attempts; try again in {retry_after} s.")
+                form.add_error(
+                    "code",
+                    _("Too many attempts; try again in %(seconds)s s.") % {"seconds": retry_after},
+                )
             else:
                 try:
                     pairing.claim(
                         form.cleaned_data["code"], form.cleaned_data["screen"], request.user
                     )
                 except pairing.PairingError as exc:
-                    form.add_error("code", exc.detail)
+                    form.add_error("code", str(CLAIM_ERRORS.get(exc.code, exc.detail)))
                 else:
                     screen = form.cleaned_data["screen"]
-                    messages.success(request, f"Paired: the display now shows “{screen.name}”.")
+                    messages.success(
+                        request,
+                        _("Paired: the display now shows “%(screen)s”.") % {"screen": screen.name},
+                    )
                     return redirect("admin:screens_screen_change", screen.pk)
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Pair a display"}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": _("Pair a display"),
+        }
         return TemplateResponse(request, "admin/screens/pair.html", context)
 
-    @admin.display(description="Device")
+    @admin.display(description=gettext_lazy("Device"))
     def device(self, obj: Screen) -> str:
-        return f"{obj.device_key[:8]}…" if obj.device_key else "not bound"
+        return f"{obj.device_key[:8]}…" if obj.device_key else _("not bound")
 
-    @admin.display(description="Shown / current revision")
+    @admin.display(description=gettext_lazy("Shown / current revision"))
     def revisions(self, obj: Screen) -> str:
         shown = "-" if obj.revision_shown is None else obj.revision_shown
         return f"{shown} / {obj.school.revision}"
@@ -119,26 +143,26 @@ class ScreenAdmin(SchoolScopedAdmin):
         if not change:
             _show_token_once(request, obj, obj.issue_token())
 
-    @admin.action(description="Rotate token (shows the new display URL once)")
+    @admin.action(description=gettext_lazy("Rotate token (shows the new display URL once)"))
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Screen]) -> None:
         for screen in queryset:
             if self._allowed(request, Right.SCREENS, screen):
                 _show_token_once(request, screen, screen.issue_token())
 
-    @admin.action(description="Revoke token (the screen stops showing data)")
+    @admin.action(description=gettext_lazy("Revoke token (the screen stops showing data)"))
     def revoke_token(self, request: HttpRequest, queryset: QuerySet[Screen]) -> None:
         for screen in queryset:
             if self._allowed(request, Right.SCREENS, screen):
                 screen.revoke_token()
-        messages.success(request, "Tokens revoked.")
+        messages.success(request, _("Tokens revoked."))
 
-    @admin.action(description="Reset device binding (next device to connect binds)")
+    @admin.action(description=gettext_lazy("Reset device binding (next device to connect binds)"))
     def reset_binding(self, request: HttpRequest, queryset: QuerySet[Screen]) -> None:
         for screen in queryset:
             if self._allowed(request, Right.SCREENS, screen):
                 screen.reset_binding()
                 frames.screen_event(screen.school_id, screen.pk, "binding")
-        messages.success(request, "Bindings reset.")
+        messages.success(request, _("Bindings reset."))
 
 
 @admin.register(Command)

@@ -33,7 +33,9 @@ def _credentials_changed(screen_id: int) -> None:
 
 def validate_grades(value: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(g, int) and 0 <= g <= 20 for g in value):
-        raise ValidationError("Grades must be a list of whole numbers from 0 to 20, e.g. [5, 6].")
+        raise ValidationError(
+            _("Grades must be a list of whole numbers from 0 to 20, e.g. [5, 6].")
+        )
 
 
 class Screen(models.Model):
@@ -44,18 +46,18 @@ class Screen(models.Model):
     """
 
     class View(models.TextChoices):
-        SCHOOL = "school", "Whole school"
-        CLASSES = "classes", "Selected classes"
-        GRADES = "grades", "Selected grades"
+        SCHOOL = "school", _("Whole school")
+        CLASSES = "classes", _("Selected classes")
+        GRADES = "grades", _("Selected grades")
 
     class Orientation(models.TextChoices):
-        LANDSCAPE = "landscape", "Landscape"
-        PORTRAIT = "portrait", "Portrait"
+        LANDSCAPE = "landscape", _("Landscape")
+        PORTRAIT = "portrait", _("Portrait")
 
     class Mode(models.TextChoices):
-        UNKNOWN = "unknown", "Never connected"
-        PUSH = "ws", "Push (WebSocket)"
-        POLL = "poll", "Polling"
+        UNKNOWN = "unknown", _("Never connected")
+        PUSH = "ws", _("Push (WebSocket)")
+        POLL = "poll", _("Polling")
 
     class NextDay(models.TextChoices):
         NEVER = "never", _("Never")
@@ -75,17 +77,23 @@ class Screen(models.Model):
         "hide_past_periods",
     )
 
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="screens")
-    name = models.CharField(max_length=80)
-    location = models.CharField(max_length=120, blank=True)
-    view = models.CharField(max_length=8, choices=View.choices, default=View.SCHOOL)
-    classes = models.ManyToManyField(SchoolClass, blank=True, related_name="screens")
-    grades = models.JSONField(default=list, blank=True, validators=[validate_grades])
+    school = models.ForeignKey(
+        School, verbose_name=_("school"), on_delete=models.CASCADE, related_name="screens"
+    )
+    name = models.CharField(_("name"), max_length=80)
+    location = models.CharField(_("location"), max_length=120, blank=True)
+    view = models.CharField(_("view"), max_length=8, choices=View.choices, default=View.SCHOOL)
+    classes = models.ManyToManyField(
+        SchoolClass, verbose_name=_("classes"), blank=True, related_name="screens"
+    )
+    grades = models.JSONField(_("grades"), default=list, blank=True, validators=[validate_grades])
     hide_teacher_names = models.BooleanField(
-        default=False, help_text="For student-facing screens: show no teacher names."
+        _("hide teacher names"),
+        default=False,
+        help_text=_("For student-facing screens: show no teacher names."),
     )
     orientation = models.CharField(
-        max_length=10, choices=Orientation.choices, default=Orientation.LANDSCAPE
+        _("orientation"), max_length=10, choices=Orientation.choices, default=Orientation.LANDSCAPE
     )
     next_day = models.CharField(
         _("show the next school day"),
@@ -113,34 +121,59 @@ class Screen(models.Model):
         help_text=_("Changes of periods that are over leave the list."),
     )
     allow_multi_device = models.BooleanField(
+        _("allow multi device"),
         null=True,
         blank=True,
-        help_text="Empty: follow DISPLAY_ALLOW_MULTI_DEVICE. Yes: any device may show this screen.",
+        help_text=_(
+            "Empty: follow DISPLAY_ALLOW_MULTI_DEVICE. Yes: any device may show this screen."
+        ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     token_hash = models.CharField(  # noqa: DJ001 - NULL (revoked) must not collide in the unique index
-        max_length=64, unique=True, null=True, editable=False
+        _("token hash"),
+        max_length=64,
+        unique=True,
+        null=True,
+        editable=False,
     )
-    token_issued_at = models.DateTimeField(null=True, editable=False)
+    token_issued_at = models.DateTimeField(_("token issued at"), null=True, editable=False)
     device_key = models.CharField(  # noqa: DJ001 - binding is `UPDATE ... WHERE device_key IS NULL`
-        max_length=128, null=True, blank=True, editable=False
+        _("device key"),
+        max_length=128,
+        null=True,
+        blank=True,
+        editable=False,
     )
-    bound_at = models.DateTimeField(null=True, blank=True, editable=False)
+    bound_at = models.DateTimeField(_("bound at"), null=True, blank=True, editable=False)
 
-    last_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revision_shown = models.BigIntegerField(null=True, blank=True, editable=False)
-    connection_mode = models.CharField(
-        max_length=8, choices=Mode.choices, default=Mode.UNKNOWN, editable=False
+    last_heartbeat_at = models.DateTimeField(
+        _("last heartbeat at"), null=True, blank=True, editable=False
     )
-    client_info = models.JSONField(default=dict, blank=True, editable=False)
+    revision_shown = models.BigIntegerField(
+        _("revision shown"), null=True, blank=True, editable=False
+    )
+    connection_mode = models.CharField(
+        _("connection mode"),
+        max_length=8,
+        choices=Mode.choices,
+        default=Mode.UNKNOWN,
+        editable=False,
+    )
+    client_info = models.JSONField(_("client info"), default=dict, blank=True, editable=False)
     #: The close code the gateway last refused this screen's push socket with
     #: (4403 bound elsewhere, 4409 push off, 1013 at capacity...), cleared when
     #: a socket is accepted again: the dashboard shows it as the reason.
-    push_refused_code = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    push_refused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    push_refused_code = models.PositiveSmallIntegerField(
+        _("push refused code"), null=True, blank=True, editable=False
+    )
+    push_refused_at = models.DateTimeField(
+        _("push refused at"), null=True, blank=True, editable=False
+    )
 
     class Meta:
+        verbose_name = _("screen")
+        verbose_name_plural = _("screens")
         ordering = ["school", "name"]
 
     def __str__(self) -> str:
@@ -222,28 +255,39 @@ class Command(models.Model):
     """A controller command to a screen: stored at once, delivered when push is available."""
 
     class Name(models.TextChoices):
-        RELOAD = "reload", "Reload the page"
-        IDENTIFY = "identify", "Show the screen's name large"
-        MESSAGE = "message", "Show a timed message"
+        RELOAD = "reload", _("Reload the page")
+        IDENTIFY = "identify", _("Show the screen's name large")
+        MESSAGE = "message", _("Show a timed message")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        EXPIRED = "expired", "Expired"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        EXPIRED = "expired", _("Expired")
 
-    screen = models.ForeignKey(Screen, on_delete=models.CASCADE, related_name="commands")
-    name = models.CharField(max_length=16, choices=Name.choices)
-    payload = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    screen = models.ForeignKey(
+        Screen, verbose_name=_("screen"), on_delete=models.CASCADE, related_name="commands"
     )
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(_("name"), max_length=16, choices=Name.choices)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("command")
+        verbose_name_plural = _("commands")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -260,20 +304,25 @@ class PushSettings(models.Model):
     Without a row, ``DISPLAY_WS_ENABLED`` gives the default and the rollout is 100 %.
     """
 
-    enabled = models.BooleanField(default=True, help_text="Off: push off everywhere.")
+    enabled = models.BooleanField(
+        _("enabled"), default=True, help_text=_("Off: push off everywhere.")
+    )
     rollout_percent = models.PositiveSmallIntegerField(
+        _("rollout percent"),
         default=100,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text="Share of screens (stable by screen) that use push in schools on 'default'.",
+        help_text=_("Share of screens (stable by screen) that use push in schools on 'default'."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = "push settings"
-        verbose_name_plural = "push settings"
+        verbose_name = _("push settings")
+        verbose_name_plural = _("push settings")
 
     def __str__(self) -> str:
-        return f"push {'on' if self.enabled else 'off'}, {self.rollout_percent} %"
+        if self.enabled:
+            return _("push on, %(percent)s %%") % {"percent": self.rollout_percent}
+        return _("push off, %(percent)s %%") % {"percent": self.rollout_percent}
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.pk = 1  # a single row
@@ -299,21 +348,33 @@ class PairingCode(models.Model):
     pick-up, exactly once, so no token is ever stored in clear.
     """
 
-    code = models.CharField(max_length=PAIRING_CODE_LENGTH, unique=True)
-    secret_hash = models.CharField(max_length=64)
-    device_key = models.CharField(max_length=128)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
+    code = models.CharField(_("code"), max_length=PAIRING_CODE_LENGTH, unique=True)
+    secret_hash = models.CharField(_("secret hash"), max_length=64)
+    device_key = models.CharField(_("device key"), max_length=128)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
     screen = models.ForeignKey(
-        Screen, on_delete=models.CASCADE, null=True, blank=True, related_name="pairings"
+        Screen,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="pairings",
+        verbose_name=_("screen"),
     )
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("claimed by"),
     )
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("pairing code")
+        verbose_name_plural = _("pairing codes")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

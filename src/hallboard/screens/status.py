@@ -11,7 +11,8 @@
   so the grace period only hides that moment.)
 - **online** otherwise.
 
-The *reason* is a sentence for the dashboard; the *mode* is how the screen
+The *reason* is a sentence for the dashboard, in the language of the request
+(the user's, on staff pages); the *mode* is how the screen
 hears about changes (push or polling). A push socket refused by the gateway is
 not a status of its own (the screen still converges by polling) but it is the
 reason shown next to an online polling screen.
@@ -30,19 +31,21 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 Status = Literal["online", "stale", "offline"]
 STATUSES: tuple[Status, ...] = ("online", "stale", "offline")
 
 #: What each refusal close code means to an admin (codes: hallboard.realtime.core.close_codes).
 REFUSAL_REASONS = {
-    1008: "policy violation",
-    1013: "gateway at capacity",
-    4400: "missing token or device key",
-    4401: "invalid or revoked token",
-    4403: "bound to another device",
-    4408: "too slow to keep up",
-    4409: "push is off for this screen",
+    1008: gettext_lazy("policy violation"),
+    1013: gettext_lazy("gateway at capacity"),
+    4400: gettext_lazy("missing token or device key"),
+    4401: gettext_lazy("invalid or revoked token"),
+    4403: gettext_lazy("bound to another device"),
+    4408: gettext_lazy("too slow to keep up"),
+    4409: gettext_lazy("push is off for this screen"),
 }
 
 
@@ -93,34 +96,50 @@ def state_of(
     stale_after = dt.timedelta(seconds=settings.DISPLAY_STALE_AFTER_SECONDS)
     last = screen.last_heartbeat_at
     if getattr(screen, "token_hash", "") is None:
-        return ScreenState("offline", "token revoked: needs a new display URL or pairing")
+        return ScreenState("offline", _("token revoked: needs a new display URL or pairing"))
     if last is None:
-        return ScreenState("offline", "never connected")
+        return ScreenState("offline", _("never connected"))
     issued = getattr(screen, "token_issued_at", None)
     if issued is not None and issued > last:
         return ScreenState(
             "offline",
-            f"new token since {_hhmm(issued, tz)}: waiting for the display to use it",
+            _("new token since %(time)s: waiting for the display to use it")
+            % {"time": _hhmm(issued, tz)},
             issued,
         )
     if is_offline(last, now):
-        return ScreenState("offline", f"no heartbeat since {_hhmm(last, tz)}", last)
+        return ScreenState(
+            "offline", _("no heartbeat since %(time)s") % {"time": _hhmm(last, tz)}, last
+        )
     shown = screen.revision_shown
     if shown is None or shown < school_revision:
         changed = school_revision_changed_at
         if changed is None or now - changed > stale_after:
-            shown_text = "no revision" if shown is None else f"revision {shown}"
-            since = f" since {_hhmm(changed, tz)}" if changed else ""
-            return ScreenState(
-                "stale", f"shows {shown_text}, current is {school_revision}{since}", changed
-            )
+            return ScreenState("stale", _stale_reason(shown, school_revision, changed, tz), changed)
     code = getattr(screen, "push_refused_code", None)
     if code is not None and screen.connection_mode != "ws":
-        what = REFUSAL_REASONS.get(code, "refused")
-        return ScreenState("online", f"polling: push refused with {code} ({what})")
+        what = REFUSAL_REASONS.get(code, _("refused"))
+        return ScreenState(
+            "online",
+            _("polling: push refused with %(code)s (%(reason)s)") % {"code": code, "reason": what},
+        )
     if screen.connection_mode == "ws":
-        return ScreenState("online", "push connected")
-    return ScreenState("online", "polling")
+        return ScreenState("online", _("push connected"))
+    return ScreenState("online", _("polling"))
+
+
+def _stale_reason(
+    shown: int | None, current: int, changed: dt.datetime | None, tz: dt.tzinfo | None
+) -> str:
+    """Why a screen is stale, as one whole sentence for each case."""
+    values = {"shown": shown, "current": current, "time": _hhmm(changed, tz) if changed else ""}
+    if shown is None and changed is None:
+        return _("shows no revision, current is %(current)s") % values
+    if shown is None:
+        return _("shows no revision, current is %(current)s since %(time)s") % values
+    if changed is None:
+        return _("shows revision %(shown)s, current is %(current)s") % values
+    return _("shows revision %(shown)s, current is %(current)s since %(time)s") % values
 
 
 def counts_by_school(rows: Iterable[Any], now: dt.datetime) -> dict[int, Counter[str]]:

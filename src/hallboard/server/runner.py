@@ -1,7 +1,8 @@
 """Run the web application, the realtime gateway, or both in one process.
 
 ``--role all`` (the default) serves both from one event loop: the web app on
-``--port`` (uvicorn, ASGI) and the gateway on ``GATEWAY_PORT``; the in-process
+``--port`` (uvicorn, ASGI) and the gateway on ``settings.GATEWAY_PORT`` (which
+``serve --gateway-port`` sets, so displays are told the same port); the in-process
 broker then connects them with no services. ``--role web`` and ``--role
 gateway`` let operators scale them separately (they then need ``REDIS_URL``).
 
@@ -22,7 +23,8 @@ import contextlib
 import logging
 import signal
 import threading
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from django.conf import settings
 
@@ -39,10 +41,10 @@ Role = Literal["all", "web", "gateway"]
 ROLES: tuple[Role, ...] = ("all", "web", "gateway")
 
 
-def gateway_options(host: str, port: int | None = None) -> GatewayOptions:
+def gateway_options(host: str) -> GatewayOptions:
     return GatewayOptions(
         host=host,
-        port=settings.GATEWAY_PORT if port is None else port,
+        port=settings.GATEWAY_PORT,
         path=settings.DISPLAY_WS_PATH,
         max_connections=settings.WS_MAX_CONNECTIONS,
         coalesce_window=settings.REALTIME_COALESCE_SECONDS,
@@ -78,7 +80,47 @@ async def _serve_gateway_until_signal(gateway: Gateway) -> None:
         await gateway.shutdown()
 
 
-async def serve(options: ServeOptions, role: Role, gateway_port: int | None = None) -> None:
+#: Seconds between refusing new connections and closing idle ones on shutdown: a
+#: connection accepted just before has its request on the way (a proxy sends it
+#: right after connecting), and closing it unread would fail that request.
+SHUTDOWN_SETTLE_SECONDS = 0.3
+
+
+def _server(config: Any) -> Any:
+    """uvicorn's server, stopping on SIGINT/SIGTERM without re-raising the signal after.
+
+    uvicorn re-raises the stop signal once it has shut down, which would end the
+    process before the gateway beside it (``--role all``) drains its sockets, and
+    would make a clean stop exit 143 instead of 0. On shutdown it first refuses
+    new connections (a proxy retries them on another replica), then lets the
+    ones just accepted deliver their request before closing idle connections.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            for server in self.servers:
+                server.close()
+            await asyncio.sleep(SHUTDOWN_SETTLE_SECONDS)
+            await super().shutdown(sockets)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            stops = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+async def serve(options: ServeOptions, role: Role) -> None:
     import uvicorn
 
     summary.start()
@@ -86,7 +128,7 @@ async def serve(options: ServeOptions, role: Role, gateway_port: int | None = No
     if role in ("all", "gateway"):
         gateway = Gateway(
             broker_for(settings.REDIS_URL),
-            gateway_options(options.host, gateway_port),
+            gateway_options(options.host),
             freezer=gctune.Freezer(),
         )
     config = None
@@ -99,21 +141,22 @@ async def serve(options: ServeOptions, role: Role, gateway_port: int | None = No
         assert gateway is not None
         await _serve_gateway_until_signal(gateway)
         return
-    server = uvicorn.Server(config)
+    server = _server(config)
     if gateway is not None:
         await gateway.start()
     stop_watch = threading.Event()
     watch.start_thread(stop_watch)
     try:
-        await server.serve()  # returns after SIGINT/SIGTERM (uvicorn handles the signals)
+        await server.serve()  # returns after SIGINT/SIGTERM, open requests finished
     finally:
         stop_watch.set()
         if gateway is not None:
+            logger.info("gateway draining %d connections", len(gateway.hub))
             with contextlib.suppress(Exception):
                 await gateway.shutdown()
 
 
-def run(options: ServeOptions, role: Role = "all", gateway_port: int | None = None) -> None:
+def run(options: ServeOptions, role: Role = "all") -> None:
     check(options, role)
     if role == "web" and options.workers > 1:
         import uvicorn
@@ -135,4 +178,4 @@ def run(options: ServeOptions, role: Role = "all", gateway_port: int | None = No
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve(options, role, gateway_port))
+        runner.run(serve(options, role))

@@ -23,10 +23,13 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from hallboard.display.views import ws_url
+from hallboard.i18n import jscatalog, supported
 from hallboard.realtime.gateway import staff as staff_socket
 from hallboard.schools.access import Right, for_user
 from hallboard.schools.models import Organisation, School
@@ -79,11 +82,15 @@ def _page(
     ticket_query: str,
     organisation: Organisation | None = None,
 ) -> HttpResponse:
+    rows = [_school_json(s) for s in schools]
+    zones = sorted({row["timezone"] for row in rows})
     config = {
         "scope": scope,
         "title": title,
         "user": request.user.pk,
-        "schools": [_school_json(s) for s in schools],
+        "schools": rows,
+        # The page's zone when every school shares one; else each time names its zone.
+        "timezone": zones[0] if len(zones) == 1 else None,
         "list_url": list_url,
         "ticket_url": f"{reverse('staff:ws-ticket')}?{ticket_query}",
         "api": "/api/v1/",
@@ -92,7 +99,15 @@ def _page(
         "add_url": reverse("admin:screens_screen_add"),
         "pair_url": reverse("admin:screens_screen_pair"),
     }
-    context = {"config": config, "title": title, "organisation": organisation, "scope": scope}
+    language = supported(get_language())
+    context = {
+        "config": config,
+        "title": title,
+        "organisation": organisation,
+        "scope": scope,
+        "zones": zones,
+        "i18n": jscatalog.page_data(default=language, languages=[language]),
+    }
     response = render(request, "staff/dashboard.html", context)
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["Cache-Control"] = "no-store"
@@ -127,9 +142,9 @@ def school_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     who = for_user(request.user)
     school = who.schools(Right.VIEW).filter(slug=slug).first()
     if school is None:
-        raise Http404("No such school.")
+        raise Http404(_("No such school."))
     if not who.can(Right.SCREENS, school):
-        raise PermissionDenied("Your role in this school does not include the screens.")
+        raise PermissionDenied(_("Your role in this school does not include the screens."))
     return _page(
         request,
         title=school.name,
@@ -149,10 +164,10 @@ def organisation_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         slug=slug, pk__in=who.schools(Right.VIEW).values("organisation_id")
     ).first()
     if organisation is None:
-        raise Http404("No such organisation.")
+        raise Http404(_("No such organisation."))
     schools = who.schools(Right.SCREENS).filter(organisation=organisation).order_by("name")
     if not schools.exists():
-        raise PermissionDenied("You hold the screens right in no school of this organisation.")
+        raise PermissionDenied(_("You hold the screens right in no school of this organisation."))
     return _page(
         request,
         title=organisation.name,

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TimetableConfig(AppConfig):
     name = "hallboard.timetable"
-    verbose_name = "Timetable"
+    verbose_name = _("Timetable")

@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("hallboard.realtime.gateway")
 
 PONG_FRAME = encode_frame(messages.PONG)
+#: A drain's pause between two batches is drain_interval times a factor drawn from here
+#: (hallboard.server.drain derives how long a drain takes from it).
+DRAIN_JITTER = (0.5, 1.5)
 _HTTP_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _UNAUTHORIZED = json.dumps(
     {"error": "unauthorized", "detail": "Send Authorization: Bearer <METRICS_TOKEN>."}
@@ -212,7 +215,7 @@ class Gateway:
                 self.close(sock, CloseCode.GOING_AWAY)
             if start + batch < len(socks):
                 interval = self.options.drain_interval
-                await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
+                await asyncio.sleep(interval * random.uniform(*DRAIN_JITTER))  # noqa: S311
         # Give the last batch a moment to complete its closing handshakes.
         deadline = self.clock() + self.options.close_timeout
         while any(s.phase < Phase.CLOSED for s in self._sockets) and self.clock() < deadline:

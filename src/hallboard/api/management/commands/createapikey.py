@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hallboard.api.models import ApiKey
 from hallboard.schools.models import Organisation, Role, School
+from hallboard.server.dbready import require_migrated
 
 
 class Command(BaseCommand):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="What the key is for, e.g. 'MIS sync'.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         organisation = Organisation.objects.filter(slug=options["org"]).first()
         if organisation is None:
             raise CommandError(f"No organisation with slug {options['org']!r}.")

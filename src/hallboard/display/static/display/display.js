@@ -29,6 +29,26 @@
   var SEVERITIES = ["extreme", "severe", "moderate", "minor"]; // most severe first
   var REQUEST_TIMEOUT_MS = 10000;
   var PAGE_MS = 8000; // how long each page of a long list is shown
+
+  // --- words: the school's language (hallboard/i18n.js, docs/translations.md) ----
+  // Every word on the screen comes from gettext; before the screen knows its school
+  // (pairing), the browser's language. Dates and times are formatted for it too.
+  var i18n = window.hallboardI18n.forLanguage(function () {
+    return state.snap && state.snap.school && state.snap.school.language;
+  });
+  var gettext = i18n.gettext;
+  var ngettext = i18n.ngettext;
+  var interpolate = i18n.interpolate;
+  function gettext_noop(msgid) { return msgid; } // marks a msgid translated where it is used
+
+  var ALERT_KIND_LABEL = {
+    lockdown: gettext_noop("Lockdown"),
+    evacuation: gettext_noop("Evacuation"),
+    fire: gettext_noop("Fire"),
+    shelter: gettext_noop("Shelter in place"),
+    weather: gettext_noop("Severe weather"),
+    other: gettext_noop("Alert")
+  };
   var SCHEMA = 2; // the snapshot schema this page renders (docs/protocol.md)
 
   var state = {
@@ -106,9 +126,9 @@
 
   function fmt(date, options) {
     try {
-      return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: tz() }, options)).format(date);
+      return new Intl.DateTimeFormat(i18n.language(), Object.assign({ timeZone: tz() }, options)).format(date);
     } catch (e) {
-      return new Intl.DateTimeFormat(undefined, options).format(date);
+      return new Intl.DateTimeFormat(i18n.language(), options).format(date);
     }
   }
 
@@ -399,7 +419,9 @@
     return { current: current, next: next };
   }
 
-  function periodLabel(p) { return /^\d+$/.test(p.label) ? "Period " + p.label : p.label; }
+  function periodLabel(p) {
+    return /^\d+$/.test(p.label) ? interpolate(gettext("Period %(number)s"), { number: p.label }) : p.label;
+  }
 
   function renderNowNext(now) {
     var snap = state.snap;
@@ -409,14 +431,14 @@
     var cn = currentAndNext(snap.periods, now);
     var html = "";
     if (cn.current) {
-      html += '<div class="slot now"><span class="tag">Now</span><b>' + escapeHtml(periodLabel(cn.current)) +
+      html += '<div class="slot now"><span class="tag">' + escapeHtml(gettext("Now")) + "</span><b>" + escapeHtml(periodLabel(cn.current)) +
         "</b> " + escapeHtml(cn.current.start) + "–" + escapeHtml(cn.current.end) + "</div>";
     }
     if (cn.next) {
-      html += '<div class="slot next"><span class="tag">Next</span><b>' + escapeHtml(periodLabel(cn.next)) +
+      html += '<div class="slot next"><span class="tag">' + escapeHtml(gettext("Next")) + "</span><b>" + escapeHtml(periodLabel(cn.next)) +
         "</b> " + escapeHtml(cn.next.start) + "–" + escapeHtml(cn.next.end) + "</div>";
     }
-    if (!html) html = '<div class="slot">No more lessons today</div>';
+    if (!html) html = '<div class="slot">' + escapeHtml(gettext("No more lessons today")) + "</div>";
     box.innerHTML = html;
   }
 
@@ -474,7 +496,7 @@
   }
 
   function renderNews(snap) {
-    if (!snap.announcements.length) return '<p class="empty">No announcements.</p>';
+    if (!snap.announcements.length) return '<p class="empty">' + escapeHtml(gettext("No announcements.")) + "</p>";
     return snap.announcements.map(function (a) {
       return '<article class="news-item priority-' + escapeHtml(a.priority) + '"><h3>' + escapeHtml(a.title) +
         "</h3>" + (a.body ? "<p>" + escapeHtml(a.body) + "</p>" : "") + "</article>";
@@ -500,10 +522,10 @@
   function showAlert(alert) {
     var box = $("alert");
     box.className = "alert severity-" + alert.severity;
-    $("alert-kind").textContent = alert.kind === "other" ? "Alert" : alert.kind.replace(/_/g, " ");
+    $("alert-kind").textContent = gettext(ALERT_KIND_LABEL[alert.kind] || ALERT_KIND_LABEL.other);
     $("alert-headline").textContent = alert.headline;
     $("alert-instructions").textContent = alert.instructions || "";
-    $("alert-since").textContent = "Since " + hhmm(new Date(alert.starts_at));
+    $("alert-since").textContent = interpolate(gettext("Since %(time)s"), { time: hhmm(new Date(alert.starts_at)) });
     box.hidden = false;
     document.body.classList.add("alerting");
     state.alert = alert;
@@ -586,6 +608,7 @@
     var snap = state.snap;
     if (!snap) return;
     var now = new Date();
+    translatePage();
     document.body.classList.remove("booting");
     document.body.classList.toggle("portrait", snap.screen.orientation === "portrait");
     document.body.classList.toggle("landscape", snap.screen.orientation !== "portrait");
@@ -604,15 +627,15 @@
   function renderFreshness() {
     if (!state.snap) return;
     var asOf = state.confirmedAt ? new Date(state.confirmedAt) : null;
-    $("asof").textContent = asOf ? "As of " + hhmm(asOf) : "Not yet confirmed";
-    $("link").textContent = state.wsOpen ? "● live" : "○ polling";
+    $("asof").textContent = asOf ? interpolate(gettext("As of %(time)s"), { time: hhmm(asOf) }) : gettext("Not yet confirmed");
+    $("link").textContent = state.wsOpen ? "● " + gettext("live") : "○ " + gettext("polling");
     var staleAfter = (pollMax() + 15) * 1000;
     var stale = state.unreachable || !asOf || Date.now() - state.confirmedAt > staleAfter;
     var banner = $("stale");
     if (stale) {
       banner.textContent = asOf
-        ? "Not updated since " + hhmm(asOf) + " — showing the last known information"
-        : "Cannot reach the server — showing the last known information";
+        ? interpolate(gettext("Not updated since %(time)s — showing the last known information"), { time: hhmm(asOf) })
+        : gettext("Cannot reach the server — showing the last known information");
       banner.hidden = false;
     } else {
       banner.hidden = true;
@@ -691,8 +714,8 @@
       state.token = null;
       startPairing();
     } else {
-      $("notice-text").textContent = "This screen is bound to another device. " +
-        "Ask your IT admin to reset its binding in hallboard.";
+      $("notice-text").textContent = gettext(
+        "This screen is bound to another device. Ask your IT admin to reset its binding in hallboard.");
       $("notice").hidden = false;
     }
   }
@@ -706,6 +729,7 @@
   var pairing = null;
   function startPairing() {
     clearTimeout(state.pollTimer);
+    translatePage();
     $("board").hidden = true;
     $("pairing").hidden = false;
     fetch(API + "pair/", {
@@ -733,7 +757,9 @@
   function pollPairing() {
     if (!pairing) return;
     var left = Math.max(0, Math.round((Date.parse(pairing.expires_at) - Date.now()) / 60000));
-    $("pairing-expiry").textContent = "The code is valid for " + left + " more minute" + (left === 1 ? "" : "s") + ".";
+    $("pairing-expiry").textContent = interpolate(ngettext(
+      "The code is valid for %(minutes)s more minute.",
+      "The code is valid for %(minutes)s more minutes.", left), { minutes: left });
     fetch(API + "pair/" + pairing.code + "/", {
       headers: { "X-Pairing-Secret": pairing.secret },
       cache: "no-store"
@@ -758,6 +784,20 @@
     $("pairing").hidden = true;
     $("board").hidden = false;
     fetchSnapshot().then(function () { schedulePoll(pollMin()); });
+  }
+
+  // The page's own words, in the language of the moment (the school's, once known).
+  function translatePage() {
+    document.documentElement.lang = i18n.language();
+    $("subs-title").textContent = gettext("Substitutions");
+    $("news-title").textContent = gettext("Announcements");
+    if (!$("lessons-title").textContent) $("lessons-title").textContent = gettext("Timetable");
+    if (!state.snap) $("asof").textContent = gettext("Waiting for data…");
+    $("pairing-title").textContent = gettext("Pair this screen");
+    // The menu path is set apart in bold: placed into the translated sentence, escaped.
+    $("pairing-help").innerHTML = escapeHtml(gettext(
+      "In the hallboard admin choose %(menu)s and enter this code, or scan the QR code."
+    )).replace("%(menu)s", "<b>" + escapeHtml(gettext("Screens → Pair a display")) + "</b>");
   }
 
   // --- kiosk: offline start -------------------------------------------------------
@@ -992,6 +1032,7 @@
 
   // --- start ---------------------------------------------------------------------
   function boot() {
+    translatePage();
     state.dk = deviceKey();
     var fromUrl = new URLSearchParams(location.search).get("token");
     if (fromUrl && fromUrl !== load(KEYS.token)) {

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
+from hallboard.server.dbready import require_migrated
 
 
 class Command(BaseCommand):
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         school = School.objects.filter(slug=options["school"]).first()
         if school is None:
             raise CommandError(f"No school with slug {options['school']!r}.")

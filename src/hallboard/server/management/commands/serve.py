@@ -1,37 +1,88 @@
 """``hallboard serve``: the web application and the realtime gateway (ASGI, uvicorn, websockets).
 
 ``--role all`` (default) serves both from one process: the web app on
-``--port`` and the push gateway on ``GATEWAY_PORT`` (8001). ``--role web`` and
-``--role gateway`` run them separately, to scale them apart (with REDIS_URL).
+``--port`` and the push gateway on ``--gateway-port`` (default
+``GATEWAY_PORT``, 8001). ``--role web`` and ``--role gateway`` run them
+separately, to scale them apart (with REDIS_URL).
+
+``--gateway-port`` is also the port displays are told to connect to (their
+``meta.ws_url``) when ``DISPLAY_WS_URL`` is not set, so two instances on one
+host each send their displays to their own gateway.
 """
 
 from __future__ import annotations
 
+import io
+import logging
+import os
 from typing import Any
 
+from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hallboard.server import dbready
 from hallboard.server.runner import ROLES, run
 from hallboard.server.uvicorn_config import ServeOptions
 
+logger = logging.getLogger("hallboard.server.migrate")
+
+
+class _LogLines(io.StringIO):
+    """What migrate prints, as log records (one per line): one format for the whole log."""
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                logger.info("%s", line.rstrip())
+        return len(text)
+
+
+def use_gateway_port(port: int) -> None:
+    """Serve the gateway on ``port`` and tell displays so (also in spawned web workers)."""
+    settings.GATEWAY_PORT = port
+    os.environ["GATEWAY_PORT"] = str(port)
+
 
 class Command(BaseCommand):
-    help = "Serve hallboard: web app and push gateway. Run `hallboard migrate` first."
+    help = "Serve hallboard: web app and push gateway. Run `hallboard migrate` first, or --migrate."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
         parser.add_argument("--port", type=int, default=8000, help="Port of the web app.")
         parser.add_argument(
-            "--gateway-port", type=int, default=None, help="Port of the gateway (GATEWAY_PORT)."
+            "--gateway-port",
+            type=int,
+            default=None,
+            help="Port of the gateway, and the port displays are told to use "
+            "(default GATEWAY_PORT).",
         )
         parser.add_argument("--role", choices=ROLES, default="all")
         parser.add_argument("--workers", type=int, default=1, help="Web worker processes.")
         parser.add_argument(
             "--graceful-timeout", type=int, default=10, help="Seconds to drain on shutdown."
         )
+        parser.add_argument(
+            "--forwarded-allow-ips",
+            default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            help="Comma-separated addresses of the reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto are trusted, or '*' (default FORWARDED_ALLOW_IPS or 127.0.0.1).",
+        )
+        parser.add_argument(
+            "--migrate",
+            action="store_true",
+            help="Apply migrations first, under the migration lock (replicas starting "
+            "together migrate once).",
+        )
         parser.add_argument("--log-level", default="info")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["gateway_port"] is not None:
+            use_gateway_port(options["gateway_port"])
+        if options["migrate"]:
+            call_command("migrate", interactive=False, verbosity=1, stdout=_LogLines())
+        else:
+            dbready.check_for_serving()
         try:
             run(
                 ServeOptions(
@@ -39,10 +90,10 @@ class Command(BaseCommand):
                     port=options["port"],
                     workers=options["workers"],
                     graceful_timeout=options["graceful_timeout"],
+                    forwarded_allow_ips=options["forwarded_allow_ips"],
                     log_level=options["log_level"],
                 ),
                 options["role"],
-                options["gateway_port"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

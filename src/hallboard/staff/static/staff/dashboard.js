@@ -21,7 +21,25 @@
   var PING_MS = 25000;         // app-level ping, to notice a dead socket
   var PONG_WAIT_MS = 10000;
   var COMMAND_ORDER = { pending: 0, expired: 0, delivered: 1, acknowledged: 2 };
-  var COMMAND_LABEL = { reload: "Reload", identify: "Identify", message: "Message" };
+
+  // Words in the user's language (the page's lang; hallboard/i18n.js, docs/translations.md).
+  var i18n = window.hallboardI18n.forLanguage(function () { return document.documentElement.lang; });
+  var gettext = i18n.gettext;
+  var ngettext = i18n.ngettext;
+  var interpolate = i18n.interpolate;
+  function gettext_noop(msgid) { return msgid; } // marks a msgid translated where it is used
+
+  var COMMAND_LABEL = { reload: gettext_noop("Reload"), identify: gettext_noop("Identify"), message: gettext_noop("Message") };
+  var STATUS_LABEL = { online: gettext_noop("online"), stale: gettext_noop("stale"), offline: gettext_noop("offline") };
+  var COMMAND_STATUS_LABEL = {
+    pending: gettext_noop("pending"),
+    delivered: gettext_noop("delivered"),
+    acknowledged: gettext_noop("acknowledged"),
+    expired: gettext_noop("expired")
+  };
+  function label(map, key) { return map[key] ? gettext(map[key]) : key; }
+  // Every time is in its school's zone; where the page spans zones, each names its zone.
+  var spansZones = !config.timezone;
 
   var state = {
     rows: {},          // screen id → the API's row
@@ -76,34 +94,38 @@
   }
 
   function fmtWith(date, timezone, options) {
+    var o = Object.assign({}, options);
+    if (spansZones) o.timeZoneName = "short";
     try {
-      return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: timezone }, options)).format(date);
+      return new Intl.DateTimeFormat(i18n.language(), Object.assign({ timeZone: timezone }, o)).format(date);
     } catch (e) {
-      return new Intl.DateTimeFormat(undefined, options).format(date);
+      return new Intl.DateTimeFormat(i18n.language(), o).format(date);
     }
   }
 
+  // "5 minutes ago", "vor 5 Minuten": the browser's words for the page's language.
   function ago(iso) {
-    if (!iso) return "never";
+    if (!iso) return gettext("never");
     var seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    if (seconds < 5) return "just now";
-    if (seconds < 90) return seconds + " s ago";
+    var relative = new Intl.RelativeTimeFormat(i18n.language(), { numeric: "auto" });
+    if (seconds < 5) return relative.format(0, "second");
+    if (seconds < 90) return relative.format(-seconds, "second");
     var minutes = Math.round(seconds / 60);
-    if (minutes < 90) return minutes + " min ago";
+    if (minutes < 90) return relative.format(-minutes, "minute");
     var hours = Math.round(minutes / 60);
-    if (hours < 48) return hours + " h ago";
-    return Math.round(hours / 24) + " days ago";
+    if (hours < 48) return relative.format(-hours, "hour");
+    return relative.format(-Math.round(hours / 24), "day");
   }
 
   function duration(seconds) {
     if (seconds === null || seconds === undefined) return "";
     seconds = Math.round(seconds);
-    if (seconds < 120) return seconds + " s";
+    if (seconds < 120) return interpolate(gettext("%(seconds)s s"), { seconds: seconds });
     var minutes = Math.floor(seconds / 60);
-    if (minutes < 120) return minutes + " min";
+    if (minutes < 120) return interpolate(gettext("%(minutes)s min"), { minutes: minutes });
     var hours = Math.floor(minutes / 60);
-    if (hours < 48) return hours + " h " + (minutes % 60) + " min";
-    return Math.floor(hours / 24) + " d " + (hours % 24) + " h";
+    if (hours < 48) return interpolate(gettext("%(hours)s h %(minutes)s min"), { hours: hours, minutes: minutes % 60 });
+    return interpolate(gettext("%(days)s d %(hours)s h"), { days: Math.floor(hours / 24), hours: hours % 24 });
   }
 
   // --- HTTP ------------------------------------------------------------------------
@@ -137,18 +159,18 @@
   function problem(result) {
     var data = result.data || {};
     if (Array.isArray(data.detail)) return data.detail.map(function (d) { return d.msg; }).join(" ");
-    return data.detail || data.error || ("HTTP " + result.status);
+    return data.detail || data.error || interpolate(gettext("HTTP %(status)s"), { status: result.status });
   }
 
   function signedOut() {
-    showNotice("Your session has ended. Sign in again to keep this page current.", true);
+    showNotice(gettext("Your session has ended. Sign in again to keep this page current."), true);
   }
 
   function showNotice(text, withLogin) {
     var box = $("notice");
     box.textContent = text + " ";
     if (withLogin) {
-      var link = el("a", null, "Sign in");
+      var link = el("a", null, gettext("Sign in"));
       link.href = "/admin/login/?next=" + encodeURIComponent(location.pathname);
       box.appendChild(link);
     }
@@ -172,7 +194,7 @@
     if (state.loading) return state.loading;
     state.loading = request("GET", config.list_url).then(function (result) {
       if (result.status !== 200) {
-        if (result.status !== 401) flash("Could not load the screens: " + problem(result), true);
+        if (result.status !== 401) flash(interpolate(gettext("Could not load the screens: %(problem)s"), { problem: problem(result) }), true);
         return;
       }
       clearNotice();
@@ -180,7 +202,7 @@
       state.loadedAt = Date.now();
       renderUpdated();
     }).catch(function () {
-      flash("Could not reach hallboard; retrying.", true);
+      flash(gettext("Could not reach hallboard; retrying."), true);
     }).finally(function () { state.loading = null; });
     return state.loading;
   }
@@ -304,7 +326,7 @@
     state.reconnectTimer = null;
     request("GET", config.ticket_url).then(function (result) {
       if (result.status !== 200) {
-        if (result.status === 403) showNotice("You no longer look after these screens.", false);
+        if (result.status === 403) showNotice(gettext("You no longer look after these screens."), false);
         retry(null);
         return;
       }
@@ -365,19 +387,22 @@
     var link = $("link");
     if (state.live) {
       link.className = "link live";
-      link.textContent = "Live";
-      link.title = "Updates arrive as they happen";
+      link.textContent = gettext("Live");
+      link.title = gettext("Updates arrive as they happen");
     } else {
       link.className = "link reconnecting";
-      link.textContent = "Reconnecting…";
-      link.title = "Live updates are interrupted; the page still refreshes every " + config.refresh_s + " s";
+      link.textContent = gettext("Reconnecting…");
+      link.title = interpolate(gettext("Live updates are interrupted; the page still refreshes every %(seconds)s s"),
+        { seconds: config.refresh_s });
     }
   }
 
   function renderUpdated() {
     if (!state.loadedAt) return;
-    $("updated").textContent = "Checked " + fmtTime(new Date(state.loadedAt).toISOString()) +
-      " · refreshed every " + config.refresh_s + " s";
+    $("updated").textContent = interpolate(gettext("Checked %(time)s · refreshed every %(seconds)s s"), {
+      time: fmtTime(new Date(state.loadedAt).toISOString(), config.timezone || undefined),
+      seconds: config.refresh_s
+    });
   }
 
   function schoolOf(row) { return state.schools[state.bySlug[row.school]] || {}; }
@@ -452,28 +477,31 @@
     td.appendChild(el("div", "name", row.name));
     var details = [];
     if (row.location) details.push(row.location);
-    details.push(row.view === "school" ? "whole school" : row.view === "classes"
-      ? "classes " + row.classes.join(", ") : "grades " + row.grades.join(", "));
-    if (row.orientation === "portrait") details.push("portrait");
+    details.push(row.view === "school" ? gettext("whole school") : row.view === "classes"
+      ? interpolate(gettext("classes %(list)s"), { list: row.classes.join(", ") })
+      : interpolate(gettext("grades %(list)s"), { list: row.grades.join(", ") }));
+    if (row.orientation === "portrait") details.push(gettext("portrait"));
     td.appendChild(el("div", "sub", details.join(" · ")));
     return td;
   }
 
   function statusCell(row) {
     var td = el("td", "col-status");
-    td.appendChild(el("span", "badge " + row.status, row.status));
+    td.appendChild(el("span", "badge " + row.status, label(STATUS_LABEL, row.status)));
     td.appendChild(el("span", "reason", row.status_reason));
     return td;
   }
 
   function connectionCell(row, school) {
     var td = el("td", "col-connection");
-    var mode = { ws: "Push", poll: "Polling" }[row.connection_mode] || "—";
+    var mode = { ws: gettext("Push"), poll: gettext("Polling") }[row.connection_mode] || "—";
     td.appendChild(el("div", null, mode));
-    var beat = el("div", "sub", row.last_heartbeat_at ? "heartbeat " + ago(row.last_heartbeat_at) : "no heartbeat yet");
+    var beatFormat = gettext("heartbeat %(ago)s");
+    var beat = el("div", "sub", row.last_heartbeat_at
+      ? interpolate(beatFormat, { ago: ago(row.last_heartbeat_at) }) : gettext("no heartbeat yet"));
     if (row.last_heartbeat_at) {
       beat.dataset.ago = row.last_heartbeat_at;
-      beat.dataset.prefix = "heartbeat ";
+      beat.dataset.format = beatFormat;
       beat.title = fmtDateTime(row.last_heartbeat_at, school.timezone);
     }
     td.appendChild(beat);
@@ -486,7 +514,7 @@
     var behind = row.revision_shown === null || row.revision_shown < row.school_revision;
     td.appendChild(el("span", behind ? "behind" : null, shown));
     td.appendChild(document.createTextNode(" / " + row.school_revision));
-    td.title = "Shown " + shown + ", current " + row.school_revision;
+    td.title = interpolate(gettext("Shown %(shown)s, current %(current)s"), { shown: shown, current: row.school_revision });
     return td;
   }
 
@@ -495,29 +523,33 @@
     var info = row.client_info || {};
     var health = info.health || {};
     var parts = [];
-    if (info.uptime_s !== null && info.uptime_s !== undefined) parts.push("up " + duration(info.uptime_s));
+    if (info.uptime_s !== null && info.uptime_s !== undefined) parts.push(interpolate(gettext("up %(duration)s"), { duration: duration(info.uptime_s) }));
     if (health.viewport) parts.push(health.viewport);
-    if (health.errors) parts.push(health.errors + " error" + (health.errors === 1 ? "" : "s"));
+    if (health.errors) {
+      parts.push(interpolate(ngettext("%(count)s error", "%(count)s errors", health.errors), { count: health.errors }));
+    }
     if (health.network) parts.push(health.network);
-    if (health.js_heap_mb) parts.push(health.js_heap_mb + " MB heap");
-    if (health.dom_nodes) parts.push(health.dom_nodes + " nodes");
-    if (health.online === false) parts.push("browser offline");
+    if (health.js_heap_mb) parts.push(interpolate(gettext("%(mb)s MB heap"), { mb: health.js_heap_mb }));
+    if (health.dom_nodes) parts.push(interpolate(gettext("%(count)s nodes"), { count: health.dom_nodes }));
+    if (health.online === false) parts.push(gettext("browser offline"));
     if (health.offline_shell === "unsupported" || health.offline_shell === "failed") {
-      parts.push("no offline start");
+      parts.push(gettext("no offline start"));
     }
     td.appendChild(el("div", null, parts.length ? parts.join(" · ") : "—"));
     var trend = health.trend;
     if (trend && typeof trend === "object") {
       var lines = el("div", "trend");
-      lines.appendChild(trendLine(trend.heap_mb, "heap", "MB", trend.every_s));
-      lines.appendChild(trendLine(trend.dom_nodes, "nodes", "", trend.every_s));
-      lines.appendChild(trendLine(trend.uptime_h, "uptime", "h", trend.every_s));
+      lines.appendChild(trendLine(trend.heap_mb, gettext("heap"), gettext("MB"), trend.every_s));
+      lines.appendChild(trendLine(trend.dom_nodes, gettext("nodes"), "", trend.every_s));
+      lines.appendChild(trendLine(trend.uptime_h, gettext("uptime"), gettext("h"), trend.every_s));
       td.appendChild(lines);
     }
     var reload = health.last_reload;
     if (reload && typeof reload === "object" && reload.at) {
-      td.appendChild(el("div", "sub reloaded", "reloaded itself (" + (RELOAD_REASON[reload.reason] || reload.reason) +
-        ") " + fmtDateTime(reload.at, school.timezone)));
+      td.appendChild(el("div", "sub reloaded", interpolate(gettext("reloaded itself (%(reason)s) %(time)s"), {
+        reason: label(RELOAD_REASON, reload.reason),
+        time: fmtDateTime(reload.at, school.timezone)
+      })));
     }
     var all = Object.keys(health).filter(function (k) { return k !== "trend"; }).map(function (k) {
       var value = health[k];
@@ -529,11 +561,11 @@
 
   // --- trends: the last figures a display kept (one point every every_s seconds) ----
   var RELOAD_REASON = {
-    nightly: "nightly",
-    update: "new version",
-    heap: "heap over its bound",
-    dom_nodes: "page too large",
-    uptime: "running too long"
+    nightly: gettext_noop("nightly"),
+    update: gettext_noop("new version"),
+    heap: gettext_noop("heap over its bound"),
+    dom_nodes: gettext_noop("page too large"),
+    uptime: gettext_noop("running too long")
   };
   var SVG_NS = "http://www.w3.org/2000/svg";
   var SPARK_W = 64;
@@ -570,22 +602,27 @@
     var last = numbers[numbers.length - 1];
     line.appendChild(el("span", "spark-value", last + (unit ? " " + unit : "")));
     line.dataset.points = numbers.length;
-    line.title = label + ", last " + numbers.length + " points" +
-      (everyS ? " (one every " + duration(everyS) + ")" : "") + ": " + min + "–" + max + (unit ? " " + unit : "");
+    var values = {
+      label: label, count: numbers.length, every: everyS ? duration(everyS) : "",
+      min: min, max: max, unit: unit ? " " + unit : ""
+    };
+    line.title = interpolate(everyS
+      ? gettext("%(label)s, last %(count)s points (one every %(every)s): %(min)s–%(max)s%(unit)s")
+      : gettext("%(label)s, last %(count)s points: %(min)s–%(max)s%(unit)s"), values);
     return line;
   }
 
   function bindingCell(row, school) {
     var td = el("td", "col-binding");
     if (!row.has_token) {
-      td.appendChild(el("div", "behind", "No token"));
-      td.appendChild(el("div", "sub", "rotate to issue one, or pair"));
+      td.appendChild(el("div", "behind", gettext("No token")));
+      td.appendChild(el("div", "sub", gettext("rotate to issue one, or pair")));
     } else if (row.bound) {
-      td.appendChild(el("div", null, "Bound"));
-      td.appendChild(el("div", "sub", "since " + fmtDateTime(row.bound_at, school.timezone)));
+      td.appendChild(el("div", null, gettext("Bound")));
+      td.appendChild(el("div", "sub", interpolate(gettext("since %(time)s"), { time: fmtDateTime(row.bound_at, school.timezone) })));
     } else {
-      td.appendChild(el("div", null, "Not bound"));
-      td.appendChild(el("div", "sub", "next device binds"));
+      td.appendChild(el("div", null, gettext("Not bound")));
+      td.appendChild(el("div", "sub", gettext("next device binds")));
     }
     return td;
   }
@@ -594,15 +631,16 @@
     var td = el("td", "col-command");
     var c = row.last_command;
     if (!c) { td.textContent = "—"; return td; }
-    td.appendChild(el("span", null, (COMMAND_LABEL[c.name] || c.name) + " "));
-    td.appendChild(el("span", "cmd-status " + c.status, c.status));
-    var at = c.acknowledged_at || c.delivered_at || c.created_at;
-    var sub = el("div", "sub", (c.status === "pending" ? "sent " : "") + fmtTime(at, school.timezone));
+    td.appendChild(el("span", null, label(COMMAND_LABEL, c.name) + " "));
+    td.appendChild(el("span", "cmd-status " + c.status, label(COMMAND_STATUS_LABEL, c.status)));
+    var at = fmtTime(c.acknowledged_at || c.delivered_at || c.created_at, school.timezone);
+    var sub = el("div", "sub", c.status === "pending" ? interpolate(gettext("sent %(time)s"), { time: at }) : at);
     td.appendChild(sub);
-    td.title = "Sent " + fmtDateTime(c.created_at, school.timezone) +
-      (c.delivered_at ? "\nDelivered " + fmtDateTime(c.delivered_at, school.timezone) : "") +
-      (c.acknowledged_at ? "\nAcknowledged " + fmtDateTime(c.acknowledged_at, school.timezone) : "") +
-      (c.name === "message" && c.payload.text ? "\n“" + c.payload.text + "”" : "");
+    var lines = [interpolate(gettext("Sent %(time)s"), { time: fmtDateTime(c.created_at, school.timezone) })];
+    if (c.delivered_at) lines.push(interpolate(gettext("Delivered %(time)s"), { time: fmtDateTime(c.delivered_at, school.timezone) }));
+    if (c.acknowledged_at) lines.push(interpolate(gettext("Acknowledged %(time)s"), { time: fmtDateTime(c.acknowledged_at, school.timezone) }));
+    if (c.name === "message" && c.payload.text) lines.push(interpolate(gettext("“%(text)s”"), { text: c.payload.text }));
+    td.title = lines.join("\n");
     return td;
   }
 
@@ -616,14 +654,14 @@
 
   function actionsCell(row) {
     var td = el("td", "actions");
-    td.appendChild(actionButton("Identify", "identify", row.id));
-    td.appendChild(actionButton("Reload", "reload", row.id));
-    td.appendChild(actionButton("Message…", "message", row.id));
+    td.appendChild(actionButton(gettext("Identify"), "identify", row.id));
+    td.appendChild(actionButton(gettext("Reload"), "reload", row.id));
+    td.appendChild(actionButton(gettext("Message…"), "message", row.id));
     var more = el("details", "more");
-    more.appendChild(el("summary", null, "More"));
+    more.appendChild(el("summary", null, gettext("More")));
     var menu = el("div", "menu");
-    menu.appendChild(actionButton("Reset binding…", "reset-binding", row.id));
-    menu.appendChild(actionButton("Rotate token…", "rotate-token", row.id, "danger"));
+    menu.appendChild(actionButton(gettext("Reset binding…"), "reset-binding", row.id));
+    menu.appendChild(actionButton(gettext("Rotate token…"), "rotate-token", row.id, "danger"));
     more.appendChild(menu);
     td.appendChild(more);
     return td;
@@ -643,11 +681,13 @@
     Object.keys(state.schools).forEach(function (sid) {
       var counts = perSchool[sid] || { all: 0, online: 0, stale: 0, offline: 0 };
       $("counts-" + sid).textContent = counts.all
-        ? counts.online + " online · " + counts.stale + " stale · " + counts.offline + " offline"
+        ? interpolate(gettext("%(online)s online · %(stale)s stale · %(offline)s offline"), counts)
         : "";
       $("empty-" + sid).hidden = counts.all > 0;
     });
-    document.title = (total.offline ? total.offline + " offline · " : "") + config.title + " · live screens";
+    document.title = total.offline
+      ? interpolate(gettext("%(offline)s offline · %(title)s · live screens"), { offline: total.offline, title: config.title })
+      : interpolate(gettext("%(title)s · live screens"), { title: config.title });
   }
 
   function applyFilter(filter) {
@@ -662,41 +702,57 @@
 
   function tickAgo() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-ago]"), function (node) {
-      node.textContent = (node.dataset.prefix || "") + ago(node.dataset.ago);
+      node.textContent = interpolate(node.dataset.format || "%(ago)s", { ago: ago(node.dataset.ago) });
     });
   }
 
   // --- actions ---------------------------------------------------------------------------------
   function rowPath(row) { return "schools/" + row.school + "/screens/" + row.id; }
 
-  function sent(row, result, what) {
+  // One whole sentence per command (no sentence put together from pieces).
+  function sentToScreen(name, screen) {
+    var text = name === "identify" ? gettext("Identify sent to %(screen)s.")
+      : name === "reload" ? gettext("Reload sent to %(screen)s.")
+        : gettext("Message sent to %(screen)s.");
+    return interpolate(text, { screen: screen });
+  }
+
+  function sentToSchool(name, count, school) {
+    var text = name === "identify"
+      ? ngettext("Identify sent to %(count)s screen of %(school)s.", "Identify sent to %(count)s screens of %(school)s.", count)
+      : name === "reload"
+        ? ngettext("Reload sent to %(count)s screen of %(school)s.", "Reload sent to %(count)s screens of %(school)s.", count)
+        : ngettext("Message sent to %(count)s screen of %(school)s.", "Message sent to %(count)s screens of %(school)s.", count);
+    return interpolate(text, { count: count, school: school });
+  }
+
+  function sent(row, result, name) {
     if (result.status === 201) {
       row.last_command = withFrames(result.data);
       render(row, true);
-      flash(what + " sent to " + row.name + ".");
+      flash(sentToScreen(name, row.name));
     } else {
-      flash("Could not send to " + row.name + ": " + problem(result), true);
+      flash(interpolate(gettext("Could not send to %(screen)s: %(problem)s"), { screen: row.name, problem: problem(result) }), true);
     }
   }
 
-  function sendCommand(row, name, payload, what) {
+  function sendCommand(row, name, payload) {
     return api("POST", rowPath(row) + "/commands", { name: name, payload: payload })
-      .then(function (result) { sent(row, result, what); })
-      .catch(function () { flash("Could not reach hallboard.", true); });
+      .then(function (result) { sent(row, result, name); })
+      .catch(function () { flash(gettext("Could not reach hallboard."), true); });
   }
 
-  function sendToSchool(school, name, payload, what) {
+  function sendToSchool(school, name, payload) {
     return api("POST", "schools/" + school.slug + "/commands", { name: name, payload: payload })
       .then(function (result) {
-        if (result.status !== 201) { flash("Could not send: " + problem(result), true); return; }
+        if (result.status !== 201) { flash(interpolate(gettext("Could not send: %(problem)s"), { problem: problem(result) }), true); return; }
         result.data.forEach(function (command) {
           var row = state.rows[command.screen];
           if (row) { row.last_command = withFrames(command); render(row, true); }
         });
-        flash(what + " sent to " + result.data.length + " screen" + (result.data.length === 1 ? "" : "s") +
-          " of " + school.name + ".");
+        flash(sentToSchool(name, result.data.length, school.name));
       })
-      .catch(function () { flash("Could not reach hallboard.", true); });
+      .catch(function () { flash(gettext("Could not reach hallboard."), true); });
   }
 
   function askMessage(target, then) {
@@ -725,7 +781,7 @@
 
   function showToken(row, url) {
     var dialog = $("dlg-token");
-    $("token-target").textContent = "Screen “" + row.name + "”";
+    $("token-target").textContent = interpolate(gettext("Screen “%(screen)s”"), { screen: row.name });
     $("token-url").value = url;
     $("token-copied").hidden = true;
     dialog.onclose = function () { $("token-url").value = ""; }; // shown once
@@ -746,28 +802,28 @@
 
   function onRowAction(action, row) {
     if (action === "identify") {
-      sendCommand(row, "identify", { seconds: 10 }, "Identify");
+      sendCommand(row, "identify", { seconds: 10 });
     } else if (action === "reload") {
-      sendCommand(row, "reload", {}, "Reload");
+      sendCommand(row, "reload", {});
     } else if (action === "message") {
-      askMessage("Screen “" + row.name + "”", function (payload) {
-        sendCommand(row, "message", payload, "Message");
+      askMessage(interpolate(gettext("Screen “%(screen)s”"), { screen: row.name }), function (payload) {
+        sendCommand(row, "message", payload);
       });
     } else if (action === "reset-binding") {
-      confirmThen("Reset the binding of “" + row.name + "”?",
-        "The next device that opens this screen's URL binds it. Do this when a display was replaced.",
-        "Reset binding", function () {
+      confirmThen(interpolate(gettext("Reset the binding of “%(screen)s”?"), { screen: row.name }),
+        gettext("The next device that opens this screen's URL binds it. Do this when a display was replaced."),
+        gettext("Reset binding"), function () {
           api("POST", rowPath(row) + "/reset-binding").then(function (result) {
-            if (result.status === 200) { upsert(result.data, true); flash("Binding of " + row.name + " reset."); }
-            else flash("Could not reset: " + problem(result), true);
+            if (result.status === 200) { upsert(result.data, true); flash(interpolate(gettext("Binding of %(screen)s reset."), { screen: row.name })); }
+            else flash(interpolate(gettext("Could not reset: %(problem)s"), { problem: problem(result) }), true);
           });
         });
     } else if (action === "rotate-token") {
-      confirmThen("Rotate the token of “" + row.name + "”?",
-        "The current display URL stops working at once; the screen shows nothing until it opens the new URL.",
-        "Rotate token", function () {
+      confirmThen(interpolate(gettext("Rotate the token of “%(screen)s”?"), { screen: row.name }),
+        gettext("The current display URL stops working at once; the screen shows nothing until it opens the new URL."),
+        gettext("Rotate token"), function () {
           api("POST", rowPath(row) + "/rotate-token").then(function (result) {
-            if (result.status !== 200) { flash("Could not rotate: " + problem(result), true); return; }
+            if (result.status !== 200) { flash(interpolate(gettext("Could not rotate: %(problem)s"), { problem: problem(result) }), true); return; }
             showToken(row, result.data.display_url);
             loadRow(state.bySlug[row.school], row.id);
           });
@@ -777,14 +833,14 @@
 
   function onSchoolAction(action, school) {
     if (action === "identify") {
-      sendToSchool(school, "identify", { seconds: 10 }, "Identify");
+      sendToSchool(school, "identify", { seconds: 10 });
     } else if (action === "reload") {
-      confirmThen("Reload every screen of " + school.name + "?",
-        "Each screen reloads its page; it shows its data again within seconds.",
-        "Reload all", function () { sendToSchool(school, "reload", {}, "Reload"); });
+      confirmThen(interpolate(gettext("Reload every screen of %(school)s?"), { school: school.name }),
+        gettext("Each screen reloads its page; it shows its data again within seconds."),
+        gettext("Reload all"), function () { sendToSchool(school, "reload", {}); });
     } else if (action === "message") {
-      askMessage("Every screen of " + school.name, function (payload) {
-        sendToSchool(school, "message", payload, "Message");
+      askMessage(interpolate(gettext("Every screen of %(school)s"), { school: school.name }), function (payload) {
+        sendToSchool(school, "message", payload);
       });
     }
   }
@@ -817,7 +873,7 @@
   window.hallboardDashboard = state; // for support: inspect the page's state in the console
   renderLink();
   $("link").className = "link connecting";
-  $("link").textContent = "Connecting…";
+  $("link").textContent = gettext("Connecting…");
   loadAll();
   connect();
   setInterval(loadAll, config.refresh_s * 1000);
