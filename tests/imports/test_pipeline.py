@@ -324,7 +324,7 @@ def test_monitor_pages_give_announcements_and_the_week_label(school: School) -> 
 
 def test_hallboard_csv_lessons_and_changes(school: School) -> None:
     """hallboard CSV: lessons with several classes and rooms, changes by class and period,
-    a range of periods as one change per period; source 'csv'."""
+    a range of periods as one change per period; source 'csv'; again: nothing changes."""
     outcome = do(
         school,
         [
@@ -339,6 +339,16 @@ def test_hallboard_csv_lessons_and_changes(school: School) -> None:
     change = Substitution.objects.get(external_id="S2")
     assert change.kind == "cancelled"
     assert Substitution.objects.filter(external_id__startswith="S4@").count() == 2
+    revision = revision_of(school)
+    again = do(
+        school,
+        [
+            ("lessons.csv", fixture_bytes("lessons.csv")),
+            ("substitutions.csv", fixture_bytes("substitutions.csv")),
+        ],
+    )
+    assert again.run.status == ImportRun.Status.UNCHANGED
+    assert revision_of(school) == revision
 
 
 def test_moved_lessons_are_paired_with_their_target(school: School) -> None:

@@ -78,7 +78,6 @@ MESSAGES: Mapping[str, Any] = {
     "week_not_in_rotation": _(
         "Week group “%(value)s” is not a week of the school's rotation (%(cycle)s)."
     ),
-    "import_busy": _("Another import of this school is running: try again in a moment."),
     # notes: not errors, decisions the user should know about
     "substitutions_from_gpu014": _(
         "Substitutions were taken from GPU014; the monitor pages gave the day's messages, "
