@@ -47,14 +47,26 @@ def make_school(organisation: Organisation, slug: str, tz: str = "Europe/Berlin"
     return school
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``postgres`` run only when DATABASE_URL points at PostgreSQL."""
+    if item.get_closest_marker("postgres") is not None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip("needs PostgreSQL (DATABASE_URL=postgres://...)")
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
-    """Each test starts with empty in-memory rate limit counters."""
+    """Each test starts with empty in-memory rate limit counters, and Redis not failing."""
+    from hallboard import redisconn
     from hallboard.display import ratelimit
 
     ratelimit._limiter.cache_clear()
+    redisconn.BREAKER.reset()
     yield
     ratelimit._limiter.cache_clear()
+    redisconn.BREAKER.reset()
 
 
 @pytest.fixture
@@ -244,3 +256,18 @@ def api_as(tenant: Tenant) -> KeyFactory:
         return ApiClient(secret)
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_sessions_left_behind(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """PostgreSQL: before the test database is dropped, end sessions that threads of the
+    tests (gateways, servers behind a cut proxy) left on it, so the drop does not wait for
+    them (and run into the statement timeout)."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        from tests.dbbackend.proxy import end_other_sessions
+
+        with django_db_blocker.unblock():
+            end_other_sessions(connection, wait=2.0)

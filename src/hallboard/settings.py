@@ -81,6 +81,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes and token scrapes come by address, before host checks and redirects.
     "hallboard.observability.middleware.ProbeMiddleware",
+    # A NUL character in a URL: 400 before any view looks at it.
+    "hallboard.httperrors.RejectNulMiddleware",
+    # A database outage in any view: 503 database_unavailable with Retry-After.
+    "hallboard.dbhealth.UnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,16 +123,60 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'hallboard.sqlite3'}")
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+# Database outages (hallboard.dbhealth, docs/operations.md): every wait is bounded.
+# Seconds a request waits for a pooled connection before it is answered 503.
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=3.0)
+# Seconds a new connection may take (libpq connect_timeout; at least 2).
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+# Seconds one statement may run, and a transaction may sit idle, on the server
+# (statement_timeout, idle_in_transaction_session_timeout); the client cuts a
+# connection that has not answered 2 s after that. 0: unbounded.
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=10.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "hallboard.dbbackend"  # Django's, with bounded waits
+    DATABASES["default"]["STATEMENT_TIMEOUT"] = DATABASE_STATEMENT_TIMEOUT
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", max(2, DATABASE_CONNECT_TIMEOUT))
+    if DATABASE_STATEMENT_TIMEOUT > 0:
+        _ms = int(DATABASE_STATEMENT_TIMEOUT * 1000)
+        # On the server: a statement or an idle transaction past the bound is
+        # cancelled, so a transaction whose client gave up never commits later.
+        _options["options"] = " ".join(
+            filter(
+                None,
+                [
+                    _options.get("options", ""),
+                    f"-c statement_timeout={_ms}",
+                    f"-c idle_in_transaction_session_timeout={_ms}",
+                ],
+            )
+        )
+        # In the kernel: data unacknowledged this long (a cut network) drops the
+        # connection instead of being retransmitted into a later commit.
+        _options.setdefault("tcp_user_timeout", _ms)
+    # Keepalives notice a silent peer on an idle pooled connection.
+    _options.setdefault("keepalives", 1)
+    _options.setdefault("keepalives_idle", 10)
+    _options.setdefault("keepalives_interval", 3)
+    _options.setdefault("keepalives_count", 3)
+if DATABASES["default"]["ENGINE"] == "hallboard.dbbackend" and env.bool(
     "DATABASE_POOL", default=True
 ):
     # A connection pool (psycopg_pool): the gateway's worker threads borrow a
     # connection per operation and give it back, instead of holding one each.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": DATABASE_POOL_TIMEOUT,
+        # The pool's own reconnection gives up soon (its backoff doubles up to
+        # this): while the database is down hallboard.dbhealth probes it, and
+        # the first request after its return grows the pool again at once.
+        "reconnect_timeout": DATABASE_POOL_TIMEOUT,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # pooling replaces persistent connections
+    # A pooled connection is checked (bounded) before a request gets it: one
+    # that died in an outage is replaced instead of failing the request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default keeps its database under the data directory.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -264,6 +312,18 @@ IMPORT_FOLDERS = env.list("HALLBOARD_IMPORT_FOLDERS", default=[str(DATA_DIR / "i
 
 # --- services ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds a Redis call on a request's path (rate limits, single-use tickets,
+# readiness) may take before it fails open (hallboard.redisconn); no retries.
+REDIS_REQUEST_TIMEOUT_SECONDS = env.float("REDIS_REQUEST_TIMEOUT_SECONDS", default=0.5)
+
+# --- failed authentications (hallboard.throttle) ------------------------------------
+# Failures per source address before further attempts are refused, in the
+# `limits` notation: display and socket tokens, staff tickets, API keys...
+AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="30/minute")
+# ...and the admin's sign-in (a lockout: five, then one every three minutes).
+ADMIN_LOGIN_FAILURE_RATE = env.str("ADMIN_LOGIN_FAILURE_RATE", default="5/15minute")
+# Proxies whose X-Forwarded-For the gateway believes (nginx in front of it).
+HALLBOARD_TRUSTED_PROXIES = env.list("HALLBOARD_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 
 # --- operations (docs/operations.md) -------------------------------------------
 # Bearer token for /metrics and /api/display/ws-metrics/ (scrapers, monitors).

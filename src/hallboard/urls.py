@@ -8,6 +8,10 @@ from django.urls import include, path
 from hallboard.api.router import api
 from hallboard.display.page import display_page, service_worker
 from hallboard.observability import views as ops
+from hallboard.throttle import AdminLoginForm
+
+# Sign-in failures are counted per address (hallboard.throttle).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -23,3 +27,9 @@ urlpatterns = [
     path("healthz", ops.healthz_view, name="healthz"),
     path("readyz", ops.readyz_view, name="readyz"),
 ]
+
+# An exception no view answered: 503 for a database outage, JSON on APIs (hallboard.dbhealth).
+handler500 = "hallboard.dbhealth.server_error"
+# Django's own 400 and 404 as JSON under /api/ (hallboard.httperrors).
+handler400 = "hallboard.httperrors.bad_request"
+handler404 = "hallboard.httperrors.not_found"

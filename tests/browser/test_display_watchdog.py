@@ -16,7 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from hallboard.alerts.models import Alert
 from hallboard.display.models import ReloadSchedule
-from hallboard.display.views import MAX_CLIENT_INFO_BYTES
+from hallboard.realtime.core.validation import MAX_CLIENT_INFO_BYTES
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement
 from tests.browser.conftest import needs_chromium

@@ -74,7 +74,7 @@ def test_alerts_outside_the_screens_scope_are_unknown(tenant: Tenant) -> None:
         {"state": "shown"},
         {"alert": 1, "state": "seen"},
         {"alert": 1},
-        {"alert": 1, "state": "shown", "pad": "x" * 2000},
+        {"alert": 1, "state": "shown", "pad": "x" * 5000},
     ],
 )
 def test_bad_bodies_are_400_invalid_body(tenant: Tenant, body: Any) -> None:

@@ -56,3 +56,11 @@ def test_heartbeat_needs_a_valid_token(tenant: Tenant) -> None:
     """A heartbeat with an unknown token is refused with 401."""
     response = ScreenClient("hbs_unknown").heartbeat({"rev": 1})
     assert response.status_code == 401
+
+
+def test_the_validator_knows_the_modes_a_screen_stores() -> None:
+    """The client-message validator's modes are Screen.Mode's (besides "unknown")."""
+    from hallboard.realtime.core.validation import MODES
+    from hallboard.screens.models import Screen
+
+    assert set(MODES) == set(Screen.Mode.values) - {Screen.Mode.UNKNOWN}

@@ -156,3 +156,30 @@ def test_display_page_is_served_with_a_strict_policy(tenant: Tenant) -> None:
     assert "script-src 'self'" in policy
     assert response["Referrer-Policy"] == "no-referrer"
     assert b"display/display.js" in response.content
+
+
+def test_pairing_refuses_bad_bodies_with_a_json_400(tenant: Tenant) -> None:
+    """A device key that is not a string, deep nesting, NaN, a NUL, an oversized body:
+    each a 400 JSON error, never a 500."""
+    client = Client(raise_request_exception=False)
+    bodies = [
+        json.dumps({"dk": 5}),
+        json.dumps({"dk": ["device-0001"]}),
+        json.dumps({"dk": {"a": 1}}),
+        json.dumps({"dk": True}),
+        "[" * 100_000 + "]" * 100_000,
+        '{"dk": NaN}',
+        json.dumps({"dk": "device\x000001"}),
+        json.dumps({"dk": "device-0001", "pad": "x" * 2000}),
+    ]
+    for body in bodies:
+        response = client.post("/api/display/pair/", data=body, content_type="application/json")
+        assert response.status_code == 400, body[:40]
+        assert response.json()["error"] in ("invalid_body", "invalid_device_key"), body[:40]
+
+
+def test_a_nul_in_a_pairing_code_is_a_json_400(tenant: Tenant) -> None:
+    """``GET /api/display/pair/%00/``: refused before it reaches the database."""
+    response = Client(raise_request_exception=False).get("/api/display/pair/%00/")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

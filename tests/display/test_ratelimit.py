@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -53,14 +54,31 @@ def test_redis_limit_is_shared_by_every_process(redis_url: str) -> None:
 
 
 def test_limiter_lets_requests_through_when_storage_fails(tenant: Tenant, settings: Any) -> None:
-    """With Redis unreachable the request is served, and the failure is counted."""
+    """With Redis unreachable the requests are served, and each check let through is counted
+    (two per request: failed authentications of the address, and the screen's rate)."""
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings.DISPLAY_RATE_LIMIT = "1/minute"
     before = sample("hallboard_ratelimit_storage_errors_total")
     _, token = make_screen(tenant.school)
     assert ScreenClient(token).get("status").status_code == 200
     assert ScreenClient(token).get("status").status_code == 200
-    assert sample("hallboard_ratelimit_storage_errors_total") == before + 2
+    assert sample("hallboard_ratelimit_storage_errors_total") == before + 4
+
+
+def test_a_failing_storage_logs_one_warning_per_interval_not_a_traceback_per_request(
+    tenant: Tenant, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While Redis is down every poll is served; the log gets one warning line for the
+    outage (hallboard.redisconn's breaker), without a traceback."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    _, token = make_screen(tenant.school)
+    with caplog.at_level(logging.INFO, logger="hallboard"):
+        for _ in range(5):
+            assert ScreenClient(token).get("status").status_code == 200
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1
+    assert lines[0].levelno == logging.WARNING
+    assert lines[0].exc_info is None
 
 
 class Clock:

@@ -106,3 +106,35 @@ def test_served_readyz_fails_naming_the_database_while_healthz_answers(tmp_path:
         assert body["status"] == "unavailable"
         assert body["failing"] == ["database"]
         assert body["checks"]["database"]["ok"] is False
+
+
+async def test_readyz_is_answered_beside_a_busy_django(db: None, settings: Any) -> None:
+    """The ASGI layer answers /readyz and /healthz itself: a Django that is stuck (its one
+    thread busy, waiting for a database) never sees the probe, which still answers."""
+    import asyncio
+
+    stuck = asyncio.Event()
+    reached: list[str] = []
+
+    async def busy_django(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+        await stuck.wait()  # never set: every request here waits forever
+
+    app = readiness.Probes(busy_django)
+    for path, query in (("/readyz", b""), ("/healthz", b""), ("/readyz/", b"optional=redis")):
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "path": path, "method": "GET", "query_string": query}
+        await asyncio.wait_for(app(scope, None, send), 10)
+        assert sent[0]["status"] == 200, path
+        assert b'"status": "ok"' in sent[1]["body"], path
+    assert reached == []
+    task = asyncio.ensure_future(
+        app({"type": "http", "path": "/api/", "method": "GET"}, None, None)
+    )
+    await asyncio.sleep(0)
+    assert reached == ["/api/"]  # everything else goes to Django
+    task.cancel()

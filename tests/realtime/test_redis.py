@@ -23,7 +23,7 @@ from hallboard.api.models import ApiKey
 from hallboard.realtime.brokers.redis import RedisBroker
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
-from tests.conftest import Tenant, make_screen, revision_of
+from tests.conftest import Tenant, make_screen, revision_of, sample
 from tests.realtime.conftest import (
     RedisProcess,
     closed_with,
@@ -288,3 +288,136 @@ async def test_a_password_in_the_url_is_used_and_a_wrong_one_keeps_it_down() -> 
             await bad.close()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def cut_database(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``cut(True)``: the database is away for the gateway's worker threads (``gw-db…``):
+    every connection they ask for fails as when the server is unreachable."""
+    import threading
+
+    from django.db import OperationalError
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    state = {"cut": False}
+    original = BaseDatabaseWrapper.ensure_connection
+
+    def ensure_connection(self: BaseDatabaseWrapper) -> None:
+        if state["cut"] and threading.current_thread().name.startswith("gw-db"):
+            raise OperationalError("connection refused: the database is cut (test)")
+        original(self)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
+
+    def cut(away: bool) -> None:
+        state["cut"] = away
+
+    return cut
+
+
+def broker_connected() -> float:
+    return sample("hallboard_broker_connected", broker="redis")
+
+
+async def until(check: Any, timeout: float = 30.0) -> bool:
+    """Wait (bounded) until ``check()`` is true; whether it became true."""
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(check())
+
+
+async def test_redis_back_before_the_database_keeps_cross_replica_push_alive(
+    tenant: Tenant, redis_process: RedisProcess, cut_database: Any
+) -> None:
+    """Redis killed and the database cut together; Redis restored first (the resync fails:
+    no database), then the database. The resync is retried until it succeeds and the
+    broker lives on: the next Redis outage shows in hallboard_broker_connected, and after
+    it pushes from another replica arrive."""
+    broker = RedisBroker(redis_process.url, backoff_cap=0.3)
+    gw = await start_gateway(broker)
+    try:
+        assert await broker.wait_connected(10)
+        _, token = await in_thread(make_screen, tenant.school, "Hall")
+        ws = await open_display(gw, token)
+        hello = await receive_type(ws, "hello")
+
+        cut_database(True)
+        redis_process.stop()
+        assert await until(lambda: broker_connected() == 0)
+        # Another replica's edit while both are away.
+        await in_thread(
+            lambda: School.objects.filter(pk=tenant.school.pk).update(revision=F("revision") + 3)
+        )
+        failures = sample("hallboard_broker_resync_failures_total")
+        redis_process.start()
+        # Redis is back, the database is not: the resync fails, and is tried again.
+        assert await until(lambda: sample("hallboard_broker_resync_failures_total") >= failures + 2)
+        assert broker_connected() == 1
+        cut_database(False)
+        rev = 0
+        while rev < hello["rev"] + 3:
+            rev = (await receive_type(ws, "invalidate", timeout=30))["rev"]
+        assert rev == hello["rev"] + 3
+
+        # The next outage is noticed (the metric tells the truth), and heals.
+        redis_process.stop()
+        assert await until(lambda: broker_connected() == 0)
+        redis_process.start()
+        assert await until(lambda: broker_connected() == 1)
+        # A push from another replica: published to Redis by another process.
+        client = redis.Redis.from_url(redis_process.url)
+        event = {"e": "invalidate", "school": tenant.school.pk, "rev": hello["rev"] + 4}
+        for _ in range(100):  # until this gateway's subscription is back
+            client.publish(
+                f"hallboard:school:{tenant.school.pk}",
+                b"another-replica " + json.dumps(event).encode(),
+            )
+            try:
+                message = await receive_type(ws, "invalidate", timeout=0.3)
+            except TimeoutError:
+                continue
+            if message["rev"] == hello["rev"] + 4:
+                break
+        else:
+            pytest.fail("no push from another replica arrived")
+        client.close()
+        await ws.close()
+    finally:
+        await gw.shutdown()
+
+
+async def test_a_callback_that_raises_does_not_end_the_broker(
+    redis_process: RedisProcess,
+) -> None:
+    """The gateway's handling of one message raises: the broker logs and counts it, stays
+    connected on the same subscription, and hands over the next message."""
+    got: list[bytes] = []
+
+    def on_message(topic: str, data: bytes) -> None:
+        if data == b"bad":
+            raise ValueError("a bug in the gateway")
+        got.append(data)
+
+    async def resync() -> None:
+        return None
+
+    broker = RedisBroker(redis_process.url, backoff_cap=0.3)
+    await broker.start(on_message, resync)
+    try:
+        assert await broker.wait_connected(10)
+        await broker.subscribe("school:5")
+        client = redis.Redis.from_url(redis_process.url)
+        for _ in range(100):  # until the subscription is in place
+            client.publish("hallboard:school:5", b"elsewhere bad")
+            client.publish("hallboard:school:5", b"elsewhere good")
+            if await until(lambda: bool(got), timeout=0.1):
+                break
+        client.close()
+        assert got[:1] == [b"good"]
+        assert broker.state == "connected"
+        assert broker.reconnects == 0
+        assert broker.callback_errors >= 1
+    finally:
+        await broker.close()

@@ -17,7 +17,7 @@ from hallboard.realtime.gateway.server import Gateway
 from hallboard.screens.models import PushSettings
 from hallboard.staff import tickets
 from hallboard.timetable.models import Announcement
-from tests.conftest import Tenant, make_screen, make_user, revision_of
+from tests.conftest import Tenant, make_screen, make_user, revision_of, sample
 from tests.realtime.conftest import (
     TIMEOUT,
     RedisProcess,
@@ -37,11 +37,16 @@ def staff_url(gw: Any, ticket: str | None) -> str:
     return f"ws://127.0.0.1:{gw.port}/ws/staff/{query}"
 
 
-async def open_staff(gw: Any, ticket: str | None) -> ClientConnection:
-    return await connect(staff_url(gw, ticket), open_timeout=TIMEOUT)
+#: The staff page's origin: tickets are issued to it and the socket sends it (as a browser does).
+ORIGIN = "http://testserver"
+
+
+async def open_staff(gw: Any, ticket: str | None, origin: str = ORIGIN) -> ClientConnection:
+    return await connect(staff_url(gw, ticket), open_timeout=TIMEOUT, origin=origin)  # type: ignore[arg-type]
 
 
 async def ticket_for(user: Any, **kwargs: Any) -> str:
+    kwargs.setdefault("origin", ORIGIN)
     return str(await in_thread(tickets.issue, user, **kwargs))
 
 
@@ -237,3 +242,42 @@ async def test_a_dashboard_on_another_replica_gets_web_side_frames_through_redis
         await ws.close()
     finally:
         await in_thread(replica.stop)
+
+
+async def test_a_ticket_opens_one_socket_only(gateway: Gateway, alpha_admin: Any) -> None:
+    """Single use: the second socket with the same ticket is refused with 4401."""
+    ticket = await ticket_for(alpha_admin)
+    first = await open_staff(gateway, ticket)
+    await receive_type(first, "hello")
+    second = await open_staff(gateway, ticket)
+    assert await closed_with(second) == CloseCode.INVALID_TOKEN
+    assert second.close_reason == "invalid or expired ticket"
+    await first.close()
+
+
+async def test_a_ticket_is_refused_from_another_origin(gateway: Gateway, alpha_admin: Any) -> None:
+    """A ticket issued to the staff page's origin is refused from another site's page,
+    and from a client that sends no Origin at all."""
+    ticket = await ticket_for(alpha_admin)
+    for origin in ("https://evil.example", None):
+        ws = await open_staff(gateway, ticket, origin=origin)  # type: ignore[arg-type]
+        assert await closed_with(ws) == CloseCode.INVALID_TOKEN
+    ws = await open_staff(gateway, ticket)  # unused still: the right origin gets in
+    await receive_type(ws, "hello")
+    await ws.close()
+
+
+async def test_an_address_failing_tickets_is_refused_1013(
+    gateway: Gateway, alpha_admin: Any, settings: Any
+) -> None:
+    """After AUTH_FAILURE_RATE bad tickets from one address, even a good one gets 1013
+    (try again later) until the wait is over; counted in hallboard_auth_throttled_total."""
+    settings.AUTH_FAILURE_RATE = "3/minute"
+    before = sample("hallboard_auth_throttled_total", kind="socket")
+    for _ in range(3):
+        ws = await open_staff(gateway, "garbage")
+        assert await closed_with(ws) == CloseCode.INVALID_TOKEN
+    ws = await open_staff(gateway, await ticket_for(alpha_admin))
+    assert await closed_with(ws) == CloseCode.TRY_AGAIN_LATER
+    assert ws.close_reason == "too many failed attempts; try again later"
+    assert sample("hallboard_auth_throttled_total", kind="socket") == before + 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
@@ -25,14 +25,16 @@ from django.utils import timezone
 
 from hallboard.alerts.models import Alert, AlertReceipt
 from hallboard.realtime import publish
+from hallboard.realtime.core.validation import ACK_STATES, AckState
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
 from hallboard.screens.status import state_of
 
 logger = logging.getLogger("hallboard.alerts")
 
-ReceiptState = Literal["shown", "cleared"]
-RECEIPT_STATES: tuple[ReceiptState, ...] = ("shown", "cleared")
+#: What a screen acknowledges: the one definition is the client-message validator's.
+ReceiptState = AckState
+RECEIPT_STATES: tuple[ReceiptState, ...] = ACK_STATES
 
 #: Most severe first: the order in which a school's active alerts outrank each other.
 SEVERITY_ORDER: tuple[str, ...] = tuple(Alert.Severity.values)

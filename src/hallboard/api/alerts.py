@@ -19,15 +19,18 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from ninja import Field, PatchDict, Router, Schema, Status
+from ninja import Field, Router, Status
 
 from hallboard.alerts import cap, delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry
-from hallboard.api.errors import ApiError, forbidden, invalid, not_found
+from hallboard.api.errors import ApiError, ErrorOut, forbidden, invalid, not_found
+from hallboard.api.idempotency import idempotent
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import (
     SCHOOL_TIME,
     SCHOOL_TIME_EXAMPLE,
     in_school_zone,
+    is_id,
     principal,
     school_for,
     validation_error,
@@ -161,7 +164,7 @@ def _alerts_of(school: School) -> QuerySet[Alert]:
 
 
 def _get(school: School, pk: int) -> Alert:
-    alert = _alerts_of(school).filter(pk=pk).first()
+    alert = _alerts_of(school).filter(pk=pk).first() if is_id(pk) else None
     if alert is None:
         raise not_found("alert")
     return alert
@@ -196,7 +199,8 @@ def list_alerts(
     return [_out(a, counts[a.pk]) for a in alerts]
 
 
-@router.post("/schools/{slug}/alerts", response={201: AlertOut})
+@router.post("/schools/{slug}/alerts", response={201: AlertOut, 409: ErrorOut})
+@idempotent
 def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[dict[str, object]]:
     school = school_for(request, slug, Right.ALERT)
     data = in_school_zone(payload.dict(), school)
@@ -215,7 +219,7 @@ def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[di
 
 @router.post(
     "/schools/{slug}/alerts/cap",
-    response={200: CapOut, 201: CapOut},
+    response={200: CapOut, 201: CapOut, (409, 413): ErrorOut},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -267,7 +271,7 @@ def audit_log(
         Q(school=school) | Q(school__isnull=True, organisation_id=school.organisation_id)
     )
     if alert is not None:
-        entries = entries.filter(alert_id=alert)
+        entries = entries.filter(alert_id=alert) if is_id(alert) else entries.none()
     return [
         {
             "id": e.pk,
@@ -294,7 +298,7 @@ def get_alert(request: HttpRequest, slug: str, pk: int) -> dict[str, object]:
     return _out(_get(school_for(request, slug), pk))
 
 
-@router.patch("/schools/{slug}/alerts/{pk}", response=AlertOut)
+@router.patch("/schools/{slug}/alerts/{pk}", response={200: AlertOut, 409: ErrorOut})
 def update_alert(
     request: HttpRequest, slug: str, pk: int, payload: PatchDict[AlertChange]
 ) -> dict[str, object]:
@@ -325,13 +329,13 @@ def _end(request: HttpRequest, slug: str, pk: int, how: Any) -> dict[str, object
     return _out(alert)
 
 
-@router.post("/schools/{slug}/alerts/{pk}/clear", response=AlertOut)
+@router.post("/schools/{slug}/alerts/{pk}/clear", response={200: AlertOut, 409: ErrorOut})
 def clear_alert(request: HttpRequest, slug: str, pk: int) -> dict[str, object]:
     """All-clear: the alert leaves every screen in its scope. Clearing twice changes nothing."""
     return _end(request, slug, pk, service.clear)
 
 
-@router.post("/schools/{slug}/alerts/{pk}/cancel", response=AlertOut)
+@router.post("/schools/{slug}/alerts/{pk}/cancel", response={200: AlertOut, 409: ErrorOut})
 def cancel_alert(request: HttpRequest, slug: str, pk: int) -> dict[str, object]:
     """Cancel an alert raised in error: it leaves every screen like an all-clear."""
     return _end(request, slug, pk, service.cancel)

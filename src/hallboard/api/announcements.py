@@ -9,8 +9,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Router, Schema, Status
+from ninja import Field, Router, Status
 
+from hallboard.api.idempotency import idempotent
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import (
     SCHOOL_TIME,
     SCHOOL_TIME_EXAMPLE,
@@ -78,6 +80,7 @@ def list_announcements(
 
 
 @router.post("/schools/{slug}/announcements", response={201: AnnouncementOut})
+@idempotent
 def create_announcement(
     request: HttpRequest, slug: str, payload: AnnouncementIn
 ) -> Status[dict[str, object]]:

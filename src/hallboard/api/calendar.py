@@ -14,9 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Status
 
 from hallboard.api.errors import ApiError, invalid
+from hallboard.api.schema import Schema
 from hallboard.api.scoping import get_in_school, save_validated, school_for, validation_error
 from hallboard.schools.access import Right
 from hallboard.schools.models import School

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ninja import Schema
 from ninja.errors import HttpError
+
+
+class ErrorOut(Schema):
+    """Every error answer of the API."""
+
+    error: str
+    detail: Any
 
 
 class ApiError(HttpError):

@@ -85,3 +85,30 @@ class ApiKey(models.Model):
             prefix=secret[:10],
         )
         return key, secret
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a management API write sent with an ``Idempotency-Key`` header.
+
+    A retry with the same key (same caller, same method and path) gets this
+    answer again instead of being carried out twice (``hallboard.api.idempotency``).
+    Only hashes of the key and the request are stored; records expire after
+    ``hallboard.api.idempotency.TTL``.
+    """
+
+    scope = models.CharField(
+        max_length=64, help_text="Who asked: API key or user, as SHA-256 with method and path."
+    )
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the Idempotency-Key.")
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
+    status = models.PositiveSmallIntegerField(default=0)
+    response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key_hash"], name="idempotency_once_per_scope")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_hash[:12]}… → {self.status}"

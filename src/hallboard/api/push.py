@@ -5,9 +5,10 @@ No `from __future__ import annotations`: ninja's PatchDict needs evaluated annot
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, PatchDict, Router, Schema
+from ninja import Field, Router
 
 from hallboard.api.errors import ApiError
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import principal, save_validated, school_for
 from hallboard.schools.access import Right
 from hallboard.schools.models import School

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 
+from hallboard.api.schema import Schema
 from hallboard.api.scoping import principal, school_for
 from hallboard.schools.access import Right
 from hallboard.timetable.models import Period, SchoolClass

@@ -10,6 +10,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
+from hallboard import safejson
 from hallboard.api.errors import ApiError, forbidden, invalid, not_found
 from hallboard.schools import zones
 from hallboard.schools.access import Principal, Right
@@ -54,10 +55,15 @@ def in_school_zone(data: dict[str, Any], school: School) -> dict[str, Any]:
     return data
 
 
+def is_id(value: int) -> bool:
+    """Whether ``value`` can be a row id (a positive 64-bit integer): others match nothing."""
+    return 1 <= value <= safejson.INT_MAX
+
+
 def get_in_school(
     queryset: models.QuerySet[Any] | models.Manager[Any], school: School, pk: int, what: str
 ) -> Any:
-    obj = queryset.filter(school=school, pk=pk).first()
+    obj = queryset.filter(school=school, pk=pk).first() if is_id(pk) else None
     if obj is None:
         raise not_found(what)
     return obj

@@ -18,9 +18,11 @@ from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Router, Schema, Status
+from ninja import Field, Router, Status
 
-from hallboard.api.errors import ApiError, forbidden, invalid, not_found
+from hallboard.api.errors import ApiError, ErrorOut, forbidden, invalid, not_found
+from hallboard.api.idempotency import idempotent
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, principal, save_validated, school_for
 from hallboard.display.ratelimit import limiter
 from hallboard.realtime.gateway.db import COMMAND_TTL
@@ -219,7 +221,16 @@ def list_organisation_screens(request: HttpRequest, slug: str) -> list[dict[str,
     return [_out(s, s.school, command) for s, command in _with_last_commands(screens)]
 
 
+def _fresh_token(request: HttpRequest, answer: dict[str, Any]) -> dict[str, Any]:
+    """A replayed create (same Idempotency-Key): the stored answer, with a new token (the
+    first is never stored, so it cannot be shown again; it stops working)."""
+    school = school_for(request, answer["school"], Right.SCREENS)
+    token = _screen(school, int(answer["id"])).issue_token()
+    return {**answer, "token": token, "display_url": display_url(token)}
+
+
 @router.post("/schools/{slug}/screens", response={201: ScreenCreated})
+@idempotent(secret=("token", "display_url"), on_replay=_fresh_token)
 def create_screen(request: HttpRequest, slug: str, payload: ScreenIn) -> Status[dict[str, Any]]:
     school = school_for(request, slug, Right.SCREENS)
     with transaction.atomic():
@@ -331,6 +342,7 @@ def _command_out(c: Command, now: dt.datetime) -> dict[str, Any]:
 
 
 @router.post("/schools/{slug}/screens/{pk}/commands", response={201: CommandOut})
+@idempotent
 def send_command(
     request: HttpRequest, slug: str, pk: int, payload: CommandIn
 ) -> Status[dict[str, Any]]:
@@ -358,6 +370,7 @@ def list_commands(request: HttpRequest, slug: str, pk: int) -> list[dict[str, An
 
 
 @router.post("/schools/{slug}/commands", response={201: list[CommandOut]})
+@idempotent
 def send_school_command(
     request: HttpRequest, slug: str, payload: CommandIn
 ) -> Status[list[dict[str, Any]]]:
@@ -388,7 +401,8 @@ class PairOut(Schema):
     screen: int
 
 
-@router.post("/schools/{slug}/screens/{pk}/pair", response=PairOut)
+@router.post("/schools/{slug}/screens/{pk}/pair", response={200: PairOut, 409: ErrorOut})
+@idempotent
 def pair_screen(request: HttpRequest, slug: str, pk: int, payload: PairIn) -> dict[str, Any]:
     """Claim the code a display shows for this screen; the display picks up its token."""
     school = school_for(request, slug, Right.SCREENS)

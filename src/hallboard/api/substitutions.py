@@ -23,9 +23,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, PatchDict, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Status
 
 from hallboard.api.errors import ApiError, invalid
+from hallboard.api.idempotency import idempotent
+from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, school_for, validation_error
 from hallboard.schools import revision
 from hallboard.schools.access import Right
@@ -337,6 +339,7 @@ def list_substitutions(
     by_alias=True,
     openapi_extra={"responses": {422: {"description": "validation_error or change_conflict"}}},
 )
+@idempotent
 def create_substitution(
     request: HttpRequest, slug: str, payload: SubstitutionIn
 ) -> Status[dict[str, object]]:

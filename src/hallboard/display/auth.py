@@ -3,8 +3,9 @@
 Both come as query parameters (``?token=...&dk=...``, what a display URL
 carries) or as headers (``Authorization: Bearer <token>``, ``X-Device-Key``).
 Order of checks: token present (401), device key present and well-formed
-(400), rate limit (429, before touching the database), token known (401),
-device binding (403).
+(400), failed authentications from this address (429, ``hallboard.throttle``),
+rate limit (429, before touching the database), token known (401, counted as
+a failure of this address), device binding (403).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 
 from django.http import HttpRequest, JsonResponse
 
+from hallboard import throttle
 from hallboard.display import errors
 from hallboard.display.ratelimit import limiter
 from hallboard.screens.binding import Binding, bind_device
@@ -53,6 +55,12 @@ def authenticate(request: HttpRequest, *fields: str) -> Screen | JsonResponse:
         logger.info("display refused: malformed device key path=%s", request.path)
         return errors.invalid_device_key()
 
+    address = throttle.request_address(request)
+    try:
+        throttle.check(throttle.Kind.DISPLAY, address)
+    except throttle.Throttled as exc:
+        return errors.error(429, "rate_limited", exc.detail, retry_after=exc.retry_after)
+
     digest = hash_token(token)
     retry_after = limiter().hit("display", digest[:32], device_key)
     if retry_after is not None:
@@ -68,6 +76,7 @@ def authenticate(request: HttpRequest, *fields: str) -> Screen | JsonResponse:
     screen = queryset.filter(token_hash=digest).first()
     if screen is None:
         logger.info("display refused: unknown or revoked token hash=%s…", digest[:8])
+        throttle.failed(throttle.Kind.DISPLAY, address)
         return errors.invalid_token()
 
     binding = bind_device(screen, device_key)

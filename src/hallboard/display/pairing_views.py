@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 import segno
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from hallboard import safejson
 from hallboard.display import errors
 from hallboard.display.auth import DEVICE_KEY
 from hallboard.display.ratelimit import limiter
@@ -20,6 +20,8 @@ from hallboard.screens import pairing
 # New codes per device key, and per client address (a school's screens often
 # share one address behind NAT, so that limit is higher).
 PAIR_START_LIMITS = {"pair-dk": "10/minute", "pair-ip": "60/minute"}
+#: A pairing request carries one device key: anything longer is not one.
+MAX_PAIR_BODY_BYTES = 1024
 
 
 def claim_url(code: str) -> str:
@@ -40,16 +42,18 @@ def _client_address(request: HttpRequest) -> str:
 @count_display_requests("pair")
 @require_POST
 def start_view(request: HttpRequest) -> HttpResponseBase:
+    if len(request.body) > MAX_PAIR_BODY_BYTES:
+        return errors.invalid_body(f"The body is over {MAX_PAIR_BODY_BYTES} bytes.")
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return errors.invalid_body("The body is not valid JSON.")
+        body = safejson.loads(request.body or b"{}")
+    except safejson.Rejected as exc:
+        return errors.invalid_body(exc.detail)
     device_key = (body.get("dk") if isinstance(body, dict) else None) or request.headers.get(
         "X-Device-Key", ""
     )
     if not device_key:
         return errors.missing_device_key()
-    if not DEVICE_KEY.fullmatch(device_key):
+    if not isinstance(device_key, str) or not DEVICE_KEY.fullmatch(device_key):
         return errors.invalid_device_key()
     for scope, value in (("pair-dk", device_key), ("pair-ip", _client_address(request))):
         retry_after = limiter(PAIR_START_LIMITS[scope]).hit(scope, value)

@@ -8,48 +8,78 @@ generic cell rate algorithm: one number per key and no background work.
 (``limits``' own in-memory storage rescans every key every 10 ms, which at ten
 thousand polling screens cost a sixth of a core.)
 
-If the storage fails (Redis down), requests are let through and the failure is
-logged and counted (``hallboard_ratelimit_storage_errors_total``): the
-limiter protects the server, it must never take screens dark. Refused
-requests are counted where they are answered (``rate_limited`` in
-``hallboard_display_refusals_total``).
+If the storage fails (Redis down, or frozen: every call is bounded by
+``REDIS_REQUEST_TIMEOUT_SECONDS`` without retries, ``hallboard.redisconn``),
+requests are let through and counted (``hallboard_ratelimit_storage_errors_total``):
+the limiter protects the server, it must never take screens dark. After a
+failure Redis is skipped (requests let through at once) until one check a
+couple of seconds later finds it answering again; one log line when it starts
+failing and one when it is back. Refused requests are counted where they are
+answered (``rate_limited`` in ``hallboard_display_refusals_total``).
+
+``test`` tells whether a hit would be allowed without recording one, ``reset``
+forgets a key: ``hallboard.throttle`` counts failed authentications with them.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
+from typing import cast
 
 from django.conf import settings
 from limits import RateLimitItem, parse, storage, strategies
 
+from hallboard import redisconn
 from hallboard.observability import metrics
-
-logger = logging.getLogger("hallboard.display.ratelimit")
+from hallboard.redisconn import BREAKER, Breaker
 
 
 class RateLimiter:
     """``hit(key)`` returns ``None`` when allowed, else the seconds to wait (≥ 1)."""
 
-    def __init__(self, rate: str, storage_uri: str) -> None:
+    def __init__(self, rate: str, storage_uri: str, breaker: Breaker = BREAKER) -> None:
         self.item: RateLimitItem = parse(rate)
-        self.storage = storage.storage_from_string(storage_uri)
+        self.storage = storage.storage_from_string(storage_uri, **redisconn.options())
         self.strategy = strategies.MovingWindowRateLimiter(self.storage)
+        self.breaker = breaker
+
+    def _guarded(self, check: Callable[[], int | None]) -> int | None:
+        """``check()`` on Redis; on failure (or while it is failing) let the request through."""
+
+        def fail_open() -> None:
+            metrics.ratelimit_storage_errors_total.inc()
+
+        return cast("int | None", self.breaker.call(check, fail_open))
 
     def hit(self, *key: str) -> int | None:
-        try:
+        def check() -> int | None:
             if self.strategy.hit(self.item, *key):
                 return None
             reset_at, _remaining = self.strategy.get_window_stats(self.item, *key)
-        except Exception:  # the limiter must never make a display request fail
-            metrics.ratelimit_storage_errors_total.inc()
-            logger.warning("rate limit storage failed; letting the request through", exc_info=True)
-            return None
-        return max(1, math.ceil(reset_at - time.time()))
+            return max(1, math.ceil(reset_at - time.time()))
+
+        return self._guarded(check)
+
+    def test(self, *key: str) -> int | None:
+        """Like ``hit`` (the seconds to wait, or None) without counting a hit."""
+
+        def check() -> int | None:
+            if self.strategy.test(self.item, *key):
+                return None
+            reset_at, _remaining = self.strategy.get_window_stats(self.item, *key)
+            return max(1, math.ceil(reset_at - time.time()))
+
+        return self._guarded(check)
+
+    def reset(self, *key: str) -> None:
+        def clear() -> None:
+            self.strategy.clear(self.item, *key)
+
+        self.breaker.call(clear, lambda: None)
 
 
 class MemoryLimiter:
@@ -83,6 +113,16 @@ class MemoryLimiter:
             if self._hits % 10_000 == 0:
                 self._forget_idle(now)
         return None
+
+    def test(self, *key: str) -> int | None:
+        now = self.clock()
+        with self._lock:
+            allowed_at = max(self._tat.get(key, now), now) + self.interval - self.period
+        return max(1, math.ceil(allowed_at - now)) if allowed_at > now else None
+
+    def reset(self, *key: str) -> None:
+        with self._lock:
+            self._tat.pop(key, None)
 
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, tat in self._tat.items() if tat <= now]:

@@ -6,7 +6,6 @@ Every answer, refusals included, is counted by endpoint and status code in
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from typing import Any
 
@@ -16,17 +15,14 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from hallboard.alerts.delivery import RECEIPT_STATES, record_receipt
+from hallboard.alerts.delivery import record_receipt
 from hallboard.display import errors, snapshot
 from hallboard.display.auth import authenticate
 from hallboard.observability.metrics import count_display_requests
+from hallboard.realtime.core import validation
 from hallboard.screens.models import Screen
 from hallboard.screens.status import heartbeat_is_news
 from hallboard.staff import frames
-
-MAX_HEARTBEAT_BYTES = 4096
-MAX_ACK_BYTES = 1024
-MAX_CLIENT_INFO_BYTES = 2048
 
 
 def ws_url(request: HttpRequest) -> str:
@@ -105,38 +101,20 @@ def status_view(request: HttpRequest) -> HttpResponseBase:
 
 
 def _parse_heartbeat(body: bytes) -> dict[str, Any] | str:
-    """The fields to store, or what is wrong with the body."""
-    if len(body) > MAX_HEARTBEAT_BYTES:
-        return f"The body is over {MAX_HEARTBEAT_BYTES} bytes."
+    """The fields to store, or what is wrong with the body (``validation``: the same
+    checks as a heartbeat on the socket)."""
     try:
-        data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return "The body is not valid JSON."
-    if not isinstance(data, dict):
-        return "The body must be a JSON object."
-    fields: dict[str, Any] = {"last_heartbeat_at": timezone.now()}
-    rev = data.get("rev")
-    if rev is not None:
-        if not isinstance(rev, int) or isinstance(rev, bool) or rev < 0:
-            return "rev must be a non-negative integer (the revision shown)."
-        fields["revision_shown"] = rev
-    mode = data.get("mode")
-    if mode is not None:
-        if mode not in (Screen.Mode.PUSH, Screen.Mode.POLL):
-            return 'mode must be "ws" or "poll".'
-        fields["connection_mode"] = mode
-    uptime = data.get("uptime_s")
-    if uptime is not None and (
-        not isinstance(uptime, int | float) or isinstance(uptime, bool) or uptime < 0
-    ):
-        return "uptime_s must be a non-negative number of seconds."
-    health = data.get("health", {})
-    if not isinstance(health, dict):
-        return "health must be a JSON object of client figures."
-    info = {"uptime_s": uptime, "health": health}
-    if len(json.dumps(info)) > MAX_CLIENT_INFO_BYTES:
-        return f"health is over {MAX_CLIENT_INFO_BYTES} bytes."
-    fields["client_info"] = info
+        beat = validation.heartbeat(validation.loads(body or b"{}"))
+    except validation.InvalidMessage as exc:
+        return exc.detail
+    fields: dict[str, Any] = {
+        "last_heartbeat_at": timezone.now(),
+        "client_info": beat.client_info,
+    }
+    if beat.rev is not None:
+        fields["revision_shown"] = beat.rev
+    if beat.mode is not None:
+        fields["connection_mode"] = beat.mode
     return fields
 
 
@@ -177,22 +155,13 @@ def heartbeat_view(request: HttpRequest) -> HttpResponseBase:
 
 
 def _parse_ack(body: bytes) -> tuple[int, str] | str:
-    """(alert id, state), or what is wrong with the body."""
-    if len(body) > MAX_ACK_BYTES:
-        return f"The body is over {MAX_ACK_BYTES} bytes."
+    """(alert id, state), or what is wrong with the body (``validation``: the same checks
+    as an alert ack on the socket)."""
     try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return "The body is not valid JSON."
-    if not isinstance(data, dict):
-        return 'The body must be a JSON object: {"alert": <id>, "state": "shown" | "cleared"}.'
-    alert = data.get("alert")
-    if not isinstance(alert, int) or isinstance(alert, bool) or alert < 1:
-        return "alert must be the id of the alert (a positive integer)."
-    state = data.get("state")
-    if state not in RECEIPT_STATES:
-        return 'state must be "shown" or "cleared".'
-    return alert, state
+        ack = validation.alert_ack(validation.loads(body or b"null"))
+    except validation.InvalidMessage as exc:
+        return exc.detail
+    return ack.alert, ack.state
 
 
 @csrf_exempt  # authenticated by the screen token, not by a cookie

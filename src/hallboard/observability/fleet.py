@@ -144,9 +144,9 @@ async def report_forever(
 
 def read(redis_url: str, *, now: float | None = None, fresh_for: float = FRESH_FOR) -> list[Report]:
     """The fresh reports in Redis (raises ``redis.RedisError`` when Redis cannot be read)."""
-    from hallboard.realtime.publish import redis_client
+    from hallboard import redisconn
 
-    client = redis_client(redis_url)
+    client = redisconn.client(redis_url)  # short timeouts, no retries: a web request waits
     now = time.time() if now is None else now
     fresh: list[Report] = []
     forgotten: list[bytes] = []

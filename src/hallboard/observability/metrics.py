@@ -87,6 +87,24 @@ gateway_messages_failed_total = Counter(
     "Frames dropped (slow or closing socket), by message type.",
     ["type"],
 )
+gateway_dropped_total = Counter(
+    "hallboard_gateway_dropped_total",
+    "Sockets dropped without a closing handshake, by reason (open_timeout, close_timeout, "
+    "ping_timeout, flood, buffer, error).",
+    ["reason"],
+)
+gateway_rows_rejected_total = Counter(
+    "hallboard_gateway_rows_rejected_total",
+    "Rows of a gateway batch the database refused (the rest of the batch was written), "
+    "by kind (heartbeat, delivered, ack, alert_ack, disconnect, auth).",
+    ["kind"],
+)
+gateway_db_deadlocks_total = Counter(
+    "hallboard_gateway_db_deadlocks_total",
+    "Gateway batches the database aborted as deadlocked (each retried), by batch "
+    "(authentication, write).",
+    ["batch"],
+)
 gateway_coalesced_total = Counter(
     "hallboard_gateway_coalesced_total",
     "Invalidations absorbed by coalescing (sent later as one trailing message).",
@@ -107,6 +125,15 @@ broker_connected = Gauge(
 broker_reconnects_total = Counter(
     "hallboard_broker_reconnects_total",
     "Times the gateway's broker connection was re-established (each followed by a resync).",
+)
+broker_resync_failures_total = Counter(
+    "hallboard_broker_resync_failures_total",
+    "Resyncs after a broker reconnect that failed (database away) and were retried.",
+)
+broker_callback_errors_total = Counter(
+    "hallboard_broker_callback_errors_total",
+    "Exceptions raised by the gateway's handling of a broker event (logged; the broker "
+    "keeps running).",
 )
 
 # --- any process ---------------------------------------------------------------------
@@ -145,6 +172,34 @@ ratelimit_storage_errors_total = Counter(
     "Rate-limit checks that failed on the storage (Redis down) and let the request through.",
 )
 
+database_up = Gauge(
+    "hallboard_database_up",
+    "1 while this process reaches its database, 0 while it fails fast (database outage; "
+    "hallboard.dbhealth).",
+    multiprocess_mode="livemin",
+)
+database_up.set(1)
+database_unavailable_total = Counter(
+    "hallboard_database_unavailable_total",
+    "Web requests answered 503 database_unavailable because the database did not answer.",
+)
+auth_failures_total = Counter(
+    "hallboard_auth_failures_total",
+    "Failed authentications, by kind (display token, socket token or ticket, API key, "
+    "admin login); counted per source address by hallboard.throttle.",
+    ["kind"],
+)
+auth_throttled_total = Counter(
+    "hallboard_auth_throttled_total",
+    "Authentication attempts refused because their source address failed too often, by kind.",
+    ["kind"],
+)
+idempotent_replays_total = Counter(
+    "hallboard_idempotent_replays_total",
+    "Management API writes answered from a stored response (a retry with the same "
+    "Idempotency-Key), instead of being carried out again.",
+)
+
 View = Callable[..., HttpResponseBase]
 
 
@@ -156,8 +211,11 @@ def count_display_requests(endpoint: str) -> Callable[[View], View]:
         def counted(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             try:
                 response = view(request, *args, **kwargs)
-            except Exception:
-                display_requests_total.labels(endpoint=endpoint, code="500").inc()
+            except Exception as exc:
+                from hallboard.dbhealth import is_unavailable
+
+                code = "503" if is_unavailable(exc) else "500"  # the answer it turns into
+                display_requests_total.labels(endpoint=endpoint, code=code).inc()
                 raise
             display_requests_total.labels(endpoint=endpoint, code=str(response.status_code)).inc()
             return response

@@ -14,7 +14,10 @@ is down (edits still work, push degrades to polling; docs/operations.md).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -54,9 +57,9 @@ def database(connection: BaseDatabaseWrapper | None = None) -> None:
 
 
 def redis(url: str) -> None:
-    from hallboard.realtime.publish import redis_client
+    from hallboard import redisconn
 
-    redis_client(url).ping()
+    redisconn.client(url).ping()
 
 
 def _outcome(future: Future[None], started: float, deadline: float) -> Check:
@@ -92,3 +95,52 @@ def checks(optional: frozenset[str] = frozenset()) -> tuple[bool, dict[str, Any]
         body["failing"] = failing
     body["checks"] = {name: r.as_json() for name, r in results.items()}
     return not failing, body
+
+
+# --- answered before Django's request cycle ----------------------------------------------
+
+#: Threads that only ever wait for readiness checks (never behind a web request).
+_probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz-probe")
+
+
+class Probes:
+    """ASGI layer: ``/healthz`` and ``/readyz`` answered beside Django, not through it.
+
+    Django runs every synchronous view in one thread per process: under load,
+    or while requests wait for an unreachable database, a probe queued behind
+    them would miss the load balancer's deadline. Here ``/healthz`` answers on
+    the event loop and ``/readyz`` runs its checks in threads of its own, so it
+    answers within ``READYZ_TIMEOUT_SECONDS`` whatever else the process does.
+    Same answers as the Django views (``hallboard.observability.views``).
+    """
+
+    PATHS = ("/healthz", "/readyz")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "").rstrip("/")
+        if (
+            scope["type"] != "http"
+            or path not in self.PATHS
+            or scope.get("method") not in ("GET", "HEAD")
+        ):
+            await self.app(scope, receive, send)
+            return
+        status, body = 200, b'{"status": "ok"}'
+        if path == "/readyz":
+            query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            optional = frozenset((query.get("optional") or [""])[0].split(",")) - {""}
+            loop = asyncio.get_running_loop()
+            ready, document = await loop.run_in_executor(_probe_pool, checks, optional)
+            status, body = (200 if ready else 503), json.dumps(document).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )

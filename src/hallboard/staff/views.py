@@ -198,7 +198,7 @@ def ws_ticket(request: HttpRequest) -> JsonResponse:
     school_ids = list(schools.values_list("pk", flat=True))
     if not school_ids:
         return _error(403, "forbidden", "You hold the screens right in none of these schools.")
-    ticket = tickets.issue(user, within=school_ids)
+    ticket = tickets.issue(user, within=school_ids, origin=tickets.origin_of(request))
     if len(ticket) > tickets.MAX_LENGTH:
         return _error(
             400,

@@ -9,13 +9,21 @@ Unlike broadcaster (see ENGINEERING.md): no unbounded queues (messages are
 handed straight to the hub), a listener crash is seen at once (state and
 metric), and the Redis broker reconnects with backoff and jitter, resubscribes
 and asks the gateway to resync its screens.
+
+Nothing the gateway's callbacks raise ends a broker: an exception handling one
+message is logged and counted (``Guarded``) and the next message is handled; a
+resync that fails (the database away) is retried with backoff until it succeeds.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+logger = logging.getLogger("hallboard.realtime.broker")
 
 #: This process's id on the wire. Events published here reach this process's
 #: gateway through the in-process bus at once (even with Redis down); the Redis
@@ -35,6 +43,12 @@ class Broker(Protocol):
     state: str
     #: How many times the connection was re-established.
     reconnects: int
+    #: Resyncs that failed and were retried.
+    resync_failures: int
+
+    @property
+    def callback_errors(self) -> int:
+        """Exceptions the message callback raised (caught, logged, counted)."""
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None: ...
 
@@ -48,6 +62,38 @@ class Broker(Protocol):
         trip; never raises for an outage (polling and the dashboards' re-reads cover it)."""
 
     async def close(self) -> None: ...
+
+
+class Guarded:
+    """The gateway's message callback, made safe for a broker to call: an exception is
+    counted and logged (one line per ``LOG_INTERVAL`` seconds however many there are),
+    never raised into the broker's reader."""
+
+    LOG_INTERVAL = 10.0
+
+    def __init__(self, on_message: OnMessage) -> None:
+        self.on_message = on_message
+        self.errors = 0
+        self._logged_at = -self.LOG_INTERVAL
+        self._unlogged = 0
+
+    def __call__(self, topic: str, data: bytes) -> None:
+        try:
+            self.on_message(topic, data)
+        except Exception as exc:
+            self.errors += 1
+            self._unlogged += 1
+            now = time.monotonic()
+            if now - self._logged_at >= self.LOG_INTERVAL:
+                logger.error(
+                    "handling a broker event on %s failed (%d such in %.0f s): %s: %s",
+                    topic,
+                    self._unlogged,
+                    self.LOG_INTERVAL,
+                    type(exc).__name__,
+                    str(exc)[:200],
+                )
+                self._logged_at, self._unlogged = now, 0
 
 
 def broker_for(url: str) -> Broker:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from hallboard.realtime.brokers import OnMessage, OnReconnect
+from hallboard.realtime.brokers import Guarded, OnMessage, OnReconnect
 
 
 class _Bus:
@@ -43,13 +43,18 @@ class MemoryBroker:
     def __init__(self) -> None:
         self.state = "connected"
         self.reconnects = 0
+        self.resync_failures = 0
         self.topics: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._on_message: OnMessage | None = None
+        self._on_message: Guarded | None = None
+
+    @property
+    def callback_errors(self) -> int:
+        return self._on_message.errors if self._on_message is not None else 0
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._loop = asyncio.get_running_loop()
-        self._on_message = on_message
+        self._on_message = on_message if isinstance(on_message, Guarded) else Guarded(on_message)
         BUS.attach(self)
 
     async def subscribe(self, *topics: str) -> None:

@@ -3,8 +3,16 @@
 Channel names are ``hallboard:<topic>``. When Redis goes away the broker is
 marked down, retries with exponential backoff and full jitter (redis-py's
 ``ExponentialWithJitterBackoff``), and once reconnected resubscribes every
-topic and awaits ``on_reconnect`` so the gateway resyncs its screens: whatever
-was published during the outage is then seen by every screen.
+topic and runs ``on_reconnect`` so the gateway resyncs its screens: whatever
+was published during the outage is then seen by every screen. The resync runs
+beside the subscription (messages keep arriving meanwhile) and, when it fails
+(the database may be away while Redis is back), is retried with the same
+backoff until it succeeds, or until the next reconnect starts a new one.
+
+Whatever fails in the loop that keeps the subscription, Redis's errors or any
+other, ends in "down", a reconnect with backoff, and a resync: ``state`` (the
+``hallboard_broker_connected`` metric) says "connected" only while a
+subscription is being read.
 
 The subscription is read by ``_Subscription``, an ``asyncio.Protocol`` that
 feeds hiredis' reply parser and hands every message to the gateway from
@@ -28,7 +36,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import parse_url
 from redis.exceptions import RedisError
 
-from hallboard.realtime.brokers import ORIGIN, OnMessage, OnReconnect
+from hallboard.realtime.brokers import ORIGIN, Guarded, OnMessage, OnReconnect
 from hallboard.realtime.brokers.memory import MemoryBroker
 
 logger = logging.getLogger("hallboard.realtime.broker")
@@ -112,22 +120,43 @@ class RedisBroker:
         self.health_interval = health_interval
         self.state = "connecting"
         self.reconnects = 0
+        self.resync_failures = 0
         self.topics: set[str] = set()
         self._backoff = ExponentialWithJitterBackoff(base=backoff_base, cap=backoff_cap)
         self._client: aioredis.Redis | None = None
         self._sub: _Subscription | None = None
         self._task: asyncio.Task[None] | None = None
-        self._on_message: OnMessage | None = None
+        self._resync: asyncio.Task[None] | None = None
+        self._closing = False
+        self._on_message: Guarded | None = None
         self._on_reconnect: OnReconnect | None = None
         self._connected = asyncio.Event()
         # Events published by this very process arrive through the in-process
         # bus, also while Redis is down; their Redis copies are skipped.
         self._local = MemoryBroker()
 
+    @property
+    def callback_errors(self) -> int:
+        return self._on_message.errors if self._on_message is not None else 0
+
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
-        self._on_message, self._on_reconnect = on_message, on_reconnect
-        await self._local.start(on_message, on_reconnect)
+        guarded = Guarded(on_message)  # one guard (and count) for Redis and the local bus
+        self._on_message, self._on_reconnect = guarded, on_reconnect
+        await self._local.start(guarded, on_reconnect)
+        self._start_task()
+
+    def _start_task(self) -> None:
         self._task = asyncio.create_task(self._run(), name="redis-broker")
+        self._task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """The loop only ends when cancelled; should it end otherwise, say so and restart."""
+        if task.cancelled() or self._closing:
+            return
+        self.state = "down"
+        self._connected.clear()
+        logger.error("redis broker loop ended unexpectedly (%r); restarting it", task.exception())
+        self._start_task()
 
     async def subscribe(self, *topics: str) -> None:
         self.topics.update(topics)
@@ -155,6 +184,8 @@ class RedisBroker:
             logger.warning("%d staff frames not published (pages re-read): %s", len(messages), exc)
 
     async def close(self) -> None:
+        self._closing = True
+        self._stop_resync()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -226,20 +257,62 @@ class RedisBroker:
                     logger.warning(
                         "redis broker reconnected after %d failures; resyncing", failures
                     )
-                    if self._on_reconnect is not None:
-                        await self._on_reconnect()
+                    self._start_resync()
                 first, failures = False, 0
                 await self._listen()
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # whatever it is: down, reconnect, resync
                 self._connected.clear()
+                self._stop_resync()
                 if self.state != "down":
-                    logger.error("redis broker lost: %s", exc)
+                    if isinstance(exc, RedisError | OSError | TimeoutError):
+                        logger.error("redis broker lost: %s", exc)
+                    else:
+                        logger.error(
+                            "redis broker lost: unexpected %s: %s", type(exc).__name__, exc
+                        )
                 self.state = "down"
                 await self._disconnect()
                 failures += 1
                 await asyncio.sleep(self._backoff.compute(failures))
+
+    def _start_resync(self) -> None:
+        self._stop_resync()
+        if self._on_reconnect is not None:
+            self._resync = asyncio.create_task(self._resync_until_done(), name="redis-resync")
+
+    def _stop_resync(self) -> None:
+        if self._resync is not None and not self._resync.done():
+            self._resync.cancel()
+        self._resync = None
+
+    async def _resync_until_done(self) -> None:
+        """Run the gateway's resync until it succeeds, with backoff (one line per failure)."""
+        assert self._on_reconnect is not None
+        attempt = 0
+        while True:
+            try:
+                await self._on_reconnect()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                self.resync_failures += 1
+                delay = self._backoff.compute(attempt)
+                logger.warning(
+                    "resync after the broker reconnect failed (attempt %d; again in %.1f s): "
+                    "%s: %s",
+                    attempt,
+                    delay,
+                    type(exc).__name__,
+                    (str(exc).strip().splitlines() or [""])[0][:200],
+                )
+                await asyncio.sleep(delay)
+            else:
+                if attempt:
+                    logger.info("resync done after %d failed attempts", attempt)
+                return
 
     async def _listen(self) -> None:
         """Until the subscription is lost: keep it alive with PINGs, drop it when silent."""

@@ -13,6 +13,10 @@ The data path, and which layer drives which step::
       → socket write (websockets.broadcast, encoded once)   gateway
       → display compares revisions, fetches the snapshot    docs/protocol.md
 
+What a client may send is checked here too, once for every transport:
+``messages`` (the socket's frames) and ``validation`` (heartbeats and
+acknowledgements to the database's limits, also used by the HTTP endpoints).
+
 Everything here is driven by method calls with an explicit ``now`` (monotonic
 seconds from an injected clock) and answers with data the adapter acts on, so
 it is tested synchronously with a fake clock.

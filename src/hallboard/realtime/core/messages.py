@@ -13,19 +13,34 @@ connection it goes to):
 
 Display → server: only ``ping``, ``heartbeat`` and ``ack`` (of a command, or of
 an alert shown or cleared). Staff (dashboard) sockets may only ``ping``.
-Anything else, malformed JSON, a non-object, or a frame over ``MAX_FRAME_BYTES``
-is a ``ProtocolError`` carrying the close code.
+Anything else, malformed JSON, a non-object, a value outside the database's
+limits (``validation``, shared with the HTTP endpoints) or a frame over
+``MAX_FRAME_BYTES`` is a ``ProtocolError`` carrying the close code.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from hallboard.realtime.core import validation
 from hallboard.realtime.core.close_codes import CloseCode
+from hallboard.realtime.core.validation import (
+    Ack,
+    AlertAck,
+    ClientMessage,
+    Heartbeat,
+    Ping,
+)
 
-MAX_FRAME_BYTES = 4096
+__all__ = ["Ack", "AlertAck", "ClientMessage", "Heartbeat", "Ping"]
+
+#: The largest frame (and message: fragments together) a client may send.
+MAX_FRAME_BYTES = validation.MAX_MESSAGE_BYTES
+#: Control frames (ping, pong) a client may send: a burst, then a rate per second. Browsers
+#: send none (they only answer the server's pings); libraries ping every 20 s or so.
+CONTROL_BURST = 10.0
+CONTROL_RATE = 1.0
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -70,87 +85,21 @@ class ProtocolError(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    rev: int | None
-    mode: str | None
-    uptime_s: float | None
-    health: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """The display ran command ``id``."""
-
-    id: int
-
-
-@dataclass(frozen=True, slots=True)
-class AlertAck:
-    """The display shows alert ``alert`` (``shown``) or took it off screen (``cleared``)."""
-
-    alert: int
-    state: str
-
-
-ClientMessage = Ping | Heartbeat | Ack | AlertAck
-
-
-def _non_negative_int(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ProtocolError(CloseCode.POLICY_VIOLATION, f"{name} must be a non-negative integer")
-    return value
-
-
 def parse(frame: str | bytes) -> ClientMessage:
-    """Parse one client frame, or raise ``ProtocolError`` with the close code to use."""
+    """Parse one client frame, or raise ``ProtocolError`` with the close code to use.
+
+    The checks are ``validation``'s, the same as the HTTP endpoints': a message
+    that is too big closes with 1009, anything else refused with 1008.
+    """
     if len(frame) > MAX_FRAME_BYTES:
         raise ProtocolError(CloseCode.MESSAGE_TOO_BIG, f"frame over {MAX_FRAME_BYTES} bytes")
     if isinstance(frame, bytes):
         raise ProtocolError(CloseCode.POLICY_VIOLATION, "binary frames are not accepted")
     try:
-        data = json.loads(frame)
-    except ValueError:
-        raise ProtocolError(CloseCode.POLICY_VIOLATION, "malformed JSON") from None
-    if not isinstance(data, dict):
-        raise ProtocolError(CloseCode.POLICY_VIOLATION, "a message is a JSON object")
-    kind = data.get("type")
-    if kind == "ping":
-        return Ping()
-    if kind == "heartbeat":
-        mode = data.get("mode")
-        if mode is not None and mode not in ("ws", "poll"):
-            raise ProtocolError(CloseCode.POLICY_VIOLATION, 'mode must be "ws" or "poll"')
-        uptime = data.get("uptime_s")
-        if uptime is not None and (
-            not isinstance(uptime, int | float) or isinstance(uptime, bool) or uptime < 0
-        ):
-            raise ProtocolError(CloseCode.POLICY_VIOLATION, "uptime_s must be a number >= 0")
-        health = data.get("health", {})
-        if not isinstance(health, dict):
-            raise ProtocolError(CloseCode.POLICY_VIOLATION, "health must be an object")
-        return Heartbeat(_non_negative_int(data.get("rev"), "rev"), mode, uptime, health)
-    if kind == "ack":
-        alert_id = _non_negative_int(data.get("alert"), "alert")
-        if alert_id is not None:
-            state = data.get("state")
-            if state not in ("shown", "cleared"):
-                raise ProtocolError(
-                    CloseCode.POLICY_VIOLATION, 'state must be "shown" or "cleared"'
-                )
-            return AlertAck(alert_id, state)
-        ack_id = _non_negative_int(data.get("id"), "id")
-        if ack_id is None:
-            raise ProtocolError(CloseCode.POLICY_VIOLATION, "ack needs an id or an alert")
-        return Ack(ack_id)
-    raise ProtocolError(CloseCode.POLICY_VIOLATION, f"message type {kind!r} is not allowed")
+        return validation.client_message(validation.loads(frame))
+    except validation.InvalidMessage as exc:
+        code = CloseCode.MESSAGE_TOO_BIG if exc.too_big else CloseCode.POLICY_VIOLATION
+        raise ProtocolError(code, exc.detail) from None
 
 
 def parse_staff(frame: str | bytes) -> Ping:

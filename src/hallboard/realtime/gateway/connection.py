@@ -13,8 +13,21 @@ Life of a socket (``Phase``)::
 
     HANDSHAKE ── request parsed ──► PENDING ── accepted ──► OPEN ── close sent ──► CLOSING
         │  (HTTP answer: health,          │ (auth in a      │                        │
-        │   metrics, errors) ──► CLOSED   │  batch, thread) └── peer closes ─────────┤
+        │   metrics, errors) ──► CLOSING  │  batch, thread) └── peer closes ─────────┤
         └─────────────────────────────────┴── refused: 101 + close frame ──► CLOSING ┴─► CLOSED
+
+What one socket may cost, whatever its peer does (docs/realtime.md, "Limits"):
+
+- HANDSHAKE: ``MAX_REQUEST_BYTES`` (8 KiB) of request, in one read or many (414 or
+  431 past it), within ``open_timeout``; PENDING: ``_MAX_EARLY_BYTES`` read ahead.
+- OPEN: frames and messages of at most 4 KiB; messages and control frames (ping,
+  pong) each rate-limited (1008 past it); pongs are answered only while open.
+- CLOSING (a close sent or received, a refusal, an HTTP answer): nothing is
+  answered any more; ``CLOSING_BYTES`` (``LINGER_BYTES`` after an HTTP error) are
+  read and discarded, then the socket is dropped; it is dropped anyway
+  ``close_timeout`` after closing began, whatever the peer sends meanwhile.
+- Every phase: the bytes written and not yet read by the peer stay under
+  ``GatewayOptions.max_write_buffer``, else the socket is dropped.
 """
 
 from __future__ import annotations
@@ -29,18 +42,23 @@ from websockets.protocol import SEND_EOF, Protocol, Side, State
 
 from hallboard.realtime.core import messages
 from hallboard.realtime.core.close_codes import CloseCode
+from hallboard.realtime.core.messages import InboundLimit
 from hallboard.realtime.gateway.handshake import HandshakeError, RequestReader, http_response
 
 if TYPE_CHECKING:
-    from hallboard.realtime.core.messages import InboundLimit
     from hallboard.realtime.gateway.server import Gateway
 
 # websockets logs every closed connection at INFO: noise at tens of thousands of
 # sockets. The gateway logs what matters (refusals, policy closes) itself.
 _ws_logger = logging.getLogger("hallboard.realtime.ws")
 _ws_logger.setLevel(logging.WARNING)
+logger = logging.getLogger("hallboard.realtime.gateway")
 #: Bytes a client may send before its socket is accepted (it should send none).
 _MAX_EARLY_BYTES = 4096
+#: Bytes a closing socket may still send (its close frame; a message it sent meanwhile).
+CLOSING_BYTES = 2 * messages.MAX_FRAME_BYTES
+#: Bytes read and discarded after answering a request that was not read to its end.
+LINGER_BYTES = 256 * 1024
 
 
 class Phase(enum.IntEnum):
@@ -82,11 +100,16 @@ class Socket(asyncio.Protocol):
 
     __slots__ = (
         "close_code",
+        "closing_at",
+        "closing_bytes",
+        "control",
         "early",
+        "fragments",
         "gateway",
         "inbound",
         "kind",
         "last_seen",
+        "lingering",
         "live",
         "opened_at",
         "phase",
@@ -112,9 +135,17 @@ class Socket(asyncio.Protocol):
         self.school_id = 0
         self.user_id = 0
         self.inbound: InboundLimit | None = None
+        #: Control frames (ping, pong) the peer may send; made at its first one.
+        self.control: InboundLimit | None = None
+        #: A text message arriving in fragments (at most MAX_FRAME_BYTES in all).
+        self.fragments: list[bytes] | None = None
         self.rev_shown: int | None = None
         self.opened_at = self.last_seen = gateway.clock()
         self.ping_sent_at: float | None = None
+        #: When the closing handshake (or the HTTP answer) started: the fixed deadline's start.
+        self.closing_at: float | None = None
+        self.closing_bytes = 0
+        self.lingering = False  # answered an unread request; discarding until the peer closes
         self.close_code: int | None = None
         self.live = False  # opened and counted as such (metrics)
 
@@ -129,17 +160,37 @@ class Socket(asyncio.Protocol):
         self.gateway.socket_made(self)
 
     def data_received(self, data: bytes) -> None:
-        self.last_seen = self.gateway.clock()
-        self.ping_sent_at = None
+        try:
+            self._data_received(data)
+        except Exception as exc:  # a bug must cost this socket only, in one line
+            logger.error(
+                "%r dropped: %s while reading it: %s", self, type(exc).__name__, str(exc)[:200]
+            )
+            self.drop("error")
+
+    def _data_received(self, data: bytes) -> None:
         phase = self.phase
-        if phase >= Phase.OPEN:
+        if phase == Phase.OPEN:
+            # Only an open socket's traffic counts as a sign of life (keepalive); the
+            # deadlines of handshakes and closing handshakes are fixed.
+            self.last_seen = self.gateway.clock()
+            self.ping_sent_at = None
             self._receive_frames(data)
         elif phase == Phase.HANDSHAKE:
             self._receive_request(data)
-        else:  # PENDING: a client should wait for the 101; keep a little, refuse a flood
+        elif phase == Phase.PENDING:
+            # A client should wait for the 101; keep a little, refuse a flood.
             self.early += data
             if len(self.early) > _MAX_EARLY_BYTES:
-                self.abort()
+                self.drop("flood")
+        else:
+            # CLOSING: only the peer's close frame (or EOF) is awaited; whatever else
+            # it sends is discarded unanswered, within a budget, until closing_at's deadline.
+            self.closing_bytes += len(data)
+            if self.closing_bytes > (LINGER_BYTES if self.lingering else CLOSING_BYTES):
+                self.drop("flood")
+            elif self.ws is not None and not self.lingering:
+                self._receive_frames(data)
 
     def eof_received(self) -> bool | None:
         if self.ws is not None and self.phase >= Phase.OPEN:
@@ -158,6 +209,7 @@ class Socket(asyncio.Protocol):
             self.ws.parser = None  # type: ignore[assignment]  # the generator goes, and its frame
             self.ws = None
         self.reader = None
+        self.fragments = None
 
     def pause_writing(self) -> None:
         self.gateway.hub.congested(self, self.gateway.clock())
@@ -173,7 +225,10 @@ class Socket(asyncio.Protocol):
         try:
             request = self.reader.feed(data)
         except HandshakeError as exc:
-            self.respond(exc.status, exc.detail.encode() + b"\n")
+            logger.info("HTTP request refused with %d: %s", exc.status, exc.detail)
+            # The request was not read to its end: keep reading (and discarding) after
+            # the answer, so closing does not reset the connection before the client has it.
+            self.respond(exc.status, exc.detail.encode() + b"\n", linger=True)
             return
         if request is None:
             return
@@ -181,19 +236,34 @@ class Socket(asyncio.Protocol):
         self.phase = Phase.PENDING
         self.gateway.request_received(self, request)
 
-    def respond(self, status: int, body: bytes, **kwargs: Any) -> None:
-        """Answer with plain HTTP and close (errors, health checks, metrics)."""
-        if self.transport is not None and self.phase < Phase.OPEN:
-            self.transport.write(http_response(status, body, **kwargs))
-            self.transport.close()
-        self.phase = Phase.CLOSING
+    def peer(self) -> Any:
+        """The remote address (``peername``), for the failed-authentication throttle."""
+        return self.transport.get_extra_info("peername") if self.transport is not None else None
+
+    def respond(self, status: int, body: bytes, *, linger: bool = False, **kwargs: Any) -> None:
+        """Answer with plain HTTP and close (errors, health checks, metrics).
+
+        ``linger``: the client may still be sending (a request over the limit): shut
+        down our side only and discard what still arrives, up to ``LINGER_BYTES``
+        and the close timeout, as web servers do ("lingering close").
+        """
+        transport = self.transport
+        if transport is not None and self.phase < Phase.OPEN:
+            transport.write(http_response(status, body, **kwargs))
+            if linger and transport.can_write_eof():
+                transport.write_eof()
+                self.lingering = True
+            else:
+                transport.close()
+        self._closing()
 
     def open(self, handshake: bytes, frames: list[bytes]) -> None:
         """Complete the handshake and write the first frames, in one write."""
         if self.phase != Phase.PENDING or self.transport is None:
             return
         self.phase = Phase.OPEN
-        self.transport.write(handshake + b"".join(frames))
+        if not self._send(handshake + b"".join(frames)):
+            return
         if self.early:
             early, self.early = self.early, b""
             self._receive_frames(early)
@@ -203,8 +273,9 @@ class Socket(asyncio.Protocol):
         if self.phase != Phase.PENDING or self.transport is None:
             return
         self.phase = Phase.OPEN
-        self.transport.write(handshake)
-        self.close(code, reason)
+        self.early = b""  # never read: the socket is refused
+        if self._send(handshake):
+            self.close(code, reason)
 
     def _protocol(self) -> Protocol:
         # Made on first use: most sockets stay silent for long stretches and a
@@ -219,14 +290,42 @@ class Socket(asyncio.Protocol):
     def _receive_frames(self, data: bytes) -> None:
         ws = self._protocol()
         ws.receive_data(data)
+        flood = False
         for event in ws.events_received():
-            if not isinstance(event, Frame) or self.phase != Phase.OPEN:
+            if not isinstance(event, Frame):
                 continue
-            if event.opcode is Opcode.TEXT:
-                self.gateway.text_received(self, bytes(event.data))
-            elif event.opcode is Opcode.BINARY:
-                self.close(CloseCode.POLICY_VIOLATION, "binary frames are not accepted")
-            # PING is answered by the protocol; PONG and CLOSE need nothing more here
+            opcode = event.opcode
+            if opcode is Opcode.PING or opcode is Opcode.PONG:
+                flood = not self._control_allowed() or flood
+            elif self.phase != Phase.OPEN or flood:
+                continue
+            elif opcode is Opcode.TEXT:
+                if event.fin:
+                    self.gateway.text_received(self, bytes(event.data))
+                else:
+                    # websockets holds the fragments together to max_size (1009 past it).
+                    self.fragments = [bytes(event.data)]
+            elif opcode is Opcode.CONT:
+                if self.fragments is not None:
+                    self.fragments.append(bytes(event.data))
+                    if event.fin:
+                        text, self.fragments = b"".join(self.fragments), None
+                        self.gateway.text_received(self, text)
+            elif opcode is Opcode.BINARY:
+                self.gateway.close(
+                    self, CloseCode.POLICY_VIOLATION, "binary frames are not accepted"
+                )
+            # CLOSE needs nothing more here: the protocol answers it (below)
+        if flood:
+            # Unanswered: the pongs of this read are dropped, the socket closed (or,
+            # already closing, dropped).
+            self._flush_protocol(pongs=False)
+            if self.phase == Phase.OPEN:
+                logger.info("%r sent too many control frames; closing", self)
+                self.gateway.close(self, CloseCode.POLICY_VIOLATION, "too many control frames")
+            else:
+                self.drop("flood")
+            return
         if self.phase == Phase.OPEN and ws.state is not State.OPEN:
             # The protocol failed the connection (frame over max_size, bad framing)
             # or the peer started the closing handshake.
@@ -234,43 +333,87 @@ class Socket(asyncio.Protocol):
             if sent is not None and ws.close_rcvd is None:
                 self.close_code = int(sent.code)
                 self.gateway.count_close(int(sent.code))
-            self.phase = Phase.CLOSING
-            self.gateway.socket_closing(self)
+            self._closing()
         self._flush_protocol()
 
-    def _flush_protocol(self) -> None:
+    def _control_allowed(self) -> bool:
+        now = self.gateway.clock()
+        if self.control is None:
+            self.control = InboundLimit(now, messages.CONTROL_RATE, messages.CONTROL_BURST)
+        return self.control.allow(now)
+
+    def _flush_protocol(self, *, pongs: bool = True) -> None:
+        """Write what websockets' protocol has to send: close frames, EOF, and pongs while
+        the socket is open (never while closing: a closing peer gets no answers)."""
         ws, transport = self.ws, self.transport
         if ws is None or transport is None:
             return
+        pongs = pongs and self.phase == Phase.OPEN
         for chunk in ws.data_to_send():
             if chunk is SEND_EOF or chunk == b"":
                 transport.close()  # a server closes the TCP connection first
                 return
-            transport.write(chunk)
+            if not pongs and chunk[0] & 0x0F == Opcode.PONG.value:
+                continue
+            if not self._send(chunk):
+                return
+
+    def _send(self, data: bytes) -> bool:
+        """Write ``data`` unless the peer left more than ``max_write_buffer`` bytes unread:
+        then it is dropped (the bound on what any socket costs, in any phase)."""
+        transport = self.transport
+        if transport is None:
+            return False
+        if transport.get_write_buffer_size() + len(data) > self.gateway.options.max_write_buffer:
+            self.drop("buffer")
+            return False
+        transport.write(data)
+        return True
 
     def write(self, frame: bytes) -> bool:
         """Write an encoded frame (only while open); whether it was written."""
-        if self.phase == Phase.OPEN and self.transport is not None:
-            self.transport.write(frame)
-            return True
+        if self.phase == Phase.OPEN:
+            return self._send(frame)
         return False
 
     def ping(self, now: float) -> None:
         if self.phase == Phase.OPEN and self.transport is not None:
             self.ping_sent_at = now
-            self.transport.write(PING_FRAME)
+            self._send(PING_FRAME)
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Start the closing handshake with ``code``; the peer answers, then TCP closes."""
+    def close(self, code: int, reason: str = "") -> bool:
+        """Start the closing handshake with ``code``; the peer answers, then TCP closes.
+
+        Whether a close frame with ``code`` was sent: not when the socket is no longer
+        open, nor when the closing handshake has begun already (the peer's close frame
+        came in the same read as the message that made us close)."""
         if self.phase != Phase.OPEN:
-            return
-        self.close_code = code
-        self._protocol().send_close(code, reason)
-        self.phase = Phase.CLOSING
-        self.gateway.socket_closing(self)
+            return False
+        ws = self._protocol()
+        sent = ws.state is State.OPEN
+        if sent:
+            self.close_code = code
+            ws.send_close(code, reason)
+        self._closing()
         self._flush_protocol()
+        return sent
+
+    def _closing(self) -> None:
+        self.phase = Phase.CLOSING
+        self.fragments = None
+        if self.closing_at is None:
+            self.closing_at = self.gateway.clock()
+            self.gateway.socket_closing(self)
+
+    def drop(self, reason: str) -> None:
+        """Drop the TCP connection now, counted and logged (once) by ``reason``."""
+        if self.transport is None or self.phase == Phase.CLOSED:
+            return
+        self.gateway.dropped(self, reason)
+        self.phase = Phase.CLOSED  # connection_lost follows; nothing more is read or written
+        self.transport.abort()
 
     def abort(self) -> None:
-        """Drop the TCP connection now (dead peer, timeout, flood)."""
+        """Drop the TCP connection now (dead peer, timeout, flood, shutdown)."""
         if self.transport is not None:
             self.transport.abort()

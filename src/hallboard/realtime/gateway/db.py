@@ -6,6 +6,22 @@ tens of thousands (one query looks up a whole batch of tokens; one UPDATE marks
 a whole batch connected). ``run_db`` runs a function in the gateway's thread
 pool and gives the connection back afterwards (to the pool on PostgreSQL),
 like Channels' ``database_sync_to_async``.
+
+No peer may cost another anything, so a batch is written with three rules:
+
+- **Locks in one order.** A batch transaction first locks every screen row it
+  will change, in id order (``SELECT ... ORDER BY id FOR NO KEY UPDATE``), then
+  the commands, in id order. Admission and write batches of any number of
+  replicas (one screen may have sockets on several) then never deadlock.
+- **A deadlock is retried** (``DEADLOCK_ATTEMPTS`` times, after a short random
+  pause) and logged as a deadlock; one that persists fails the batch like an
+  unavailable database.
+- **One bad row costs only itself.** When the database refuses a batch for
+  what is in it (a value out of range, a constraint), the batch is written
+  again one row at a time (each in a savepoint): the rows the database refuses
+  are reported (``Written.rejected``, ``Refused.rejected``), everything else is
+  written. An unavailable database fails the whole batch at once instead:
+  trying it row by row would only wait longer for the same answer.
 """
 
 from __future__ import annotations
@@ -13,19 +29,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from functools import partial
+from typing import Any, Literal, ParamSpec, TypeVar
 
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from hallboard.alerts.delivery import record_receipt, top_alerts
 from hallboard.dbconn import give_back
-from hallboard.display.auth import DEVICE_KEY
+from hallboard.display.auth import DEVICE_KEY, MAX_TOKEN_LENGTH
 from hallboard.display.flags import push_enabled_for
+from hallboard.observability import metrics
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.messages import Heartbeat
 from hallboard.schools.models import School
@@ -42,6 +62,93 @@ T = TypeVar("T")
 COMMAND_TTL = dt.timedelta(minutes=10)
 #: Close codes worth recording on the screen for the dashboard (its own fault or setting).
 RECORDED_REFUSALS = frozenset({CloseCode.SCREEN_BOUND, CloseCode.PUSH_DISABLED})
+#: Times a deadlocked batch is tried in all, and the longest pause before a retry (s).
+DEADLOCK_ATTEMPTS = 4
+DEADLOCK_PAUSE = 0.05
+#: SQLSTATEs after which the same transaction may simply be run again.
+_RETRYABLE = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+Failure = Literal["deadlock", "unavailable", "row"]
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    cause = exc.__cause__ or exc
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return str(state) if state else None
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """What a batch's exception means: a ``deadlock`` (run it again), the database
+    ``unavailable`` (fail the batch), a ``row`` the database refuses for its values
+    (write row by row), or None: not the database's (a bug: raised as it is)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "deadlock" if _sqlstate(exc) in _RETRYABLE else "unavailable"
+    if isinstance(exc, DatabaseError | ValueError | OverflowError | TypeError):
+        # DataError, IntegrityError...; ValueError and OverflowError come from the
+        # driver's adaptation of a value (SQLite: an integer over 64 bits).
+        return "row"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the log: what kind of failure, and the database's first line."""
+    kind = classify(exc)
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    if kind == "deadlock":
+        return f"deadlock detected ({type(exc).__name__}: {first})"
+    if kind == "unavailable":
+        return f"database unavailable ({type(exc).__name__}: {first})"
+    return f"{type(exc).__name__}: {first}"
+
+
+def retrying_deadlocks(what: str, func: Callable[[], T]) -> T:
+    """Run ``func`` (one transaction) again after a deadlock, up to DEADLOCK_ATTEMPTS in all."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return func()
+        except DatabaseError as exc:
+            if classify(exc) != "deadlock":
+                raise
+            metrics.gateway_db_deadlocks_total.labels(batch=what).inc()
+            if attempt == DEADLOCK_ATTEMPTS:
+                logger.warning(
+                    "%s batch: %s; gave up after %d attempts", what, describe(exc), attempt
+                )
+                raise
+            logger.warning(
+                "%s batch: %s; retrying (attempt %d of %d)",
+                what,
+                describe(exc),
+                attempt + 1,
+                DEADLOCK_ATTEMPTS,
+            )
+            time.sleep(random.uniform(0.2, 1.0) * DEADLOCK_PAUSE * attempt)  # noqa: S311
+    raise AssertionError("unreachable")
+
+
+def lock_screens(screen_ids: Iterable[int]) -> None:
+    """Lock these screens' rows for this transaction, in id order (PostgreSQL; a no-op on
+    SQLite, which locks the whole database). Every batch that changes screens takes its
+    locks this way first, so no two batches wait for each other in a cycle."""
+    ids = sorted(set(screen_ids))
+    if ids:
+        list(
+            Screen.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .select_for_update(no_key=True)
+            .values_list("pk", flat=True)
+        )
+
+
+def _lock_commands(command_ids: Iterable[int]) -> None:
+    ids = sorted(set(command_ids))
+    if ids:
+        list(
+            Command.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .select_for_update(no_key=True)
+            .values_list("pk", flat=True)
+        )
 
 
 def _fresh_connection(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -70,10 +177,18 @@ class Refused:
     code: CloseCode
     screen_id: int | None = None
     school_id: int | None = None
+    #: The database refused this request's rows (why): the others of its batch were served.
+    rejected: str | None = None
+
+
+def token_well_formed(token: str) -> bool:
+    """A token some screen could have: visible ASCII (no NUL), at most MAX_TOKEN_LENGTH.
+    Any other is refused with 4401 without a lookup."""
+    return 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii() and token.isprintable()
 
 
 def _valid(token: str, device_key: str) -> bool:
-    return bool(token) and len(token) <= 256 and DEVICE_KEY.fullmatch(device_key) is not None
+    return token_well_formed(token) and DEVICE_KEY.fullmatch(device_key) is not None
 
 
 def authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refused]:
@@ -81,10 +196,32 @@ def authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refuse
 
     One query for the tokens, binding for unbound screens, one UPDATE marking
     the accepted screens connected, one recording refusals, one for alerts and
-    one for pending commands.
+    one for pending commands; in one transaction, screens locked in id order.
+    A request whose rows the database refuses is refused with 1013 on its own
+    (``Refused.rejected``); the others of its batch are served all the same.
     """
-    with transaction.atomic():  # one commit for the whole batch (bindings, marks)
-        return _authenticate_many(requests)
+
+    def batch(part: list[tuple[str, str]]) -> list[Accepted | Refused]:
+        def run() -> list[Accepted | Refused]:
+            with transaction.atomic():  # one commit for the whole batch (bindings, marks)
+                return _authenticate_many(part)
+
+        return retrying_deadlocks("authentication", run)
+
+    try:
+        return batch(requests)
+    except Exception as exc:
+        if classify(exc) != "row":
+            raise
+    results: list[Accepted | Refused] = []
+    for request in requests:
+        try:
+            results += batch([request])
+        except Exception as exc:
+            if classify(exc) != "row":
+                raise
+            results.append(Refused(CloseCode.TRY_AGAIN_LATER, rejected=describe(exc)))
+    return results
 
 
 @dataclass(slots=True)
@@ -132,12 +269,16 @@ def _authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refus
     hashes = [hash_token(token) if _valid(token, dk) else None for token, dk in requests]
     rows = _rows({h for h in hashes if h is not None})
     flags = PushSettings.current()
+    lock_screens(row.screen_id for row in rows.values())
     results: list[Accepted | Refused] = []
     refused: dict[CloseCode, list[int]] = defaultdict(list)
     accepted: list[_Row] = []
     for (_, device_key), digest in zip(requests, hashes, strict=True):
-        if digest is None:
-            results.append(Refused(CloseCode.POLICY_VIOLATION))
+        if digest is None:  # the gateway checks this before; never looked up
+            malformed_key = DEVICE_KEY.fullmatch(device_key) is None
+            results.append(
+                Refused(CloseCode.MISSING_PARAMETERS if malformed_key else CloseCode.INVALID_TOKEN)
+            )
             continue
         row = rows.get(digest)
         if row is None:
@@ -224,10 +365,21 @@ class Writes:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A row of a write batch the database refused: its kind (a metric label), what it
+    was (for the log line) and the database's error."""
+
+    kind: str
+    what: str
+    error: str
+
+
 @dataclass(slots=True)
 class Written:
     acknowledged: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 def _command_info(c: Command, status: str, at: dt.datetime) -> dict[str, Any]:
@@ -241,66 +393,139 @@ def _command_info(c: Command, status: str, at: dt.datetime) -> dict[str, Any]:
     }
 
 
+def _screens_of(batch: Writes) -> set[int]:
+    return {
+        *batch.heartbeats,
+        *batch.disconnected,
+        *(screen_id for screen_id, _ in batch.acks),
+        *(screen_id for screen_id, _, _ in batch.alert_acks),
+    }
+
+
+def _lock(batch: Writes) -> None:
+    lock_screens(_screens_of(batch))
+    _lock_commands([*batch.delivered, *(command_id for _, command_id in batch.acks)])
+
+
 def write(batch: Writes) -> Written:
-    """Apply heartbeats, deliveries, acknowledgements and disconnects in one transaction."""
+    """Apply heartbeats, deliveries, acknowledgements and disconnects in one transaction;
+    if the database refuses the batch for a row in it, again row by row (module docstring)."""
+
+    def whole() -> Written:
+        out = Written()
+        with transaction.atomic():
+            _lock(batch)
+            now = timezone.now()
+            if batch.heartbeats:
+                _write_heartbeats(batch.heartbeats, batch.heartbeat_at)
+            if batch.delivered:
+                _mark_delivered(batch.delivered, now, out)
+            for screen_id, command_id in batch.acks:
+                _acknowledge(screen_id, command_id, now, out)
+            for screen_id, alert_id, state in batch.alert_acks:
+                _receipt(screen_id, alert_id, state)
+            if batch.disconnected:
+                _mark_polling(batch.disconnected)
+        return out
+
+    try:
+        return retrying_deadlocks("write", whole)
+    except Exception as exc:
+        if classify(exc) != "row":
+            raise
+    return retrying_deadlocks("write", partial(_write_rows, batch))
+
+
+def _write_rows(batch: Writes) -> Written:
     out = Written()
     now = timezone.now()
+    rows: list[tuple[str, str, Callable[[], object]]] = []
+    for screen_id, hb in batch.heartbeats.items():
+        what = f"the heartbeat of screen {screen_id}"
+        rows.append(
+            ("heartbeat", what, partial(_write_heartbeats, {screen_id: hb}, batch.heartbeat_at))
+        )
+    for command_id in sorted(batch.delivered):
+        what = f"the delivery of command {command_id}"
+        rows.append(("delivered", what, partial(_mark_delivered, {command_id}, now, out)))
+    for screen_id, command_id in batch.acks:
+        what = f"screen {screen_id}'s ack of command {command_id}"
+        rows.append(("ack", what, partial(_acknowledge, screen_id, command_id, now, out)))
+    for screen_id, alert_id, state in batch.alert_acks:
+        what = f"screen {screen_id}'s ack ({state}) of alert {alert_id}"
+        rows.append(("alert_ack", what, partial(_receipt, screen_id, alert_id, state)))
+    for screen_id, at in batch.disconnected.items():
+        what = f"the disconnect of screen {screen_id}"
+        rows.append(("disconnect", what, partial(_mark_polling, {screen_id: at})))
     with transaction.atomic():
-        if batch.heartbeats:
-            _write_heartbeats(batch)
-        if batch.delivered:
-            pending = list(
-                Command.objects.select_related("screen").filter(
-                    pk__in=batch.delivered, status=Command.Status.PENDING
-                )
-            )
-            Command.objects.filter(pk__in=[c.pk for c in pending]).update(
-                status=Command.Status.DELIVERED, delivered_at=now
-            )
-            out.delivered = [_command_info(c, "delivered", now) for c in pending]
-        for screen_id, command_id in batch.acks:
-            # Only a screen's own commands can be acknowledged by it.
-            command = (
-                Command.objects.select_related("screen")
-                .filter(pk=command_id, screen_id=screen_id)
-                .exclude(status=Command.Status.ACKNOWLEDGED)
-                .first()
-            )
-            if command is None:
-                continue
-            Command.objects.filter(pk=command.pk).update(
-                status=Command.Status.ACKNOWLEDGED, acknowledged_at=now
-            )
-            out.acknowledged.append(_command_info(command, "acknowledged", now))
-        for screen_id, alert_id, state in batch.alert_acks:
-            # Stored once per state; out of scope (another school's alert) is
-            # logged, not fatal: a display bug must not cost its push channel.
-            if record_receipt(screen_id, alert_id, state, "ws") is None:
-                logger.info(
-                    "screen %s acknowledged alert %s outside its scope", screen_id, alert_id
-                )
-        if batch.disconnected:
-            # Unless the screen has connected again since (here or on another
-            # replica: its connect stamps a later heartbeat), it now hears of
-            # changes by polling. The batch's earliest disconnect is the bound,
-            # so a reconnect is never overwritten.
-            Screen.objects.filter(
-                pk__in=list(batch.disconnected),
-                connection_mode=Screen.Mode.PUSH,
-                last_heartbeat_at__lte=min(batch.disconnected.values()),
-            ).update(connection_mode=Screen.Mode.POLL)
+        _lock(batch)
+        for kind, what, apply in rows:
+            try:
+                with transaction.atomic():  # a savepoint: a refused row rolls back alone
+                    apply()
+            except Exception as exc:
+                if classify(exc) != "row":
+                    raise
+                out.rejected.append(Rejected(kind, what, describe(exc)))
     return out
 
 
-def _write_heartbeats(batch: Writes) -> None:
+def _mark_delivered(command_ids: Iterable[int], now: dt.datetime, out: Written) -> None:
+    pending = list(
+        Command.objects.select_related("screen").filter(
+            pk__in=list(command_ids), status=Command.Status.PENDING
+        )
+    )
+    Command.objects.filter(pk__in=[c.pk for c in pending]).update(
+        status=Command.Status.DELIVERED, delivered_at=now
+    )
+    out.delivered += [_command_info(c, "delivered", now) for c in pending]
+
+
+def _acknowledge(screen_id: int, command_id: int, now: dt.datetime, out: Written) -> None:
+    # Only a screen's own commands can be acknowledged by it.
+    command = (
+        Command.objects.select_related("screen")
+        .filter(pk=command_id, screen_id=screen_id)
+        .exclude(status=Command.Status.ACKNOWLEDGED)
+        .first()
+    )
+    if command is None:
+        return
+    Command.objects.filter(pk=command.pk).update(
+        status=Command.Status.ACKNOWLEDGED, acknowledged_at=now
+    )
+    out.acknowledged.append(_command_info(command, "acknowledged", now))
+
+
+def _receipt(screen_id: int, alert_id: int, state: str) -> None:
+    # Stored once per state; out of scope (another school's alert) is
+    # logged, not fatal: a display bug must not cost its push channel.
+    if record_receipt(screen_id, alert_id, state, "ws") is None:
+        logger.info("screen %s acknowledged alert %s outside its scope", screen_id, alert_id)
+
+
+def _mark_polling(disconnected: dict[int, dt.datetime]) -> None:
+    # Unless the screen has connected again since (here or on another
+    # replica: its connect stamps a later heartbeat), it now hears of
+    # changes by polling. The batch's earliest disconnect is the bound,
+    # so a reconnect is never overwritten.
+    Screen.objects.filter(
+        pk__in=list(disconnected),
+        connection_mode=Screen.Mode.PUSH,
+        last_heartbeat_at__lte=min(disconnected.values()),
+    ).update(connection_mode=Screen.Mode.POLL)
+
+
+def _write_heartbeats(heartbeats: dict[int, Heartbeat], at: dict[int, dt.datetime]) -> None:
     with_rev: list[Screen] = []
     without_rev: list[Screen] = []
-    for screen_id, hb in batch.heartbeats.items():
+    for screen_id, hb in heartbeats.items():
         screen = Screen(
             pk=screen_id,
-            last_heartbeat_at=batch.heartbeat_at[screen_id],
+            last_heartbeat_at=at[screen_id],
             connection_mode=hb.mode or Screen.Mode.PUSH,
-            client_info={"uptime_s": hb.uptime_s, "health": hb.health},
+            client_info=hb.client_info,
             revision_shown=hb.rev,
         )
         (with_rev if hb.rev is not None else without_rev).append(screen)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import httptools
 
-#: Requests larger than this (request line and headers) are refused with 431.
+#: Requests larger than this (request line and headers) are refused, whether they arrive in
+#: one read or in many: with 414 when the URL alone does not fit, else with 431.
 MAX_REQUEST_BYTES = 8192
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _REASONS = {
@@ -30,6 +31,7 @@ _REASONS = {
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
+    414: "URI Too Long",
     426: "Upgrade Required",
     431: "Request Header Fields Too Large",
     503: "Service Unavailable",
@@ -69,6 +71,7 @@ _KEPT_HEADERS = frozenset(
         b"accept",
         b"x-forwarded-for",
         b"cookie",
+        b"origin",  # staff tickets are bound to the page's origin (hallboard.staff.tickets)
     }
 )
 
@@ -82,7 +85,7 @@ class _Callbacks:
         self.complete = False
 
     def on_url(self, url: bytes) -> None:
-        self.url += url
+        self.url += url  # bounded: at most MAX_REQUEST_BYTES are ever fed
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
@@ -96,15 +99,24 @@ class _Callbacks:
 class RequestReader:
     """Feed bytes until ``feed`` returns the parsed request (or raises HandshakeError)."""
 
-    __slots__ = ("_callbacks", "_parser", "_size")
+    __slots__ = ("_callbacks", "_line_read", "_parser", "_size")
 
     def __init__(self) -> None:
         self._callbacks = _Callbacks()
         self._parser = httptools.HttpRequestParser(self._callbacks)
         self._size = 0
+        self._line_read = False  # the request line (method, URL, version) is complete
 
     def feed(self, data: bytes) -> Request | None:
+        if self._size + len(data) > MAX_REQUEST_BYTES:
+            # Only the part within the limit is parsed: a request that arrives in
+            # one read is held to the same limit as one that arrives in many.
+            data = data[: max(0, MAX_REQUEST_BYTES - self._size)]
+            oversized = True
+        else:
+            oversized = False
         self._size += len(data)
+        self._line_read = self._line_read or b"\n" in data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -112,12 +124,17 @@ class RequestReader:
         except httptools.HttpParserError as exc:
             raise HandshakeError(400, f"malformed HTTP request: {exc}") from None
         if not self._callbacks.complete:
-            if self._size > MAX_REQUEST_BYTES:
-                raise HandshakeError(431, "request too large")
+            if oversized and not self._line_read:
+                raise HandshakeError(414, f"URL over {MAX_REQUEST_BYTES} bytes")
+            if oversized:
+                raise HandshakeError(431, f"request over {MAX_REQUEST_BYTES} bytes")
             return None
         request = self._callbacks.request
         request.method = self._parser.get_method().decode("latin-1")
-        url = httptools.parse_url(self._callbacks.url)
+        try:
+            url = httptools.parse_url(self._callbacks.url)
+        except httptools.HttpParserError as exc:
+            raise HandshakeError(400, f"malformed URL: {exc}") from None
         request.path = url.path.decode("latin-1") if url.path else "/"
         if url.query:
             # The first value of each parameter, like Django's QueryDict.get.

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError
 from django.utils import timezone
 
+from hallboard import throttle
+from hallboard.display.auth import DEVICE_KEY
 from hallboard.observability import exposition, fleet, metrics, readiness
 from hallboard.observability.access import token_matches
 from hallboard.realtime.brokers import Broker
@@ -82,7 +84,10 @@ class GatewayOptions:
     #: A socket silent this long gets a ping; one that stays silent as long again is dropped.
     ping_interval: float = 30.0
     slow_after: float = 10.0
+    #: A socket's send buffer over this pauses writing to it (the hub's slow-client policy).
     write_limit: int = 64 * 1024
+    #: A socket whose peer leaves more than this unread is dropped, in any phase.
+    max_write_buffer: int = 256 * 1024
     db_threads: int = 8
     drain_batch: int = 500
     drain_interval: float = 0.2
@@ -104,6 +109,7 @@ class _Pending:
     handshake: bytes
     token: str
     device_key: str
+    address: str = ""  # for hallboard.throttle
 
 
 class Gateway:
@@ -159,7 +165,7 @@ class Gateway:
         self._user_out: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self._dash_scheduled = False
         self._sweep_round = 0
-        self._reported_reconnects = 0
+        self._broker_reported: dict[Any, int] = {}
         # Metric children, bound once (a label lookup per write would cost more than the write).
         gc = metrics.gateway_connections
         self._m_pending = gc.labels(kind="display", state="authenticating")
@@ -191,6 +197,10 @@ class Gateway:
             ),
         ]
         logger.info("gateway listening on %s:%s%s", o.host, self.port, o.path)
+
+    def sockets(self) -> frozenset[Socket]:
+        """Every TCP connection the gateway holds now, in any phase."""
+        return frozenset(self._sockets)
 
     @property
     def port(self) -> int:
@@ -281,6 +291,7 @@ class Gateway:
         try:
             check_upgrade(request)
         except HandshakeError as exc:
+            logger.info("HTTP request refused with %d: %s", exc.status, exc.detail)
             sock.respond(exc.status, exc.detail.encode() + b"\n")
             return
         handshake = switching_protocols(request.websocket_key)
@@ -289,16 +300,23 @@ class Gateway:
             return
         token = request.query.get("token", "")
         device_key = request.query.get("dk", "")
+        address = throttle.socket_address(sock.peer(), request.headers.get("x-forwarded-for"))
         if self._draining:
             self.refuse(sock, handshake, CloseCode.GOING_AWAY)
-        elif not token or not device_key:
+        elif not token or not device_key or DEVICE_KEY.fullmatch(device_key) is None:
             self.refuse(sock, handshake, CloseCode.MISSING_PARAMETERS)
+        elif throttle.blocked(throttle.Kind.SOCKET, address) is not None:
+            self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER, staff.THROTTLED_REASON)
+        elif not db.token_well_formed(token):
+            # Never looked up: no token has a NUL or is that long (one refusal, its own).
+            self.refuse(sock, handshake, CloseCode.INVALID_TOKEN)
+            throttle.failed(throttle.Kind.SOCKET, address)
         elif self.at_capacity():
             self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
         else:
             self._pending += 1
             self._m_pending.inc()
-            self._auth_queue.append(_Pending(sock, handshake, token, device_key))
+            self._auth_queue.append(_Pending(sock, handshake, token, device_key, address))
             self._schedule_auth()
 
     def _http(self, sock: Socket, request: Request, path: str) -> None:
@@ -313,6 +331,14 @@ class Gateway:
             self.spawn(self._http_slow(sock, request, path))
 
     async def _http_slow(self, sock: Socket, request: Request, path: str) -> None:
+        try:
+            await self._http_answer(sock, request, path)
+        except Exception as exc:  # one line, and an answer: never a socket left waiting
+            logger.warning("%s on the gateway port failed: %s: %s", path, type(exc).__name__, exc)
+            body = json.dumps({"error": "unavailable", "detail": type(exc).__name__}).encode()
+            sock.respond(503, body, content_type="application/json")
+
+    async def _http_answer(self, sock: Socket, request: Request, path: str) -> None:
         # Both read the database: in a thread, never on the loop.
         loop = asyncio.get_running_loop()
         if path == "/metrics":
@@ -397,9 +423,8 @@ class Gateway:
         sock.refuse(handshake, int(code), reason or code.reason)
 
     def close(self, sock: Socket, code: CloseCode, reason: str | None = None) -> None:
-        if sock.phase == Phase.OPEN:
+        if sock.close(int(code), reason or code.reason):
             self.count_close(int(code))
-            sock.close(int(code), reason or code.reason)
 
     def hold(self, sock: Socket, wanted: list[str]) -> list[str]:
         """Put ``sock`` on its topics before it is open; frames for it wait until it is.
@@ -426,6 +451,22 @@ class Gateway:
         self._delivered("hello", 1)
         for held in self.hub.drained(sock):
             sock.write(encode_frame(held))
+
+    def rejected(self, kind: str, what: str, error: str) -> None:
+        """The database refused one row of a batch; the rest of the batch was written."""
+        metrics.gateway_rows_rejected_total.labels(kind=kind).inc()
+        logger.warning("database refused %s; the rest of its batch was written: %s", what, error)
+
+    def dropped(self, sock: Socket, reason: str) -> None:
+        """A socket is dropped without a closing handshake (counted, one line)."""
+        metrics.gateway_dropped_total.labels(reason=reason).inc()
+        logger.info(
+            "%s socket from %s dropped while %s: %s",
+            sock.kind.name.lower(),
+            _source(sock),
+            sock.phase.name.lower(),
+            _DROP_REASONS.get(reason, reason),
+        )
 
     def count_close(self, code: int) -> None:
         """An open socket closed by the server with ``code`` (policy, slow, revoked...)."""
@@ -455,10 +496,13 @@ class Gateway:
                     db.authenticate_many,
                     [(p.token, p.device_key) for p in batch],
                 )
-            except DatabaseError:
-                # The database is down: displays keep their last snapshot (stale
-                # banner) and retry with backoff.
-                logger.exception("database unavailable while authenticating displays")
+            except DatabaseError as exc:
+                # The database is down (or deadlocked past the retries): displays keep
+                # their last snapshot (stale banner) and retry with backoff.
+                self.db_errors += 1
+                logger.warning(
+                    "%d display socket(s) refused with 1013: %s", len(batch), db.describe(exc)
+                )
                 results = [db.Refused(CloseCode.TRY_AGAIN_LATER)] * len(batch)
         except BaseException:
             self._pending -= len(batch)
@@ -483,6 +527,10 @@ class Gateway:
             if sock.phase != Phase.PENDING:
                 continue  # gone while we looked it up
             if isinstance(result, db.Refused):
+                if result.rejected is not None:
+                    self.rejected("auth", f"a display socket ({pending.address})", result.rejected)
+                elif result.code == CloseCode.INVALID_TOKEN:
+                    throttle.failed(throttle.Kind.SOCKET, pending.address)
                 self.refuse(sock, pending.handshake, result.code, log=False)
                 refused[result.code] += 1
                 if result.screen_id is not None and result.school_id is not None:
@@ -575,7 +623,7 @@ class Gateway:
         try:
             event = json.loads(data)
             kind = event["e"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             logger.warning("ignored a malformed event on %s", topic)
             return
         counter = self._m_received.get(kind)
@@ -731,11 +779,14 @@ class Gateway:
                 frames, self._after_write = self._after_write, []
                 try:
                     written = await db.run_db(self.executor, db.write, batch)
-                except DatabaseError:
-                    # A lost heartbeat or ack must not drop the push channel.
+                except DatabaseError as exc:
+                    # Database away (or deadlocked past the retries). A lost heartbeat
+                    # or ack must not drop the push channel; the next ones are written.
                     self.db_errors += 1
-                    logger.warning("database error writing what screens reported; dropped")
+                    logger.warning("what screens reported was not written: %s", db.describe(exc))
                     continue
+                for row in written.rejected:
+                    self.rejected(row.kind, row.what, row.error)
                 for school_id, frame in frames:
                     self._dash_out[school_id].append(frame)
                 for info in [*written.delivered, *written.acknowledged]:
@@ -822,8 +873,7 @@ class Gateway:
                 continue
             if sock.ping_sent_at is not None:
                 if now - sock.ping_sent_at > o.ping_interval:
-                    logger.info("screen %s did not answer a ping; dropping", sock.screen_id)
-                    sock.abort()
+                    sock.drop("ping_timeout")
             elif now - sock.last_seen > o.ping_interval:
                 sock.ping(now)
         for sock in list(self._staff):
@@ -832,19 +882,47 @@ class Gateway:
             logger.info("gc: objects of %d sockets frozen", len(self.hub))
         for sock in list(self._unsettled):
             # PENDING sockets wait for their batch (it always ends, if only with 1013).
+            # Both deadlines are fixed: nothing the peer sends moves them.
             if sock.phase == Phase.CLOSING:
-                late = now - sock.last_seen > o.close_timeout
-            else:
-                late = sock.phase == Phase.HANDSHAKE and now - sock.opened_at > o.open_timeout
-            if late:
-                sock.abort()
+                assert sock.closing_at is not None
+                if now - sock.closing_at > o.close_timeout:
+                    sock.drop("close_timeout")
+            elif sock.phase == Phase.HANDSHAKE and now - sock.opened_at > o.open_timeout:
+                sock.drop("open_timeout")
         if self._to_unsubscribe:
             self.spawn(self._unsubscribe_unwanted())
-        self._m_broker.set(1 if self.broker.state == "connected" else 0)
-        reconnects = self.broker.reconnects
-        if reconnects > self._reported_reconnects:
-            metrics.broker_reconnects_total.inc(reconnects - self._reported_reconnects)
-            self._reported_reconnects = reconnects
+        self._report_broker()
+
+    def _report_broker(self) -> None:
+        """The broker's state and counters as metrics (the broker itself knows no metrics)."""
+        broker = self.broker
+        self._m_broker.set(1 if broker.state == "connected" else 0)
+        for counter, value in (
+            (metrics.broker_reconnects_total, broker.reconnects),
+            (metrics.broker_resync_failures_total, broker.resync_failures),
+            (metrics.broker_callback_errors_total, broker.callback_errors),
+        ):
+            seen = self._broker_reported.get(counter, 0)
+            if value > seen:
+                counter.inc(value - seen)
+                self._broker_reported[counter] = value
+
+
+_DROP_REASONS = {
+    "open_timeout": "no complete request within the open timeout",
+    "close_timeout": "the closing handshake did not end within the close timeout",
+    "ping_timeout": "no answer to a ping",
+    "flood": "sent more than a closing or pending socket may",
+    "buffer": "left more than the write buffer's limit unread",
+    "error": "an unexpected error",
+}
+
+
+def _source(sock: Socket) -> str:
+    """The peer's address (the proxy's, behind one)."""
+    transport = sock.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
 
 
 def _expired(alert: dict[str, Any]) -> bool:

@@ -9,8 +9,10 @@ slow-client policy, and count against ``WS_MAX_CONNECTIONS``.
 The protocol (docs/dashboard.md):
 
 - The ticket (``hallboard.staff.tickets``) is checked without the database:
-  missing, malformed, tampered with or older than 60 s → close **4401**; the
-  page fetches a new ticket and reconnects. Draining → 1001, at capacity → 1013.
+  missing, malformed, tampered with, older than 60 s, issued to another origin
+  than the socket's ``Origin`` or used before → close **4401**; the page
+  fetches a new ticket and reconnects. Draining → 1001, at capacity → 1013;
+  an address with too many failed attempts (``hallboard.throttle``) → 1013.
 - Accepted: the socket listens to ``user:<uid>`` and ``dash:<sid>`` for each
   school of the ticket (topics built here from the verified ticket, never
   from anything the client sends) and gets
@@ -24,9 +26,13 @@ The protocol (docs/dashboard.md):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
+from hallboard import throttle
 from hallboard.realtime.core import messages, topics
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.messages import InboundLimit
@@ -43,6 +49,7 @@ PATH = "/ws/staff/"
 #: Seconds a staff socket stays open before it must reconnect with a fresh ticket.
 MAX_AGE = 15 * 60.0
 BAD_TICKET_REASON = "invalid or expired ticket"
+THROTTLED_REASON = "too many failed attempts; try again later"
 RENEW_REASON = "reconnect with a fresh ticket"
 
 
@@ -59,10 +66,14 @@ def subscriptions(ticket: tickets.StaffTicket) -> list[str]:
 
 def admit(gw: Gateway, sock: Socket, request: Request, handshake: bytes) -> None:
     """A staff socket's handshake arrived: refuse it, or subscribe it and say hello."""
-    ticket = tickets.verify(request.query.get("ticket", ""))
+    address = throttle.socket_address(sock.peer(), request.headers.get("x-forwarded-for"))
+    ticket = tickets.verify(request.query.get("ticket", ""), request.headers.get("origin", ""))
     if gw.draining:
         gw.refuse(sock, handshake, CloseCode.GOING_AWAY)
+    elif throttle.blocked(throttle.Kind.SOCKET, address) is not None:
+        gw.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER, THROTTLED_REASON)
     elif ticket is None:
+        throttle.failed(throttle.Kind.SOCKET, address)
         gw.refuse(sock, handshake, CloseCode.INVALID_TOKEN, BAD_TICKET_REASON)
     elif gw.at_capacity():
         gw.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
@@ -71,10 +82,22 @@ def admit(gw: Gateway, sock: Socket, request: Request, handshake: bytes) -> None
         sock.user_id = ticket.user_id
         sock.inbound = InboundLimit(gw.clock())
         gw.hold(sock, subscriptions(ticket))
-        gw.spawn(_open(gw, sock, handshake, ticket))
+        gw.spawn(_open(gw, sock, handshake, ticket, address))
 
 
-async def _open(gw: Gateway, sock: Socket, handshake: bytes, ticket: tickets.StaffTicket) -> None:
+async def _open(
+    gw: Gateway, sock: Socket, handshake: bytes, ticket: tickets.StaffTicket, address: str
+) -> None:
+    # Single use: a ticket opens one socket (in a thread when that asks Redis).
+    if settings.REDIS_URL:
+        loop = asyncio.get_running_loop()
+        fresh = await loop.run_in_executor(gw.executor, tickets.claim, ticket)
+    else:
+        fresh = tickets.claim(ticket)
+    if not fresh:
+        throttle.failed(throttle.Kind.SOCKET, address)
+        gw.refuse(sock, handshake, CloseCode.INVALID_TOKEN, BAD_TICKET_REASON)
+        return
     await gw.subscribe_wanted()
     if sock.phase == Phase.PENDING:
         gw.open(sock, handshake, [encode_frame(hello(ticket))])
