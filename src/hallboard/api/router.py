@@ -34,8 +34,8 @@ from hallboard.api import (
 from hallboard.api.auth import AUTH
 from hallboard.api.errors import ApiError, ErrorOut
 from hallboard.api.rendering import SchoolTimeRenderer
-from hallboard.throttle import Throttled
 from hallboard.imports import api as imports
+from hallboard.throttle import Throttled
 
 logger = logging.getLogger("hallboard.api")
 
