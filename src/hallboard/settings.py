@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "hallboard.server",
     "hallboard.observability",
     "hallboard.loadtest",
+    "hallboard.imports",
 ]
 
 MIDDLEWARE = [
@@ -299,6 +300,15 @@ WS_PING_INTERVAL_SECONDS = env.int("WS_PING_INTERVAL_SECONDS", default=30)
 REALTIME_COALESCE_SECONDS = env.float("REALTIME_COALESCE_SECONDS", default=2.0)
 # Seconds a socket's send buffer may stay full before it is closed (4408 slow client).
 WS_SLOW_CLIENT_SECONDS = env.float("WS_SLOW_CLIENT_SECONDS", default=10.0)
+
+# --- imports (docs/import.md) ------------------------------------------------
+# Run the watched-source scheduler in every web process of `hallboard serve`.
+# Off: run `hallboard watch` instead (or from cron: `hallboard watch --once`).
+IMPORT_WATCH = env.bool("HALLBOARD_IMPORT_WATCH", default=True)
+# Seconds between two looks for sources that are due (each has its own interval).
+IMPORT_WATCH_TICK_SECONDS = env.float("HALLBOARD_IMPORT_WATCH_TICK_SECONDS", default=5.0)
+# Folders watched sources may read (and their subfolders): the shares Untis exports to.
+IMPORT_FOLDERS = env.list("HALLBOARD_IMPORT_FOLDERS", default=[str(DATA_DIR / "imports")])
 
 # --- services ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

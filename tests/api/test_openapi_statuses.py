@@ -18,8 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError, connection
 from django.test import Client
+from django.test.client import BOUNDARY, encode_multipart
 
 from hallboard.alerts.models import Alert
 from hallboard.api.models import ApiKey
@@ -79,8 +81,16 @@ BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/push"): {"rollout_percent": 50},
     ("put", "/schools/{slug}/push"): {"push": "on"},
 }
-#: Operations whose body is not JSON (a CAP message is XML).
-RAW_BODIES = {("post", "/schools/{slug}/alerts/cap"): b"<alert>not CAP</alert>"}
+#: Operations whose body is not JSON (a CAP message is XML; an import is multipart).
+MULTIPART = "multipart/form-data; boundary=" + BOUNDARY
+RAW_BODIES = {
+    ("post", "/schools/{slug}/alerts/cap"): b"<alert>not CAP</alert>",
+    ("post", "/schools/{slug}/imports"): encode_multipart(
+        BOUNDARY,
+        {"files": SimpleUploadedFile("GPU001.TXT", b'1,"7a","MUE","MA","",1,1,,\n')},
+    ),
+}
+RAW_TYPES = {("post", "/schools/{slug}/imports"): MULTIPART}
 
 HOSTILE_VALUES: list[Any] = [
     None,
@@ -186,7 +196,11 @@ class Walker:
         encoded = (
             raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         )
-        kind = "application/cap+xml" if raw is not None else "application/json"
+        kind = (
+            RAW_TYPES.get((method, path), "application/cap+xml")
+            if raw is not None
+            else "application/json"
+        )
         send = self.send
         send(label + "good", method, path, self.url(path), encoded, headers, kind)
         if label:

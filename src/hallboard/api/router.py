@@ -34,6 +34,7 @@ from hallboard.api import (
 from hallboard.api.auth import AUTH
 from hallboard.api.errors import ApiError, ErrorOut
 from hallboard.api.rendering import SchoolTimeRenderer
+from hallboard.imports import api as imports
 from hallboard.throttle import Throttled
 
 logger = logging.getLogger("hallboard.api")
@@ -102,7 +103,7 @@ api = Api(
     parser=SafeParser(),
 )
 
-for module in (schools, announcements, substitutions, calendar, alerts, screens, push):
+for module in (schools, announcements, substitutions, calendar, alerts, screens, push, imports):
     api.add_router("", module.router)
 
 

@@ -59,6 +59,8 @@ class SchoolPlan:
     subjects: list[tuple[str, str, int]]  # code, name, lessons a week
     teachers: list[tuple[str, str, list[str]]]  # code, name, subjects taught
     rooms: list[str]
+    #: Loaded from Untis GPU files by the import (hallboard.demo.untis), not row by row.
+    from_untis: bool = False
 
 
 LINDENHOF = SchoolPlan(
@@ -123,6 +125,7 @@ LINDENHOF = SchoolPlan(
         ("ZIM", "Frau Zimmermann", ["E", "KU"]),
     ],
     rooms=[f"A{n:03d}" for n in range(101, 111)] + ["Turnhalle", "Bio-Labor", "Musiksaal"],
+    from_untis=True,
 )
 
 RIVERSIDE = SchoolPlan(
@@ -267,6 +270,11 @@ def _seed_school(
         Period(school=school, number=n, starts_at=s, ends_at=e)
         for n, (s, e) in ((n, _times(*p)) for n, p in enumerate(plan.periods, start=1))
     )
+    if plan.from_untis:
+        _seed_from_untis(school, plan, rng, today)
+        _seed_announcements(school)
+        _seed_screens(school, list(SchoolClass.objects.filter(school=school)))
+        return school
     classes = SchoolClass.objects.bulk_create(
         SchoolClass(school=school, name=name, grade=grade) for name, grade in plan.classes
     )
@@ -362,6 +370,30 @@ def _seed_school(
     _seed_announcements(school)
     _seed_screens(school, classes)
     return school
+
+
+def _seed_from_untis(
+    school: School, plan: SchoolPlan, rng: random.Random, today: dt.date | None
+) -> None:
+    """The bell schedule and rotation directly; everything else from Untis files, imported."""
+    from hallboard.demo import untis
+
+    local_today = today or timezone.now().astimezone(school.tz).date()
+    this_monday = monday_of(local_today)
+    # This week is week A; next week is a holiday (GPU018), so the week after is B.
+    SchoolCalendar.objects.create(school=school, week_cycle=plan.rotation, anchor=this_monday)
+    start = this_monday + dt.timedelta(days=7)
+    holiday = (HOLIDAY_NAMES[start.month], start, start + dt.timedelta(days=4))
+    weekdays = [1, 2, 3, 4, 5]
+    if local_today.isoweekday() > 5:  # a demo started at the weekend still shows a school day
+        weekdays.append(local_today.isoweekday())
+    texts = {
+        "substitute": "Arbeitsblätter im Klassenordner",
+        "cancelled": "Selbststudium in der Bibliothek",
+        "exam": "Klassenarbeit",
+        "supervision": "Stillarbeit",
+    }
+    untis.seed_from_untis(school, plan, rng, weekdays, holiday, local_today, texts)
 
 
 def _create_lessons(rows: list[tuple[Lesson, list[SchoolClass], Teacher, Room]]) -> None:

@@ -6,6 +6,9 @@
 broker then connects them with no services. ``--role web`` and ``--role
 gateway`` let operators scale them separately (they then need ``REDIS_URL``).
 
+The web roles also run the watched-source scheduler (``hallboard.imports.watch``)
+in a thread, unless ``HALLBOARD_IMPORT_WATCH=false``.
+
 Every role logs the periodic metrics summary once per process
 (``hallboard.observability.summary``). ``--role web --workers N`` runs N
 uvicorn workers under a supervisor: they share a fresh metrics directory
@@ -25,6 +28,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from hallboard.imports import watch
 from hallboard.observability import multiprocess, summary
 from hallboard.realtime.brokers import broker_for
 from hallboard.realtime.gateway.server import Gateway, GatewayOptions
@@ -140,9 +144,12 @@ async def serve(options: ServeOptions, role: Role) -> None:
     server = _server(config)
     if gateway is not None:
         await gateway.start()
+    stop_watch = threading.Event()
+    watch.start_thread(stop_watch)
     try:
         await server.serve()  # returns after SIGINT/SIGTERM, open requests finished
     finally:
+        stop_watch.set()
         if gateway is not None:
             logger.info("gateway draining %d connections", len(gateway.hub))
             with contextlib.suppress(Exception):
@@ -157,6 +164,7 @@ def run(options: ServeOptions, role: Role = "all") -> None:
         with multiprocess.directory():
             stop_summary = threading.Event()
             summary.start_thread(stop_summary)
+            watch.start_thread(stop_summary)  # one scheduler for all workers, in the supervisor
             try:
                 uvicorn.run(**uvicorn_kwargs(options))
             finally:
