@@ -101,6 +101,9 @@ class GatewayOptions:
     #: Live dashboards (gateway/staff.py): their path, and how long a socket may live.
     staff_path: str = staff.PATH
     staff_max_age: float = staff.MAX_AGE
+    #: Share the port with other gateway processes (SO_REUSEPORT: the kernel spreads
+    #: connections over them; ``hallboard serve --processes N``).
+    reuse_port: bool = False
 
 
 @dataclass(slots=True)
@@ -185,7 +188,12 @@ class Gateway:
         await self.broker.subscribe(topics.CONTROL)
         o = self.options
         self._server = await loop.create_server(
-            lambda: Socket(self), o.host, o.port, backlog=2048, reuse_address=True
+            lambda: Socket(self),
+            o.host,
+            o.port,
+            backlog=2048,
+            reuse_address=True,
+            reuse_port=o.reuse_port or None,
         )
         self._m_broker.set(1 if self.broker.state == "connected" else 0)
         self._timers = [
