@@ -587,6 +587,9 @@ class Gateway:
         frames += [encode_frame(messages.encode({"type": "command", **c})) for c in result.commands]
         self.open(sock, pending.handshake, frames)
         self.accepted += 1
+        # Marked connected in the next write batch, off the handshake's path (db.py).
+        self._writes.connected[result.screen_id] = timezone.now()
+        self._schedule_write()
         if result.commands:
             self._delivered("command", len(result.commands))
             self._writes.delivered.update(c["id"] for c in result.commands)
