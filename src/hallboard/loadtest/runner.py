@@ -190,7 +190,7 @@ class LoadRun:
     def _server_pids(self) -> list[int]:
         pids = list(self.options.server_pids)
         if self.server is not None and self.server.process is not None:
-            pids = [self.server.pid]
+            pids = self.server.pids()  # the gateways of a supervisor, not the supervisor
         return pids
 
     def _open_ws_by_school(self) -> dict[int, list[int]]:
@@ -315,6 +315,7 @@ class LoadRun:
             await asyncio.sleep(0.5)
         rest = [i for i in self.ws_ids if i not in self.open]
         before = self._server_sample()
+        slab_before = procstat.slab()
         cpu_client = self.pool.cpu_seconds()
         machine_before = procstat.cpu_jiffies()
         t0 = time.time()
@@ -366,6 +367,9 @@ class LoadRun:
             held = procstat.delta(before, after_hold)
             if held["rss_delta_bytes"] is not None and connected:
                 result["kib_per_connection"] = round(held["rss_delta_bytes"] / connected / 1024, 2)
+        # The kernel's side (both ends of every loopback connection, and whatever else
+        # the machine did meanwhile): the slab caches' growth over connect and hold.
+        result["slab"] = procstat.slab_delta(slab_before, procstat.slab())
         return result
 
     async def sync(self) -> dict[str, Any]:
