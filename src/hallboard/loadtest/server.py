@@ -163,6 +163,17 @@ class SupervisedGateways(ServerProcess):
         self.ready_at = ready
         return ready
 
+    def stop(self, timeout: float = 120.0) -> None:
+        """SIGTERM to the supervisor (every gateway drains); what is left after ``timeout``
+        is killed, the gateways by their own PIDs."""
+        gateways = self.pids() if self.process is not None else []
+        super().stop(timeout)
+        for pid in gateways:
+            with contextlib.suppress(OSError):  # gone: nothing to do
+                # Still one of ours (not a PID used again since)?
+                if b"--reuse-port" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+
     def kill(self) -> None:
         """SIGKILL every gateway process (the supervisor restarts them)."""
         gateways = self.pids()
