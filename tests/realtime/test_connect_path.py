@@ -74,16 +74,39 @@ def test_the_write_batch_marks_screens_connected(tenant: Tenant) -> None:
         push_refused_code=int(CloseCode.SCREEN_BOUND), push_refused_at=now
     )
     batch = db.Writes()
-    batch.connected = {a.pk: now, b.pk: now, c.pk: now + dt.timedelta(seconds=2)}
-    batch.disconnected = {b.pk: now + dt.timedelta(seconds=1), c.pk: now + dt.timedelta(seconds=1)}
-    db.write(batch)
+    # As the gateway stamps them: connects and disconnects before the batch is written.
+    second = dt.timedelta(seconds=1)
+    batch.connected = {a.pk: now - 3 * second, b.pk: now - 3 * second, c.pk: now - second}
+    batch.disconnected = {b.pk: now - 2 * second, c.pk: now - 2 * second}
+    with CaptureQueriesContext(connection) as captured:
+        db.write(batch)
     a_row, b_row, c_row = (Screen.objects.get(pk=s.pk) for s in (a, b, c))
     assert a_row.connection_mode == Screen.Mode.PUSH
-    assert a_row.last_heartbeat_at == now
+    assert a_row.last_heartbeat_at is not None
+    assert a_row.last_heartbeat_at >= now
     assert a_row.push_refused_code is None
     assert a_row.push_refused_at is None
     assert b_row.connection_mode == Screen.Mode.POLL
     assert c_row.connection_mode == Screen.Mode.PUSH
+    # Connects cost a statement per kind, not per screen (nor a CASE per screen).
+    marks = [q["sql"] for q in captured.captured_queries if "CASE" in q["sql"].upper()]
+    assert marks == []
+
+
+def test_a_thousand_connects_are_marked_by_one_statement(tenant: Tenant) -> None:
+    """However many screens connected since the last batch, marking them is one UPDATE:
+    the write batch's transaction stays short in a reconnect storm."""
+    screens = [make_screen(tenant.school, f"S{n}")[0] for n in range(1000)]
+    now = timezone.now()
+    batch = db.Writes()
+    batch.connected = {s.pk: now for s in screens}
+    with CaptureQueriesContext(connection) as captured:
+        db.write(batch)
+    updates = [q for q in captured.captured_queries if q["sql"].lstrip().startswith("UPDATE")]
+    assert len(updates) == 1
+    assert (
+        Screen.objects.filter(pk__in=[s.pk for s in screens], connection_mode="ws").count() == 1000
+    )
 
 
 async def test_a_connect_is_marked_after_the_hello(gateway: Gateway, tenant: Tenant) -> None:

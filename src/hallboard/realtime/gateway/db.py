@@ -444,7 +444,7 @@ def write(batch: Writes) -> Written:
             _lock(batch)
             now = timezone.now()
             if batch.connected:
-                _mark_connected(batch.connected)
+                _mark_connected(batch.connected, batch.disconnected, now)
             if batch.heartbeats:
                 _write_heartbeats(batch.heartbeats, batch.heartbeat_at)
             if batch.delivered:
@@ -471,7 +471,13 @@ def _write_rows(batch: Writes) -> Written:
     rows: list[tuple[str, str, Callable[[], object]]] = []
     for screen_id, at in batch.connected.items():
         what = f"the connect of screen {screen_id}"
-        rows.append(("connect", what, partial(_mark_connected, {screen_id: at})))
+        rows.append(
+            (
+                "connect",
+                what,
+                partial(_mark_connected, {screen_id: at}, batch.disconnected, now),
+            )
+        )
     for screen_id, hb in batch.heartbeats.items():
         what = f"the heartbeat of screen {screen_id}"
         rows.append(
@@ -537,25 +543,30 @@ def _receipt(screen_id: int, alert_id: int, state: str) -> None:
         logger.info("screen %s acknowledged alert %s outside its scope", screen_id, alert_id)
 
 
-def _mark_connected(connected: dict[int, dt.datetime]) -> None:
-    # Written before the batch's disconnects: a screen that connected and then
-    # disconnected within one batch ends up polling, one that disconnected and
-    # connected again stays on push (its connect stamps the later heartbeat).
-    screens = [
-        Screen(
-            pk=screen_id,
-            connection_mode=Screen.Mode.PUSH,
-            last_heartbeat_at=at,
-            push_refused_code=None,
-            push_refused_at=None,
+def _mark_connected(
+    connected: dict[int, dt.datetime], disconnected: dict[int, dt.datetime], now: dt.datetime
+) -> None:
+    """Screens admitted since the last batch: on push since ``now`` (two UPDATEs, whatever
+    their number: a storm's thousands of connects must not hold the transaction open
+    for a statement per screen, or one CASE per screen).
+
+    Written before the batch's disconnects: a screen that disconnected again within
+    the batch is marked polling here; one that disconnected and then connected again
+    stays on push (the disconnect's bound is older than ``now``)."""
+    left = [s for s, at in connected.items() if s in disconnected and disconnected[s] >= at]
+    gone = set(left)
+    stays = [s for s in connected if s not in gone]
+    cleared = {"push_refused_code": None, "push_refused_at": None}
+    if stays:
+        Screen.objects.filter(pk__in=stays).update(
+            connection_mode=Screen.Mode.PUSH, last_heartbeat_at=now, **cleared
         )
-        for screen_id, at in connected.items()
-    ]
-    Screen.objects.bulk_update(
-        screens,
-        ["connection_mode", "last_heartbeat_at", "push_refused_code", "push_refused_at"],
-        batch_size=500,
-    )
+    if left:
+        Screen.objects.filter(pk__in=left).update(
+            connection_mode=Screen.Mode.POLL,
+            last_heartbeat_at=min(connected[s] for s in left),
+            **cleared,
+        )
 
 
 def _mark_polling(disconnected: dict[int, dt.datetime]) -> None:
