@@ -181,6 +181,22 @@ class LocalCluster:
                 raise RuntimeError(f"timed out waiting for {what}")
             time.sleep(0.05)
 
+    def masters_now(self) -> list[ClusterNode]:
+        """The live nodes that are masters now."""
+        masters = []
+        for node in self.nodes:
+            if not node.alive():
+                continue
+            client = node.client()
+            try:
+                if client.info("replication").get("role") == "master":
+                    masters.append(node)
+            except (redis.RedisError, OSError):
+                continue
+            finally:
+                client.close()
+        return masters
+
     def node_at(self, port: int) -> ClusterNode:
         return next(n for n in self.nodes if n.port == port)
 

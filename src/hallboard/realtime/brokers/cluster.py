@@ -164,7 +164,9 @@ _sync_lock = threading.Lock()
 
 def sync_client(url: str) -> Any:
     """A synchronous ``RedisCluster`` with short timeouts (code serving a request's aftermath)."""
+    from redis.backoff import NoBackoff
     from redis.cluster import ClusterNode, RedisCluster
+    from redis.retry import Retry
 
     with _sync_lock:
         client = _sync_clients.get(url)
@@ -174,7 +176,7 @@ def sync_client(url: str) -> Any:
                 startup_nodes=[ClusterNode(host, port) for host, port in config.nodes],
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
-                cluster_error_retry_attempts=2,
+                retry=Retry(NoBackoff(), 1),  # publish_sync tries a failed node once more
                 **_client_kwargs(config),
             )
             _sync_clients[url] = client
@@ -535,18 +537,9 @@ class ClusterBroker:
                 del self._subs[address]
                 continue
             mine = {p for p, owner in owners.items() if owner == address}
-            moved = sub.partitions - mine
-            if moved:
-                # The node may still hold these channels (a rebalance it has not finished):
-                # leave them, so that a later message cannot come from two places.
-                sub.sunsubscribe(
-                    [
-                        channel(t, self.partitions)
-                        for p in moved
-                        for t in self._by_partition.get(p, ())
-                    ]
-                )
-                sub.partitions -= moved
+            # Partitions now served elsewhere: their old node dropped their channels itself
+            # when it lost the slot (the unasked sunsubscribe that brought us here).
+            sub.partitions &= mine
             if not mine:
                 sub.close()
                 del self._subs[address]
@@ -559,7 +552,7 @@ class ClusterBroker:
                 sub.partitions.add(partition)
 
     async def _run(self) -> None:
-        failures = 0
+        failures = churn = 0
         while True:
             try:
                 await self._reconcile()
@@ -580,7 +573,15 @@ class ClusterBroker:
                     self.reconnects += 1
                     logger.warning("cluster broker recovered; resyncing")
                     self._start_resync()
+                listened = asyncio.get_running_loop().time()
                 await self._listen()
+                # Changes in quick succession (a migration in progress answering ASK, a
+                # node flapping) are followed with growing pauses, not in a tight loop.
+                if asyncio.get_running_loop().time() - listened < 1.0:
+                    churn += 1
+                    await asyncio.sleep(self._backoff.compute(churn))
+                else:
+                    churn = 0
             else:
                 self._mark_down()
                 failures += 1
