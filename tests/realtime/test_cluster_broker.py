@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +22,13 @@ from django.test import Client
 from redis.crc import key_slot
 
 from hallboard.api.models import ApiKey
+from hallboard.realtime import publish
 from hallboard.realtime.brokers import broker_for, configured_url
 from hallboard.realtime.brokers import cluster as clusterbroker
 from hallboard.realtime.brokers.cluster import ClusterBroker, channel, parse, partition_of
 from hallboard.realtime.core import topics
 from hallboard.schools.models import School
-from tests.conftest import Tenant, make_school, make_screen, revision_of
+from tests.conftest import Tenant, make_school, make_screen, revision_of, sample
 from tests.realtime.conftest import open_display, receive_type
 from tests.realtime.rediscluster import LocalCluster, binaries
 from tests.realtime.test_redis import GatewayProcess, Port, in_thread
@@ -125,7 +129,7 @@ async def started(url: str, listener: Listener) -> ClusterBroker:
     return broker
 
 
-def publish(url: str, pairs: list[tuple[str, bytes]]) -> list[int]:
+def publish_elsewhere(url: str, pairs: list[tuple[str, bytes]]) -> list[int]:
     """Publish as the web side does (another process: a foreign origin); failed indexes."""
     failed, _ = clusterbroker.publish_sync(url, [(t, b"elsewhere " + d) for t, d in pairs])
     return failed
@@ -154,7 +158,7 @@ async def test_two_brokers_get_exactly_their_topics_over_one_connection_per_mast
         assert len(broker_a._subs) == len(broker_b._subs) == 3
         await asyncio.sleep(0.3)  # the SSUBSCRIBEs are on their way
         events = [(topics.school(n), b'{"n":%d}' % n) for n in range(500)]
-        assert await asyncio.to_thread(publish, url, events) == []
+        assert await asyncio.to_thread(publish_elsewhere, url, events) == []
         assert await a.wait_for(300)
         assert await b.wait_for(300)
         await asyncio.sleep(0.3)  # nothing more is coming
@@ -189,7 +193,7 @@ async def test_unsubscribing_stops_delivery_and_is_not_taken_for_a_topology_chan
         await broker.unsubscribe(*names[:25])
         await broker.subscribe(*names[:5])  # back at once: the confirmations come after
         await asyncio.sleep(0.3)
-        assert await asyncio.to_thread(publish, url, [(t, b"{}") for t in names]) == []
+        assert await asyncio.to_thread(publish_elsewhere, url, [(t, b"{}") for t in names]) == []
         assert await listener.wait_for(30)
         await asyncio.sleep(0.3)
         assert sorted(t for t, _ in listener.got) == sorted(names[:5] + names[25:])
@@ -242,14 +246,68 @@ async def test_a_partition_whose_slot_migrates_is_followed_to_its_new_master(
         assert broker.state == "connected"
         listener.got.clear()
         events = [(t, b"{}") for t in moving + staying]
-        assert await asyncio.to_thread(publish, url, events) == []
+        assert await asyncio.to_thread(publish_elsewhere, url, events) == []
         assert await listener.wait_for(len(events))
         assert sorted(t for t, _ in listener.got) == sorted(moving + staying)
     finally:
         await broker.close()
 
 
-# --- gateways on 3 masters + 3 replicas: a master killed and failed over ---------------------
+def slot_owners(cluster: LocalCluster) -> list[tuple[int, int, int]]:
+    """(first slot, last slot, master's port) as the cluster says now."""
+    node = next(n for n in cluster.nodes if n.alive())
+    with node.client() as client:
+        return [(a, b, int(m[1])) for a, b, m, *_ in client.execute_command("CLUSTER", "SLOTS")]
+
+
+def port_of(owners: list[tuple[int, int, int]], topic: str) -> int:
+    slot = key_slot(channel(topic, 64))
+    return next(port for a, b, port in owners if a <= slot <= b)
+
+
+@needs_cluster
+async def test_with_a_master_down_only_its_partitions_events_are_lost(
+    three_masters: LocalCluster, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A master dies (no replica): the web side's events for the schools it served fail and
+    are counted as failed; every other school's event is published and delivered to a
+    gateway, whose broker keeps the other masters' partitions meanwhile (and says "down")."""
+    settings.BROKER_URL = three_masters.url
+    settings.REDIS_URL = ""
+    # The gateway is another process: nothing reaches it through this one's bus, and what
+    # this one publishes is not its own.
+    monkeypatch.setattr(publish.BUS, "publish", lambda topic, data: 0)
+    monkeypatch.setattr(publish, "ORIGIN", b"web-process")
+    names = [topics.school(n) for n in range(300)]
+    owners = slot_owners(three_masters)
+    dead = three_masters.node_at(port_of(owners, names[0]))
+    on_dead = {t for t in names if port_of(owners, t) == dead.port}
+    listener = Listener()
+    broker = await started(three_masters.url, listener)
+    try:
+        await broker.subscribe(*names)
+        await asyncio.sleep(0.3)
+        published = sample("hallboard_realtime_published_total", kind="invalidate")
+        failed = sample("hallboard_realtime_publish_failed_total", kind="invalidate")
+        await asyncio.to_thread(dead.kill)
+        for n in range(300):
+            publish.invalidate(n, 1)
+        assert await asyncio.to_thread(publish.flush, 30)
+        assert sample("hallboard_realtime_publish_failed_total", kind="invalidate") == (
+            failed + len(on_dead)
+        )
+        assert sample("hallboard_realtime_published_total", kind="invalidate") == (
+            published + 300 - len(on_dead)
+        )
+        assert await listener.wait_for(300 - len(on_dead))
+        await asyncio.sleep(0.3)
+        assert {t for t, _ in listener.got} == set(names) - on_dead
+        assert broker.state == "down"  # not every partition is served
+    finally:
+        await broker.close()
+
+
+# --- 3 masters + 3 replicas: a master frozen, a master killed; both failed over ---------------
 
 
 @pytest.fixture
@@ -262,6 +320,40 @@ def six_nodes() -> Iterator[LocalCluster]:
     cluster.stop()
 
 
+@needs_cluster
+async def test_a_frozen_master_is_left_for_its_promoted_replica(six_nodes: LocalCluster) -> None:
+    """A master that stops answering (SIGSTOP: no reset, no FIN) is noticed by its silence;
+    once its replica has taken over, the broker serves its partitions from there, resyncs,
+    and every topic's events arrive again."""
+    listener = Listener()
+    broker = ClusterBroker(six_nodes.url, backoff_cap=0.5, health_interval=0.5)
+    await broker.start(listener, listener.resync)
+    assert await broker.wait_connected(10)
+    names = [topics.school(n) for n in range(200)]
+    frozen = six_nodes.node_at(port_of(slot_owners(six_nodes), names[0]))
+    assert frozen.process is not None
+    try:
+        await broker.subscribe(*names)
+        await asyncio.sleep(0.3)
+        os.kill(frozen.process.pid, signal.SIGSTOP)
+        try:
+            slot = key_slot(channel(names[0], 64))
+            promoted = await asyncio.to_thread(six_nodes.wait_failover, slot, frozen)
+            assert await until(lambda: listener.resyncs >= 1 and broker.state == "connected")
+        finally:
+            os.kill(frozen.process.pid, signal.SIGCONT)
+        assert broker._owners[partition_of(names[0], 64)] == ("127.0.0.1", promoted.port)
+        listener.got.clear()
+        assert (
+            await asyncio.to_thread(publish_elsewhere, six_nodes.url, [(t, b"{}") for t in names])
+            == []
+        )
+        assert await listener.wait_for(200)
+        assert sorted(t for t, _ in listener.got) == sorted(names)
+    finally:
+        await broker.close()
+
+
 @pytest.fixture
 def cluster_gateways(
     six_nodes: LocalCluster, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
@@ -271,7 +363,8 @@ def cluster_gateways(
     settings.BROKER_URL = six_nodes.url
     settings.REDIS_URL = ""
     monkeypatch.setenv("HALLBOARD_BROKER_URL", six_nodes.url)
-    gateways = [GatewayProcess("", tmp_path) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:  # both start at once: a process takes a while here
+        gateways = list(pool.map(lambda _: GatewayProcess("", tmp_path), range(2)))
     yield gateways
     for gateway in gateways:
         gateway.stop()

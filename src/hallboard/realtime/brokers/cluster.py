@@ -73,6 +73,8 @@ SCHEMES = ("redis+cluster://", "rediss+cluster://")
 PARTITIONS = 64
 #: Seconds between PINGs on an idle subscription; no answer within twice as long: dead.
 HEALTH_INTERVAL = 10.0
+#: Seconds a new subscription connection has to answer its first PING.
+ANSWER_TIMEOUT = 2.0
 #: Seconds a publish from the gateway's loop may take before it is given up.
 PUBLISH_TIMEOUT = 5.0
 #: Errors by which a node says a slot is served elsewhere (now or soon).
@@ -247,6 +249,9 @@ class _NodeSubscription(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.lost: asyncio.Future[Exception | None] = loop.create_future()
         self.last_seen = loop.time()
+        #: Set by the node's first reply: a node that accepts a connection but answers
+        #: nothing (a frozen process) never serves a partition.
+        self.answered: asyncio.Future[None] = loop.create_future()
         self.error: Exception | None = None
         #: Partitions this connection is subscribed for.
         self.partitions: set[int] = set()
@@ -259,6 +264,8 @@ class _NodeSubscription(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_seen = asyncio.get_running_loop().time()
+        if not self.answered.done():
+            self.answered.set_result(None)
         self.reader.feed(data)
         broker = self.broker
         while True:
@@ -403,13 +410,31 @@ class ClusterBroker:
         await self._local.publish(messages)  # this process's listeners, also while down
         if not messages or self._client is None or not self._client_ready:
             return
-        pipe = self._client.pipeline()
+        # One pipeline per partition's owner, side by side: a master that is down loses
+        # only its own partitions' frames.
+        groups: dict[Address | None, list[tuple[bytes, bytes]]] = {}
         for topic, data in messages:
-            pipe.execute_command("SPUBLISH", channel(topic, self.partitions), ORIGIN + b" " + data)
+            owner = self._owners.get(partition_of(topic, self.partitions))
+            groups.setdefault(owner, []).append(
+                (channel(topic, self.partitions), ORIGIN + b" " + data)
+            )
+        results = await asyncio.gather(*(self._publish_group(g) for g in groups.values()))
+        lost = sum(results)
+        if lost:
+            logger.warning("%d staff frames not published (pages re-read)", lost)
+
+    async def _publish_group(self, group: list[tuple[bytes, bytes]]) -> int:
+        """SPUBLISH ``group`` in one pipeline; how many were not published."""
+        assert self._client is not None
+        pipe = self._client.pipeline()
+        for name, payload in group:
+            pipe.execute_command("SPUBLISH", name, payload)
         try:
             await asyncio.wait_for(pipe.execute(), PUBLISH_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:
-            logger.warning("%d staff frames not published (pages re-read): %s", len(messages), exc)
+            logger.debug("staff frames not published: %s", exc)
+            return len(group)
+        return 0
 
     async def close(self) -> None:
         self._closing = True
@@ -519,17 +544,27 @@ class ClusterBroker:
             if self.config.username:
                 auth.insert(0, self.config.username.encode())
             sub.send(b"AUTH", *auth)
+        sub.send(b"PING")  # its answer (or AUTH's) says the node is alive
         return sub
 
     async def _reconcile(self) -> None:
         """Read the slot map; give every partition a live subscription on its owner."""
         owners = await self._read_slot_map()
         self._changed.clear()  # seen from here on: what changes later is read again
+        opened: dict[Address, _NodeSubscription] = {}
         for address in set(owners.values()) - set(self._subs):
             try:
-                self._subs[address] = await self._open(address)
+                opened[address] = await self._open(address)
             except (OSError, TimeoutError) as exc:
                 logger.warning("cluster node %s:%d unreachable: %s", *address, exc)
+        if opened:
+            await asyncio.wait({s.answered for s in opened.values()}, timeout=ANSWER_TIMEOUT)
+        for address, sub in opened.items():
+            if sub.answered.done() and sub.error is None:
+                self._subs[address] = sub
+            else:
+                logger.warning("cluster node %s:%d does not answer", *address)
+                sub.close()
         # Everything below runs without an await: subscribe()/unsubscribe() see it whole.
         self._owners = owners
         for address, sub in list(self._subs.items()):
