@@ -67,11 +67,13 @@ def test_every_channel_of_a_partition_lies_in_one_slot() -> None:
         name = channel(topic, 64)
         assert name.startswith(b"hallboard:{hb:p%d}:" % partition_of(topic, 64))
         assert clusterbroker.topic_of(name) == topic
+        assert clusterbroker.partition_in(name) == partition_of(topic, 64)
         by_partition.setdefault(partition_of(topic, 64), set()).add(key_slot(name))
     assert len(by_partition) == 64  # 2,000 schools use every partition...
     assert all(len(slots) == 1 for slots in by_partition.values())  # ...each in one slot
     assert partition_of("school:17", 64) == zlib.crc32(b"school:17") % 64  # not hash()
     assert clusterbroker.topic_of(b"hallboard:school:1") is None
+    assert clusterbroker.partition_in(b"hallboard:school:1") is None
 
 
 def test_the_broker_url_chooses_the_cluster_broker(settings: Any) -> None:

@@ -60,7 +60,7 @@ import hiredis
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from hallboard.realtime.brokers import ORIGIN, Guarded, OnMessage, OnReconnect
 from hallboard.realtime.brokers.memory import MemoryBroker
@@ -150,6 +150,14 @@ def topic_of(name: bytes) -> str | None:
     return topic.decode() if sep else None
 
 
+def partition_in(name: bytes) -> int | None:
+    """The partition of a shard channel name (None if it is not one of ours)."""
+    if not name.startswith(b"hallboard:{hb:p"):
+        return None
+    digits, sep, _ = name[len(b"hallboard:{hb:p") :].partition(b"}")
+    return int(digits) if sep and digits.isdigit() else None
+
+
 def _client_kwargs(config: ClusterURL) -> dict[str, Any]:
     return {
         "username": config.username,
@@ -204,7 +212,7 @@ def publish_sync(url: str, messages: list[tuple[str, bytes]]) -> tuple[list[int]
         for index in pending:
             try:
                 node = client.nodes_manager.get_node_from_slot(client.keyslot(names[index]))
-            except RedisError as exc:  # the slot is not served now
+            except (RedisError, RedisClusterException) as exc:  # the slot is not served now
                 failed.append(index)
                 error = exc
                 continue
@@ -324,6 +332,16 @@ class _NodeSubscription(asyncio.Protocol):
             for name in channels:
                 self.unconfirmed[name] = self.unconfirmed.get(name, 0) + 1
             self.send(b"SUNSUBSCRIBE", *channels)
+
+    def forget(self, partitions: set[int]) -> None:
+        """Stop serving ``partitions`` here (the node dropped their channels itself): no
+        confirmation of theirs is awaited any more."""
+        self.partitions -= partitions
+        self.unconfirmed = {
+            name: count
+            for name, count in self.unconfirmed.items()
+            if partition_in(name) not in partitions
+        }
 
     def close(self) -> None:
         if self.transport is not None:
@@ -524,7 +542,7 @@ class ClusterBroker:
         for partition in range(self.partitions):
             try:
                 node = self._client.get_node_from_key(hash_tag(partition).decode())
-            except RedisError:
+            except (RedisError, RedisClusterException):
                 continue  # not covered now: retried with backoff
             if node is not None:
                 owners[partition] = (node.host, int(node.port))
@@ -574,7 +592,9 @@ class ClusterBroker:
             mine = {p for p, owner in owners.items() if owner == address}
             # Partitions now served elsewhere: their old node dropped their channels itself
             # when it lost the slot (the unasked sunsubscribe that brought us here).
-            sub.partitions &= mine
+            removed = sub.partitions - mine
+            if removed:
+                sub.forget(removed)
             if not mine:
                 sub.close()
                 del self._subs[address]
