@@ -206,6 +206,20 @@ async def test_unsubscribing_stops_delivery_and_is_not_taken_for_a_topology_chan
         await broker.close()
 
 
+def ssubscribe_calls(cluster: LocalCluster, reset: bool = False) -> dict[int, int]:
+    """SSUBSCRIBE commands each node ran since the last reset (nodes that ran none left out)."""
+    calls = {}
+    for node in cluster.nodes:
+        with node.client() as client:
+            if reset:
+                client.config_resetstat()
+                continue
+            stats = client.info("commandstats").get("cmdstat_ssubscribe")
+            if stats:
+                calls[node.port] = int(stats["calls"])
+    return calls
+
+
 def migrate_slot(cluster: LocalCluster, slot: int) -> tuple[int, int]:
     """Move an empty ``slot`` to another master, as ``redis-cli --cluster reshard`` does;
     (old owner's port, new owner's port)."""
@@ -230,22 +244,27 @@ async def test_a_partition_whose_slot_migrates_is_followed_to_its_new_master(
 ) -> None:
     """When a partition's slot moves to another master, the old one drops its channels
     (an unasked sunsubscribe); the broker re-reads the slot map, subscribes the partition's
-    topics on the new owner in one batch, and asks for a resync (messages may have been
-    missed in between); later events of those topics arrive again."""
+    topics on the new owner in one SSUBSCRIBE (not one per topic), and asks for a resync
+    (messages may have been missed in between); later events of those topics arrive again."""
     url = three_masters.url
     listener = Listener()
     broker = await started(url, listener)
     try:
-        moving = [t for t in (topics.school(n) for n in range(400)) if partition_of(t, 64) == 7]
-        staying = [t for t in (topics.school(n) for n in range(400)) if partition_of(t, 64) == 8]
+        schools = [topics.school(n) for n in range(4000)]
+        moving = [t for t in schools if partition_of(t, 64) == 7]
+        staying = [t for t in schools if partition_of(t, 64) == 8]
+        assert len(moving) > 40
         await broker.subscribe(*moving, *staying)
         await asyncio.sleep(0.3)
+        await asyncio.to_thread(ssubscribe_calls, three_masters, reset=True)
         slot = key_slot(clusterbroker.hash_tag(7))
         old, new = await asyncio.to_thread(migrate_slot, three_masters, slot)
         assert await until(lambda: listener.resyncs >= 1)
         assert broker.topology_changes >= 1
         assert broker._owners[7] == ("127.0.0.1", new) != ("127.0.0.1", old)
         assert broker.state == "connected"
+        # The partition's topics were resubscribed in one command, on the new owner only.
+        assert await asyncio.to_thread(ssubscribe_calls, three_masters) == {new: 1}
         listener.got.clear()
         events = [(t, b"{}") for t in moving + staying]
         assert await asyncio.to_thread(publish_elsewhere, url, events) == []
