@@ -400,6 +400,9 @@ def summary(results: dict[str, Any]) -> dict[str, dict[int, dict[str, float]]]:
                     [max(r["gateway_cpu_s"]) / r["seconds"] for r in runs]
                 ),
                 "redis_cpu_share": _median([sum(r["redis_cpu_s"]) / r["seconds"] for r in runs]),
+                "gateway_us": _median(
+                    [max(r["gateway_cpu_s"]) * 1e6 / r["messages"] for r in runs]
+                ),
                 "busiest_node_share": _median(
                     [max(r["redis_cpu_s"]) / (sum(r["redis_cpu_s"]) or 1) for r in runs]
                 ),
@@ -492,6 +495,16 @@ def scaling_block(results: dict[str, Any]) -> str:
         for gateways in (2, 10, 50, 200):
             rate = 1e6 / (base + per_gateway * gateways)
             lines.append(f"| {gateways} | ~{approx(rate)} | ~{approx(rate * gateways)} |")
+    gateway_us = [f["gateway_us"] for f in redis.values()]
+    if gateway_us:
+        us = _median(gateway_us)
+        lines += [
+            "",
+            f"A gateway spent {fmt(us, 1)} µs of CPU per message it received (its broker up to "
+            "the message callback, which here only counts): about "
+            f"{approx(1e6 / us)} messages/s per gateway core before the hub and its screens "
+            "cost anything ([benchmarks.md](benchmarks.md) measures those).",
+        ]
     lines.append(SCALING_END)
     return "\n".join(lines)
 
