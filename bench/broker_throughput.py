@@ -254,13 +254,12 @@ def one_run(
 
 class SingleRedis:
     def __init__(self) -> None:
-        import shutil
+        from tests.realtime.rediscluster import binaries, free_ports
 
-        from tests.realtime.rediscluster import free_ports
-
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server is needed")
+        found = binaries()  # the same Redis as the cluster's, for a fair comparison
+        if found is None:
+            raise SystemExit("redis-server 7.0 or later is needed")
+        binary = found[0]
         self.port = free_ports(1)[0]
         self.process = subprocess.Popen(  # noqa: S603 - our own throwaway server
             [
