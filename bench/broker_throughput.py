@@ -561,7 +561,9 @@ def render(results: dict[str, Any]) -> str:
     lines += [
         "",
         "Redis CPU per message is all redis-server processes' CPU time over the run divided by "
-        "the messages published: one publish and its deliveries to every gateway.",
+        "the messages published: one publish and its deliveries to every gateway, plus Redis's "
+        "own timers over the run (and for the cluster, its nodes' gossip and smaller "
+        "pipelines: a batch is split among the masters).",
     ]
     spread = results.get("partitions_per_master")
     if spread:
