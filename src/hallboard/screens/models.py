@@ -25,6 +25,11 @@ from hallboard.timetable.models import SchoolClass
 credentials_changed = Signal()
 
 
+#: Sent after commit when a screen's device binding was reset (``screen_id``): the
+#: status fast path of this process drops what it remembers of the screen at once.
+binding_reset = Signal()
+
+
 def _credentials_changed(screen_id: int) -> None:
     transaction.on_commit(
         lambda: credentials_changed.send(sender=Screen, screen_id=screen_id), robust=True
@@ -232,6 +237,10 @@ class Screen(models.Model):
         self.device_key = None
         self.bound_at = None
         type(self).objects.filter(pk=self.pk).update(device_key=None, bound_at=None)
+        screen_id = self.pk
+        transaction.on_commit(
+            lambda: binding_reset.send(sender=Screen, screen_id=screen_id), robust=True
+        )
 
     @property
     def multi_device_allowed(self) -> bool:
