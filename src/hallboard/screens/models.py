@@ -260,8 +260,14 @@ def _classes_changed(sender: Any, instance: Any, action: str, using: str, **_: A
 m2m_changed.connect(_classes_changed, sender=Screen.classes.through, dispatch_uid="screen-classes")
 
 
+#: Pending commands younger than this are delivered when a screen connects (the
+#: gateway, ``hallboard.realtime.gateway.db``); older ones count as expired (the API).
+COMMAND_TTL = datetime.timedelta(minutes=10)
+
+
 class Command(models.Model):
-    """A controller command to a screen: stored at once, delivered when push is available."""
+    """A controller command to a screen: stored at once, delivered when push is available
+    (within ``COMMAND_TTL``)."""
 
     class Name(models.TextChoices):
         RELOAD = "reload", _("Reload the page")
