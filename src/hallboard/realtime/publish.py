@@ -40,9 +40,9 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from functools import lru_cache
 from typing import Any
 
+from hallboard import redisconn
 from hallboard.observability import metrics
 from hallboard.realtime.brokers import ORIGIN, cluster, configured_url
 from hallboard.realtime.brokers.memory import BUS
@@ -50,19 +50,6 @@ from hallboard.realtime.brokers.redis import PREFIX
 from hallboard.realtime.core import topics
 
 logger = logging.getLogger("hallboard.realtime.publish")
-
-
-@lru_cache(maxsize=2)
-def redis_client(url: str) -> Any:
-    """A synchronous Redis client with short timeouts, for code serving a web request.
-
-    Short: a publish happens after the commit of a staff edit and must not make
-    the edit feel slow when Redis is down (readiness checks and fleet reads use
-    it for the same reason).
-    """
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 #: Events waiting for Redis, at most; beyond, the oldest are dropped (and counted as failed).
@@ -121,7 +108,7 @@ class _Sender:
                     self.url, [(topic, ORIGIN + b" " + data) for _, topic, data in batch]
                 )
             else:
-                pipe = redis_client(self.url).pipeline(transaction=False)
+                pipe = redisconn.client(self.url).pipeline(transaction=False)
                 for _, topic, data in batch:
                     pipe.publish(PREFIX + topic, ORIGIN + b" " + data)
                 pipe.execute()
