@@ -60,8 +60,15 @@ def binaries() -> tuple[str, str] | None:
 
 class ClusterNode:
     def __init__(
-        self, server: str, workdir: Path, node_timeout_ms: int, port: int, bus_port: int
+        self,
+        server: str,
+        workdir: Path,
+        node_timeout_ms: int,
+        port: int,
+        bus_port: int,
+        password: str | None = None,
     ) -> None:
+        self.password = password
         self.server = server
         self.workdir = workdir
         self.node_timeout_ms = node_timeout_ms
@@ -90,13 +97,17 @@ class ClusterNode:
                 "--save", "",
                 "--appendonly", "no",
                 "--logfile", str(self.workdir / f"redis-{self.port}.log"),
+                *(("--requirepass", self.password, "--masterauth", self.password)
+                  if self.password else ()),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=2, password=self.password
+        )
 
     def started(self) -> bool:
         """Whether it answers; raises if the process ended (a bad option, a taken port)."""
@@ -131,7 +142,13 @@ class ClusterNode:
 class LocalCluster:
     """``masters`` masters with ``replicas`` replicas each, on loopback."""
 
-    def __init__(self, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        masters: int = 3,
+        replicas: int = 0,
+        node_timeout_ms: int = 1000,
+        password: str | None = None,
+    ) -> None:
         found = binaries()
         if found is None:
             raise RuntimeError(
@@ -140,18 +157,22 @@ class LocalCluster:
         self.server, self.cli = found
         self.masters = masters
         self.replicas = replicas
+        self.password = password
         self._tmp = tempfile.TemporaryDirectory(prefix="hb-cluster-")
         workdir = Path(self._tmp.name)
         count = masters * (1 + replicas)
         ports = free_ports(2 * count)
         self.nodes = [
-            ClusterNode(self.server, workdir, node_timeout_ms, ports[2 * i], ports[2 * i + 1])
+            ClusterNode(
+                self.server, workdir, node_timeout_ms, ports[2 * i], ports[2 * i + 1], password
+            )
             for i in range(count)
         ]
 
     @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(n.address for n in self.nodes)
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+cluster://{auth}" + ",".join(n.address for n in self.nodes)
 
     def start(self, timeout: float = 30.0) -> None:
         try:
@@ -166,6 +187,7 @@ class LocalCluster:
                     "--cluster", "create", *(n.address for n in self.nodes),
                     "--cluster-replicas", str(self.replicas),
                     "--cluster-yes",
+                    *(("-a", self.password, "--no-auth-warning") if self.password else ()),
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,

@@ -275,6 +275,36 @@ async def test_a_partition_whose_slot_migrates_is_followed_to_its_new_master(
         await broker.close()
 
 
+@needs_cluster
+async def test_a_password_in_the_url_is_used_and_a_wrong_one_keeps_it_down() -> None:
+    """redis+cluster://:secret@… subscribes on a cluster with requirepass, and the web side
+    publishes to it; a wrong password never counts as connected."""
+    cluster = LocalCluster(masters=3, replicas=0, password="s3cret")
+    await asyncio.to_thread(cluster.start)
+    try:
+        listener = Listener()
+        good = await started(cluster.url, listener)
+        try:
+            names = [topics.school(n) for n in range(100)]
+            await good.subscribe(*names)
+            await asyncio.sleep(0.3)
+            events = [(t, b"{}") for t in names]
+            assert await asyncio.to_thread(publish_elsewhere, cluster.url, events) == []
+            assert await listener.wait_for(100)
+            assert sorted(t for t, _ in listener.got) == sorted(names)
+        finally:
+            await good.close()
+        bad = ClusterBroker(cluster.url.replace("s3cret", "wrong"), backoff_cap=0.3)
+        await bad.start(listener, listener.resync)
+        try:
+            assert not await bad.wait_connected(2)
+            assert bad.state != "connected"
+        finally:
+            await bad.close()
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
 def slot_owners(cluster: LocalCluster) -> list[tuple[int, int, int]]:
     """(first slot, last slot, master's port) as the cluster says now."""
     node = next(n for n in cluster.nodes if n.alive())
