@@ -515,3 +515,15 @@ def test_the_screens_panel_shows_revision_and_a_screens_view(tenant: Tenant, day
     assert body["preview"]["screen"]["name"] == "Hall"
     assert "day" in body["preview"] and "rev" in body["preview"]
     assert client.get("/staff/schools/alpha/screens-shown?preview=abc").status_code == 400
+
+
+def test_the_staff_area_leads_a_timetabler_to_the_page(tenant: Tenant, day: Any) -> None:
+    """/staff/ sends a timetabler (no screens right) to Today's changes; the top bar links
+    to it for everyone with the timetable right, and not for others."""
+    client = timetabler(tenant)
+    assert client.get("/staff/")["Location"] == "/staff/day/"
+    assert 'href="/staff/day/"' in client.get(BASE).content.decode()
+    admin = signed_in(make_user("alpha-adm", "admin", tenant.school))
+    assert 'href="/staff/day/"' in admin.get("/staff/schools/alpha/").content.decode()
+    office = signed_in(make_user("alpha-off", "office", tenant.school))
+    assert 'href="/staff/day/"' not in office.get("/staff/").content.decode()

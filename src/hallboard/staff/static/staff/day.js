@@ -552,7 +552,7 @@
       list.appendChild(item);
     });
     $("day-cover-empty").hidden = count > 0;
-    $("day-cover-title").textContent = count ? interpolate(ngettext("Needs cover (%(n)s)", "Needs cover (%(n)s)", count), { n: count })
+    $("day-cover-title").textContent = count ? interpolate(gettext("Needs cover (%(n)s)"), { n: count })
       : gettext("Needs cover");
   }
 
