@@ -173,7 +173,8 @@ def test_a_substitution_by_keyboard(
     page.keyboard.press("Enter")
     page.wait_for_selector(f"{slot(lessons[('7a', 3)])}.kind-substitute")
     change = Substitution.objects.get(lesson=lessons[("7a", 3)])
-    assert change.substitute_teacher is not None and change.substitute_teacher.code == "BRA"
+    assert change.substitute_teacher is not None
+    assert change.substitute_teacher.code == "BRA"
     assert revision_of(tenant.school) == before + 1
     text = page.inner_text(slot(lessons[("7a", 3)]))
     assert "BRA" in text

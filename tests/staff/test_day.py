@@ -76,9 +76,7 @@ def test_other_roles_are_refused(tenant: Tenant, day: Any, role: str) -> None:
     assert client.get("/staff/day/").status_code == 403
     for method, name in ENDPOINTS:
         body = {"lesson": day["first"].pk, "action": "cancel", "expect": "none", "text": "7a\t1\tx"}
-        response = (
-            client.get(BASE + name) if method == "get" else post(client, BASE + name, body)
-        )
+        response = client.get(BASE + name) if method == "get" else post(client, BASE + name, body)
         assert response.status_code == 403, name
         assert response.json()["error"] == "forbidden"
     assert client.get("/staff/schools/alpha/screens-shown").status_code == 403
@@ -225,7 +223,8 @@ def test_a_substitution_is_one_request_and_one_revision(tenant: Tenant, day: Any
     assert response.json()["revision"] == before + 1
     change = Substitution.objects.get(lesson=day["first"], date=MONDAY)
     assert change.kind == "substitute"
-    assert change.substitute_teacher is not None and change.substitute_teacher.code == "KLE"
+    assert change.substitute_teacher is not None
+    assert change.substitute_teacher.code == "KLE"
     slot = slot_of(client.get(BASE + "data").json(), day["first"].pk)
     assert slot["now"]["teachers"] == ["KLE"]
     assert slot["tag"] == response.json()["tag"]
@@ -268,7 +267,10 @@ def test_room_note_cancel_and_back_to_plan(tenant: Tenant, day: Any) -> None:
 def test_a_conflicting_edit_is_refused_and_nothing_is_lost(tenant: Tenant, day: Any) -> None:
     """Two people start from the same day; the second write, made against the state before
     the first, is 409 with a message naming the change there now, which stays."""
-    first, second = timetabler(tenant), signed_in(make_user("alpha-tt2", "timetabler", tenant.school))
+    first, second = (
+        timetabler(tenant),
+        signed_in(make_user("alpha-tt2", "timetabler", tenant.school)),
+    )
     tag = slot_of(second.get(BASE + "data").json(), day["first"].pk)["tag"]
     ok = post(
         first,
@@ -434,9 +436,11 @@ def test_pasted_rows_preview_with_errors_per_row(tenant: Tenant, day: Any) -> No
     assert response.status_code == 200
     rows = response.json()["rows"]
     assert [r["line"] for r in rows] == [2, 3, 4, 5, 6]
-    assert rows[0]["errors"] == [] and rows[0]["kind"] == "substitute"
+    assert rows[0]["errors"] == []
+    assert rows[0]["kind"] == "substitute"
     assert rows[0]["lesson"] == day["first"].pk
-    assert rows[1]["errors"] == [] and rows[1]["lesson"] == day["second"].pk
+    assert rows[1]["errors"] == []
+    assert rows[1]["lesson"] == day["second"].pk
     assert "9z" in rows[2]["errors"][0]
     assert "teleport" in rows[3]["errors"][0]
     assert "no lesson in period 2" in rows[4]["errors"][0]
@@ -513,7 +517,10 @@ def test_the_screens_panel_shows_revision_and_a_screens_view(tenant: Tenant, day
     assert (row["name"], row["revision_shown"], row["current"]) == ("Hall", 7, True)
     assert row["heard_at"] == "07:40:05"  # Berlin
     assert body["preview"]["screen"]["name"] == "Hall"
-    assert "day" in body["preview"] and "rev" in body["preview"]
+    preview = body["preview"]
+    assert preview["rev"] == 7
+    today = timezone.now().astimezone(tenant.school.tz).date()
+    assert preview["day"]["date"] == today.isoformat()  # a screen shows today
     assert client.get("/staff/schools/alpha/screens-shown?preview=abc").status_code == 400
 
 

@@ -128,9 +128,7 @@ def load(school: School, date: dt.date) -> Board:
     calendar = SchoolCalendarView.load(school.pk)
     day = effective_day(school, date, calendar=calendar)
     periods = list(Period.objects.filter(school=school).order_by("starts_at", "number"))
-    classes = sorted(
-        SchoolClass.objects.filter(school=school), key=lambda c: natural_key(c.name)
-    )
+    classes = sorted(SchoolClass.objects.filter(school=school), key=lambda c: natural_key(c.name))
     absences = list(
         TeacherAbsence.objects.filter(school=school, starts_on__lte=date, ends_on__gte=date)
         .select_related("teacher", "first_period", "last_period")
@@ -399,7 +397,9 @@ def change(
             with transaction.atomic():
                 target.save()
         except IntegrityError as exc:  # another writer inserted the lesson's change first
-            raise _conflict(lesson, Substitution.objects.filter(lesson=lesson, date=date).first()) from exc
+            raise _conflict(
+                lesson, Substitution.objects.filter(lesson=lesson, date=date).first()
+            ) from exc
     return target
 
 
@@ -545,7 +545,7 @@ def split_rows(text: str) -> list[tuple[int, list[str]]]:
         raise DayError(
             413, "too_large", _("Paste at most %(count)s characters.") % {"count": MAX_PASTE_CHARS}
         )
-    lines = [line for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = list(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     sample = "\n".join(line for line in lines if line.strip())[:4096]
     if not sample:
         return []
@@ -592,7 +592,16 @@ def plan_paste(school: School, date: dt.date, text: str) -> list[PasteRow]:
     seen: dict[int, int] = {}
     for line, cells in split_rows(text):
         padded = (cells + [""] * 6)[:6]
-        row = PasteRow(line, cells, *padded)
+        row = PasteRow(
+            line,
+            cells,
+            school_class=padded[0],
+            period=padded[1],
+            kind=padded[2],
+            teacher=padded[3],
+            room=padded[4],
+            note=padded[5],
+        )
         planned.append(row)
         if len(cells) > 6:
             row.errors.append(
@@ -607,7 +616,9 @@ def plan_paste(school: School, date: dt.date, text: str) -> list[PasteRow]:
             )
         row.resolved_kind = kind
         if not row.period.isdigit():
-            row.errors.append(_("The period must be a number, not %(value)r.") % {"value": row.period})
+            row.errors.append(
+                _("The period must be a number, not %(value)r.") % {"value": row.period}
+            )
             continue
         if row.school_class.upper() not in class_names:
             row.errors.append(_("There is no class %(name)s here.") % {"name": row.school_class})
@@ -621,10 +632,7 @@ def plan_paste(school: School, date: dt.date, text: str) -> list[PasteRow]:
             continue
         if len(slots) > 1:
             row.errors.append(
-                _(
-                    "%(name)s has %(count)s lessons in period %(period)s: "
-                    "change those on the grid."
-                )
+                _("%(name)s has %(count)s lessons in period %(period)s: change those on the grid.")
                 % {"name": row.school_class, "count": len(slots), "period": row.period}
             )
             continue
@@ -672,7 +680,8 @@ def _paste_change(
     teachers: dict[str, Teacher],
     rooms: dict[str, Room],
 ) -> Substitution:
-    assert row.lesson is not None and row.resolved_kind is not None
+    assert row.lesson is not None
+    assert row.resolved_kind is not None
     kind = row.resolved_kind
     return Substitution(
         school=school,
@@ -762,4 +771,3 @@ def screen_preview(school: School, screen_id: int, now: dt.datetime) -> dict[str
         "announcements": [a["title"] for a in content["announcements"]],
         "alert": content["alert"] is not None,
     }
-

@@ -150,7 +150,10 @@ def _remember(request: HttpRequest, school: School, date: dt.date) -> None:
 def _remembered(request: HttpRequest, school: School) -> dt.date | None:
     """The date last opened for ``school``, if it was opened today (else today counts)."""
     saved = request.session.get(SESSION_KEY) or {}
-    if saved.get("school") != school.slug or saved.get("on") != daychanges.today(school).isoformat():
+    if (
+        saved.get("school") != school.slug
+        or saved.get("on") != daychanges.today(school).isoformat()
+    ):
         return None
     try:
         return dt.date.fromisoformat(saved.get("date", ""))
@@ -349,6 +352,8 @@ def screens(request: HttpRequest, slug: str) -> dict[str, Any]:
     preview = request.GET.get("preview")
     if preview:
         if not preview.isdigit() or len(preview) > 18:
-            raise DayError(400, "bad_field", _("Field %(name)s is not valid.") % {"name": "preview"})
+            raise DayError(
+                400, "bad_field", _("Field %(name)s is not valid.") % {"name": "preview"}
+            )
         result["preview"] = daychanges.screen_preview(school, int(preview), now)
     return result
