@@ -228,6 +228,17 @@ def measure(browser: Any, base: str, credentials: dict[str, tuple[str, str]]) ->
     return results
 
 
+def from_json(data: dict[str, Any]) -> list[Result]:
+    """The results a JSON report holds (docs/staff-actions.json), to render them again."""
+    results = []
+    for flow in data["flows"]:
+        result = Result(flow["flow"], flow["title"], flow["goal"], flow["status"])
+        result.actions = [(step["kind"], step["what"]) for step in flow["steps"]]
+        result.seconds, result.error = flow["seconds"], flow["error"]
+        results.append(result)
+    return results
+
+
 def chromium_version(browser: Any) -> str:
     return str(browser.version)
 
@@ -301,8 +312,10 @@ def main() -> int:
     print(text)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"meta": meta, "flows": [r.as_json() for r in results]}, indent=2))
+    data = {"meta": meta, "flows": [r.as_json() for r in results]}
+    out.write_text(json.dumps(data, indent=2) + "\n")
     if args.docs:
+        (ROOT / "docs" / "staff-actions.json").write_text(json.dumps(data, indent=2) + "\n")
         (ROOT / "docs" / "staff-actions.md").write_text(text)
     return 1 if any(r.status == "failed" for r in results) else 0
 
