@@ -534,3 +534,43 @@ def test_the_staff_area_leads_a_timetabler_to_the_page(tenant: Tenant, day: Any)
     assert 'href="/staff/day/"' in admin.get("/staff/schools/alpha/").content.decode()
     office = signed_in(make_user("alpha-off", "office", tenant.school))
     assert 'href="/staff/day/"' not in office.get("/staff/").content.decode()
+
+
+def test_csrf_and_methods_are_json_refusals(tenant: Tenant, day: Any) -> None:
+    """A POST without the page's CSRF token is 403 csrf_failed, a wrong method 405, both
+    JSON; nothing changes."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("alpha-csrf", "timetabler", tenant.school))
+    before = revision_of(tenant.school)
+    response = post(
+        client, BASE + "change", {"lesson": day["first"].pk, "action": "cancel", "expect": "none"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "csrf_failed"
+    response = client.put(BASE + "change", "{}", content_type="application/json")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+    assert client.post(BASE + "data").json()["error"] == "method_not_allowed"
+    assert revision_of(tenant.school) == before
+
+
+def test_moved_lessons_are_left_to_the_admin(tenant: Tenant, day: Any) -> None:
+    """A lesson moved elsewhere shows, but the page does not edit it (422 edit_in_admin)."""
+    client = timetabler(tenant)
+    from hallboard.timetable.models import Period
+
+    moved = Substitution.objects.create(
+        school=tenant.school,
+        date=MONDAY,
+        lesson=day["first"],
+        kind="moved",
+        target_period=Period.objects.get(school=tenant.school, number=2),
+    )
+    data = client.get(BASE + "data").json()
+    assert slot_of(data, day["first"].pk)["editable"] is False
+    tag = daychanges.tag_of(moved)
+    response = post(
+        client, BASE + "change", {"lesson": day["first"].pk, "action": "cancel", "expect": tag}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "edit_in_admin"

@@ -173,7 +173,9 @@ def board_json(board: Board) -> dict[str, Any]:
             key=_slot_key(slot),
             tag=tag_of(slot.change),
             class_ids=sorted(slot.class_ids),
-            editable=slot.lesson is not None and slot.moved_from is None,
+            editable=slot.lesson is not None
+            and slot.moved_from is None
+            and (slot.change is None or slot.change.kind in PAGE_KINDS),
             absent=absent,
             needs_cover=bool(absent) and slot.change is None and slot.lesson is not None,
             substitute=(
@@ -341,6 +343,13 @@ def change(
         current = _current(lesson, date)
         if tag_of(current) != expect:
             raise _conflict(lesson, current)
+        if current is not None and current.kind not in PAGE_KINDS:
+            raise DayError(
+                422,
+                "edit_in_admin",
+                _("Change this lesson's change (%(kind)s) in the admin.")
+                % {"kind": current.get_kind_display()},
+            )
         if action == "clear":
             if current is not None:
                 current.delete()

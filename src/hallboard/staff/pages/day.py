@@ -22,13 +22,14 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from hallboard.i18n import jscatalog, supported
 from hallboard.schools.access import Right, for_user
@@ -118,25 +119,47 @@ def _int(data: dict[str, Any], key: str, *, required: bool = False) -> int | Non
     return value
 
 
-def json_view(view: Callable[..., dict[str, Any]]) -> Callable[..., HttpResponse]:
-    """An endpoint of the page: signed in (else 401 JSON), DayError → JSON, no caching."""
+_csrf = CsrfViewMiddleware(lambda request: HttpResponse())
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        try:
-            if not (user.is_authenticated and user.is_active):
-                raise DayError(401, "unauthorized", _("Sign in first."))
-            result = view(request, *args, **kwargs)
-        except DayError as exc:
-            return _error(exc)
-        if isinstance(result, HttpResponse):
-            return result
-        response = JsonResponse(result)
-        response["Cache-Control"] = "no-store"
-        return response
 
-    return wrapper
+def _no_view(request: HttpRequest) -> HttpResponse:  # what the CSRF check is asked about
+    return HttpResponse(status=204)
+
+
+def json_view(method: str) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
+    """An endpoint of the page: the one method (else 405), signed in (else 401), a POST
+    with the page's CSRF token (else 403), every refusal JSON; no caching."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
+        @csrf_exempt  # checked below, so that a failure is JSON like every other
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            try:
+                if request.method != method:
+                    raise DayError(
+                        405, "method_not_allowed", _("Use %(method)s.") % {"method": method}
+                    )
+                if not (user.is_authenticated and user.is_active):
+                    raise DayError(401, "unauthorized", _("Sign in first."))
+                if method == "POST" and _csrf.process_view(request, _no_view, (), {}) is not None:
+                    raise DayError(
+                        403,
+                        "csrf_failed",
+                        _("The page's security token is missing or too old: reload the page."),
+                    )
+                result = view(request, *args, **kwargs)
+            except DayError as exc:
+                return _error(exc)
+            if isinstance(result, HttpResponse):
+                return result
+            response = JsonResponse(result)
+            response["Cache-Control"] = "no-store"
+            return response
+
+        return wrapper
+
+    return decorate
 
 
 def _remember(request: HttpRequest, school: School, date: dt.date) -> None:
@@ -242,8 +265,7 @@ def page(request: HttpRequest, slug: str, date: str | None = None) -> HttpRespon
     return response
 
 
-@require_GET
-@json_view
+@json_view("GET")
 def data(request: HttpRequest, slug: str, date: str) -> Any:
     """The day's grid; ``If-None-Match`` with the day's ETag (its revision) answers 304."""
     school = _school(request, slug)
@@ -262,8 +284,7 @@ def data(request: HttpRequest, slug: str, date: str) -> Any:
     return response
 
 
-@require_http_methods(["POST"])
-@json_view
+@json_view("POST")
 def change(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     """One action on one lesson: ``{"lesson", "action", "value", "expect", "replaces"}``."""
     school = _school(request, slug)
@@ -288,8 +309,7 @@ def change(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     }
 
 
-@require_http_methods(["POST"])
-@json_view
+@json_view("POST")
 def absences(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     """Mark a teacher away (``{"teacher", "first_period", "last_period"}``), or end an
     absence for the day (``{"remove": id}``)."""
@@ -314,8 +334,7 @@ def absences(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     return {"revision": school.revision, "absence": absence_id}
 
 
-@require_http_methods(["POST"])
-@json_view
+@json_view("POST")
 def paste(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     """Pasted rows: ``{"text"}`` previews them, ``{"text", "apply": true}`` writes them all
     with one revision bump (or none of them)."""
@@ -339,8 +358,7 @@ def paste(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     }
 
 
-@require_GET
-@json_view
+@json_view("GET")
 def screens(request: HttpRequest, slug: str) -> dict[str, Any]:
     """The school's screens and which revision each shows; ``?preview=<id>``: what it shows."""
     school = _school(request, slug)
