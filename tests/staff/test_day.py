@@ -574,3 +574,13 @@ def test_moved_lessons_are_left_to_the_admin(tenant: Tenant, day: Any) -> None:
     )
     assert response.status_code == 422
     assert response.json()["error"] == "edit_in_admin"
+
+
+def test_today_is_the_schools_date() -> None:
+    """At 20:00 UTC on 30 November it is already 1 December in Auckland, still 30 November
+    in Berlin: the page opens on the school's date."""
+    now = dt.datetime(2026, 11, 30, 20, 0, tzinfo=dt.UTC)
+    auckland = School(slug="akl", name="Auckland", timezone="Pacific/Auckland")
+    berlin = School(slug="ber", name="Berlin", timezone="Europe/Berlin")
+    assert daychanges.today(auckland, now) == dt.date(2026, 12, 1)
+    assert daychanges.today(berlin, now) == dt.date(2026, 11, 30)

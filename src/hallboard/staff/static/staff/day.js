@@ -188,7 +188,6 @@
     var button = el("button", "slot");
     button.type = "button";
     button.setAttribute("data-key", slot.key);
-    button.setAttribute("role", "gridcell");
     button.tabIndex = -1;
     if (slot.change) button.classList.add("kind-" + slot.change.kind);
     if (slot.needs_cover) button.classList.add("needs-cover");
