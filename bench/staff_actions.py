@@ -12,8 +12,9 @@ writes var/staff-actions.json.
 
 The flows live in bench/staff_flows/ (``substitution``, ``lockdown``): each has
 ``run(page, base_url, count)`` and calls ``count(kind, what)`` for every user
-action: a click, a key, or a typed text. A typed code counts as one action (and
-its characters as keystrokes, reported beside). Opening the page (the
+action: a click, a key, a typed text, or a press held down (a hold-to-confirm).
+A typed code counts as one action (and its characters as keystrokes, reported
+beside). Opening the page (the
 bookmark) and signing in are not counted. A flow module missing from this build
 is reported as "not in this build".
 
@@ -46,11 +47,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: Flow module (bench/staff_flows/<name>.py) → (what it does, most actions allowed).
-FLOWS: dict[str, tuple[str, int]] = {
-    "substitution": ("One substitution of a known lesson (Today's changes)", 5),
-    "lockdown": ("A lockdown alert for the school (Emergency panel)", 3),
+#: Flow module (bench/staff_flows/<name>.py) → (what it does, most actions allowed, the
+#: role it is done in unless the module names its own ``ROLE``).
+FLOWS: dict[str, tuple[str, int, str]] = {
+    "substitution": ("One substitution of a known lesson (Today's changes)", 5, "timetabler"),
+    "lockdown": ("A lockdown alert for the school (Emergency panel)", 3, "safety"),
 }
+#: What a flow may count: a click, a key, a typed text, a press held down (one action).
+KINDS = ("click", "key", "type", "hold")
 CHROMIUM = os.environ.get("HALLBOARD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -192,7 +196,7 @@ def sign_in(page: Any, base: str, user: str, password: str) -> None:
 
 def measure(browser: Any, base: str, credentials: dict[str, tuple[str, str]]) -> list[Result]:
     results = []
-    for name, (title, goal) in FLOWS.items():
+    for name, (title, goal, default_role) in FLOWS.items():
         result = Result(name, title, goal)
         results.append(result)
         try:
@@ -202,7 +206,7 @@ def measure(browser: Any, base: str, credentials: dict[str, tuple[str, str]]) ->
                 raise
             result.status = "not in this build"
             continue
-        role = getattr(module, "ROLE", "admin")
+        role = getattr(module, "ROLE", default_role)
         user, password = credentials.get(role) or credentials["admin"]
         context = browser.new_context(viewport=VIEWPORT)
         page = context.new_page()
@@ -211,7 +215,7 @@ def measure(browser: Any, base: str, credentials: dict[str, tuple[str, str]]) ->
             sign_in(page, base, user, password)
 
             def count(kind: str, what: str, _result: Result = result) -> None:
-                if kind not in ("click", "key", "type"):
+                if kind not in KINDS:
                     raise ValueError(f"unknown action kind {kind!r}")
                 _result.actions.append((kind, what))
 

@@ -584,3 +584,11 @@ def test_today_is_the_schools_date() -> None:
     berlin = School(slug="ber", name="Berlin", timezone="Europe/Berlin")
     assert daychanges.today(auckland, now) == dt.date(2026, 12, 1)
     assert daychanges.today(berlin, now) == dt.date(2026, 11, 30)
+
+
+def test_a_nul_in_a_body_is_refused_before_the_database(tenant: Tenant, day: Any) -> None:
+    """A NUL character (which PostgreSQL text cannot hold) in a pasted text is 400 bad_json."""
+    client = timetabler(tenant)
+    response = post(client, BASE + "paste", {"text": "7a\t1\tnote\t\t\tx\u0000y"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_json"

@@ -13,7 +13,6 @@ with one school is never asked for it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -31,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from hallboard import safejson
 from hallboard.i18n import jscatalog, supported
 from hallboard.schools.access import Right, for_user
 from hallboard.schools.models import School
@@ -90,9 +90,9 @@ def _date(value: str) -> dt.date:
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     if len(request.body) > MAX_BODY:
         raise DayError(413, "too_large", _("The request is too large."))
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    try:  # the one parse helper: no NUL, NaN, out-of-range integers or deep nesting
+        data = safejson.loads(request.body or b"{}")
+    except ValueError:
         raise DayError(400, "bad_json", _("The request is not valid JSON.")) from None
     if not isinstance(data, dict):
         raise DayError(400, "bad_json", _("The request is not valid JSON."))
