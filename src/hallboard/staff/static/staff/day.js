@@ -19,6 +19,7 @@
   var i18n = window.hallboardI18n.forLanguage(function () { return document.documentElement.lang; });
   var gettext = i18n.gettext;
   var ngettext = i18n.ngettext;
+  var pgettext = i18n.pgettext;
   var interpolate = i18n.interpolate;
   function gettext_noop(msgid) { return msgid; }
 
@@ -30,7 +31,8 @@
     note: gettext_noop("Note"),
     clear: gettext_noop("Back to plan")
   };
-  var ACTION_KEY = { cancel: "C", substitute: "S", room: "R", note: "N", clear: "Del" };
+  // The key's name as printed on keyboards of the user's language ("Entf" in German).
+  var ACTION_KEY = { cancel: "C", substitute: "S", room: "R", note: "N", clear: pgettext("keyboard key", "Del") };
   var KIND_LABEL = {
     cancelled: gettext_noop("Cancelled"),
     substitute: gettext_noop("Substitute teacher"),
