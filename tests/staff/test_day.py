@@ -592,3 +592,27 @@ def test_a_nul_in_a_body_is_refused_before_the_database(tenant: Tenant, day: Any
     response = post(client, BASE + "paste", {"text": "7a\t1\tnote\t\t\tx\u0000y"})
     assert response.status_code == 400
     assert response.json()["error"] == "bad_json"
+
+
+@pytest.mark.parametrize("date", ["9999-12-31", "0001-01-01", "2026-02-30", "today"])
+def test_dates_at_the_ends_of_the_calendar_are_refused(tenant: Tenant, day: Any, date: str) -> None:
+    """The page and its data refuse dates without a day either side (400, never 500)."""
+    client = timetabler(tenant)
+    assert client.get(f"/staff/schools/alpha/day/{date}/").status_code == 400
+    assert client.get(f"/staff/schools/alpha/day/{date}/data").json()["error"] == "bad_date"
+
+
+def test_the_preview_is_the_screens_own_view(tenant: Tenant) -> None:
+    """A screen showing only 7a previews only 7a's lessons of today (its snapshot)."""
+    from hallboard.screens.models import Screen
+    from hallboard.timetable.models import SchoolClass
+
+    weekday = timezone.now().astimezone(tenant.school.tz).isoweekday()
+    make_lesson(tenant.school, "7a", weekday, 1, "MA", "MUE")
+    make_lesson(tenant.school, "8b", weekday, 1, "DE", "MUE")
+    screen, _ = make_screen(tenant.school, "7a door", view=Screen.View.CLASSES)
+    screen.classes.set([SchoolClass.objects.get(school=tenant.school, name="7a")])
+    client = timetabler(tenant)
+    preview = client.get(f"/staff/schools/alpha/screens-shown?preview={screen.pk}").json()
+    classes = [slot["classes"] for slot in preview["preview"]["day"]["slots"]]
+    assert classes == [["7a"]]

@@ -80,11 +80,18 @@ def _school(request: HttpRequest, slug: str) -> School:
     return school
 
 
+#: Dates the page opens (a day either side must exist too).
+FIRST_DATE, LAST_DATE = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
+
+
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError:
         raise DayError(400, "bad_date", _("Not a date: use YYYY-MM-DD.")) from None
+    if not FIRST_DATE <= date <= LAST_DATE:
+        raise DayError(400, "bad_date", _("Not a date: use YYYY-MM-DD."))
+    return date
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
