@@ -84,7 +84,7 @@
     var reach = alert.reach;
     var figure = el("p", "reach-figure");
     figure.appendChild(el("b", "reach-count", interpolate(gettext("Shown on %(shown)s of %(total)s screens"), { shown: reach.shown, total: reach.in_scope })));
-    figure.appendChild(el("span", "sub", " · " + interpolate(ngettext("%(count)s online now", "%(count)s online now", reach.online), { count: reach.online })));
+    figure.appendChild(el("span", "sub", interpolate(ngettext("%(count)s online now", "%(count)s online now", reach.online), { count: reach.online })));
     card.appendChild(figure);
     var meter = el("div", "reach-meter");
     var bar = el("span", "reach-bar");
