@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.staff_flows import lockdown
 from django.utils import timezone
 
-from bench.staff_flows import lockdown
 from hallboard.alerts.models import Alert
 from hallboard.schools.models import School
 from hallboard.timetable.models import Announcement
@@ -80,7 +80,7 @@ def test_a_phone_triggers_a_lockdown_follows_its_reach_and_gives_the_all_clear(
     assert [kind for kind, _ in actions] == ["click", "hold"]
     alert = Alert.objects.get()
     assert (alert.school_id, alert.kind) == (tenant.school.pk, "lockdown")
-    assert alert.headline == "Abriegelung – Türen verschließen"  # the school's language
+    assert alert.headline == "Abriegelung \N{EN DASH} Türen verschließen"  # school's language
     card = page.inner_text(".alert-card")
     assert "Auf 0 von 2 Bildschirmen gezeigt" in card
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -183,7 +183,8 @@ def test_an_announcement_is_added_edited_and_ended(
     assert (local_end.hour, local_end.minute) == (23, 59)
     assert a.starts_at <= timezone.now() + dt.timedelta(minutes=1)
     card = page.text_content(".announcement") or ""
-    assert words["now"] in card and words["every"] in card
+    assert words["now"] in card
+    assert words["every"] in card
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     page.click(f'button[data-edit="{a.pk}"]')
@@ -197,5 +198,6 @@ def test_an_announcement_is_added_edited_and_ended(
     page.click(f'button[data-end="{a.pk}"]')
     page.wait_for_selector("#list-empty:not([hidden])")
     a.refresh_from_db()
-    assert a.ends_at is not None and a.ends_at <= timezone.now()
+    assert a.ends_at is not None
+    assert a.ends_at <= timezone.now()
     assert words["end"] not in page.inner_text("#list")

@@ -29,9 +29,7 @@ def office(tenant: Tenant) -> Client:
     return signed_in(make_user("alpha-office", "office", school=tenant.school))
 
 
-def test_defaults_are_now_until_the_end_of_the_school_s_day(
-    tenant: Tenant, office: Client
-) -> None:
+def test_defaults_are_now_until_the_end_of_the_school_s_day(tenant: Tenant, office: Client) -> None:
     """In the school's zone (Sydney here, far from the server's UTC)."""
     tenant.school.timezone = "Australia/Sydney"
     tenant.school.save()
@@ -76,9 +74,7 @@ def test_quick_add_reads_times_in_the_school_zone_and_bumps_the_revision(
     )
 
 
-def test_targeted_announcements_show_only_on_their_screens(
-    tenant: Tenant, office: Client
-) -> None:
+def test_targeted_announcements_show_only_on_their_screens(tenant: Tenant, office: Client) -> None:
     """Chosen screens get it in their snapshot, the others not; switching back to every
     screen shows it everywhere."""
     hall, _ = make_screen(tenant.school, name="Hall")
@@ -100,7 +96,8 @@ def test_targeted_announcements_show_only_on_their_screens(
     assert titles(gym) == ["Gym closed"]
     assert titles(hall) == []
     before = revision_of(tenant.school)
-    response = post(office, "/staff/announcements/alpha/save", {**data, "id": a.pk, "screens": None})
+    everywhere = {**data, "id": a.pk, "screens": None}
+    response = post(office, "/staff/announcements/alpha/save", everywhere)
     assert response.status_code == 200
     assert revision_of(tenant.school) > before
     assert not AnnouncementTargets.objects.exists()
@@ -118,7 +115,8 @@ def test_end_now_ends_an_active_one_and_removes_an_upcoming_one(
     )
     listing = post(office, f"/staff/announcements/alpha/{active.pk}/end", {}).json()
     active.refresh_from_db()
-    assert active.ends_at is not None and active.ends_at <= timezone.now()
+    assert active.ends_at is not None
+    assert active.ends_at <= timezone.now()
     assert [a["title"] for a in listing["announcements"]] == ["Later"]
     post(office, f"/staff/announcements/alpha/{upcoming.pk}/end", {})
     assert not Announcement.objects.filter(pk=upcoming.pk).exists()
@@ -159,7 +157,8 @@ def test_another_school_s_announcements_and_screens_are_never_reachable(
     )
     assert (response.status_code, response.json()["error"]) == (400, "unknown_screen")
     theirs.refresh_from_db()
-    assert theirs.title == "Beta's" and theirs.ends_at is None
+    assert theirs.title == "Beta's"
+    assert theirs.ends_at is None
     assert list(Announcement.objects.values_list("title", flat=True)) == ["Beta's"]
 
 
