@@ -28,12 +28,12 @@ from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
 from hallboard.schools.models import Organisation, School
 
 
-class OrganisationFromSchoolForm(forms.ModelForm):  # type: ignore[type-arg]
+class OrganisationFromSchoolForm(forms.ModelForm):
     """A row for one school takes that school's organisation: the form asks for an
     organisation only when no school is chosen (a row for every school of it)."""
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         school = data.get("school")
         if "organisation" not in self.fields:  # read-only on an existing row
             return data

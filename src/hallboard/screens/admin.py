@@ -65,7 +65,7 @@ class PairForm(forms.Form):
 GRADES = range(1, 14)  # offered always; grades of the user's classes and screens besides
 
 
-class ScreenForm(forms.ModelForm):  # type: ignore[type-arg]
+class ScreenForm(forms.ModelForm):
     """The screen, plus the pairing code of the display that is to show it (optional)."""
 
     pairing_code = forms.CharField(
@@ -102,11 +102,11 @@ def grade_choices(request: HttpRequest) -> list[tuple[int, str]]:
     """Grades to tick: 1 to 13, and every grade of the user's classes and screens."""
     schools = principal(request).schools(Right.VIEW)
     grades = set(GRADES)
-    grades |= set(
-        SchoolClass.objects.filter(school__in=schools)
-        .exclude(grade__isnull=True)
-        .values_list("grade", flat=True)
-    )
+    grades |= {
+        g
+        for g in SchoolClass.objects.filter(school__in=schools).values_list("grade", flat=True)
+        if g is not None
+    }
     for chosen in Screen.objects.filter(school__in=schools).values_list("grades", flat=True):
         grades |= {g for g in chosen or [] if isinstance(g, int)}
     return [(g, str(g)) for g in sorted(grades)]

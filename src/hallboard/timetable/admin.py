@@ -152,15 +152,19 @@ class SubstitutionForm(forms.ModelForm):
         if not data.get("lesson") and not data.get("classes"):
             raise ValidationError({"classes": _("Name the classes, or the regular lesson.")})
         lesson, school, date = data.get("lesson"), data.get("school"), data.get("date")
-        known = lesson is not None and school is not None and date is not None
-        if known and (lesson.school_id != school.pk or lesson.weekday != date.isoweekday()):
+        if (
+            lesson is not None
+            and school is not None
+            and date is not None
+            and (lesson.school_id != school.pk or lesson.weekday != date.isoweekday())
+        ):
             raise ValidationError(
                 {"lesson": _("Choose a lesson of this school on this date's weekday.")}
             )
         return data
 
 
-class LessonChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class LessonChoiceField(forms.ModelChoiceField):
     """A regular lesson as a timetabler finds it: period, subject, classes, teachers."""
 
     def label_from_instance(self, obj: Any) -> str:
@@ -253,7 +257,7 @@ class SubstitutionAdmin(TimetableAdmin):
         return school_id, day
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        initial = super().get_changeform_initial_data(request)
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
         school_id, day = self._school_and_day(request, None)
         if school_id is not None:
             initial.setdefault("school", school_id)

@@ -74,7 +74,7 @@ def json_view(page: str) -> Callable[[View], View]:
         def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
                 if request.method not in ("GET", "HEAD"):
-                    rejected = CsrfViewMiddleware(_no_response).process_view(request, None, (), {})
+                    rejected = CsrfViewMiddleware(_no_response).process_view(request, view, (), {})
                     if rejected is not None:
                         raise Refused(403, "csrf_failed", _("The page is out of date: reload it."))
                 return view(request, *args, **kwargs)
