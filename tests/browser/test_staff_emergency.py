@@ -5,6 +5,7 @@ all-clear; an announcement added and ended."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from hallboard.alerts.models import Alert
 from hallboard.schools.models import School
 from hallboard.timetable.models import Announcement
 from tests.browser.conftest import needs_chromium
+from tests.browser.test_dashboard_page import display_socket, receive_command
 from tests.conftest import Tenant, make_screen, make_user, signed_in
 from tests.display.conftest import ScreenClient
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
+__all__ = ["display_socket"]  # the display's push socket, a fixture of the dashboard tests
 
 PHONE = {"width": 375, "height": 667}
 LAPTOP = {"width": 1366, "height": 800}
@@ -201,3 +204,28 @@ def test_an_announcement_is_added_edited_and_ended(
     assert a.ends_at is not None
     assert a.ends_at <= timezone.now()
     assert words["end"] not in page.inner_text("#list")
+
+
+def test_the_dashboard_reports_an_identify_over_an_alert_as_hidden(
+    context: Any, site: str, tenant: Tenant, display_socket: Any
+) -> None:
+    """A screen showing an alert gets an identify from the live dashboard and acks it: the
+    row says 'hidden behind the alert', never 'acknowledged'."""
+    screen, token = make_screen(tenant.school, name="Foyer")
+    alert = Alert.objects.create(
+        organisation=tenant.organisation, school=tenant.school, headline="Lockdown"
+    )
+    ScreenClient(token).ack({"alert": alert.pk, "state": "shown"})
+    ctx = context(locale="en-GB")
+    sign_in(ctx, site, make_user("alpha-admin", "admin", school=tenant.school))
+    page = ctx.new_page()
+    page.goto(f"{site}/staff/schools/alpha/")
+    page.wait_for_selector("#link.live")
+    ws = display_socket(token)
+    page.click(f'tr[data-screen="{screen.pk}"] button[data-action="identify"]')
+    pushed = receive_command(ws)
+    ws.send(json.dumps({"type": "ack", "id": pushed["id"]}))
+    page.wait_for_selector(f'tr[data-screen="{screen.pk}"] .cmd-status.hidden')
+    cell = page.inner_text(f'tr[data-screen="{screen.pk}"] .col-command')
+    assert "hidden behind the alert" in cell
+    assert "acknowledged" not in cell
