@@ -19,6 +19,12 @@ Count = Callable[[str, str], None]
 
 def run(page: Any, base_url: str, count: Count) -> None:
     page.goto(f"{base_url}/staff/")
+    direct = page.locator('.task-schools a[data-task="emergency"]')
+    if page.locator("#template-grid").count() == 0 and direct.count() > 0:
+        # The landing page lists the panel of each of the user's schools: the first one.
+        direct.first.click()
+        count("click", "the school's emergency panel (landing page)")
+        page.wait_for_load_state()
     if page.locator("#template-grid").count() == 0:
         # Not sent straight to the panel (the user has other staff pages): the nav link.
         page.click("nav a.task-emergency")

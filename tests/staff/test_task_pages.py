@@ -93,3 +93,26 @@ def test_a_member_of_two_schools_chooses_and_sees_only_those(tenant: Tenant, sou
     assert "/staff/emergency/beta/" in html
     assert "/staff/emergency/gamma/" not in html
     assert signed_in(user).get("/staff/emergency/gamma/").status_code == 403
+
+
+def test_each_school_s_panel_is_one_click_from_the_landing_page(tenant: Tenant) -> None:
+    """Several schools: a district safety officer lands on the list of panels; a user with
+    more staff pages finds each school's panel on the landing page itself. Either way one
+    click, so a lockdown stays within three actions."""
+    officer = signed_in(make_user("north", "safety", organisation=tenant.organisation))
+    landing = officer.get("/staff/", follow=True)
+    assert landing.redirect_chain[-1][0] == "/staff/emergency/"
+    html = landing.content.decode()
+    assert 'href="/staff/emergency/alpha/"' in html
+    assert 'href="/staff/emergency/beta/"' in html
+
+    both = make_user("north-both", "safety", organisation=tenant.organisation)
+    from hallboard.schools.models import OrganisationMembership
+
+    OrganisationMembership.objects.create(
+        user=both, organisation=tenant.organisation, role="office"
+    )
+    html = signed_in(both).get("/staff/").content.decode()
+    assert 'data-task="emergency" href="/staff/emergency/alpha/"' in html
+    assert 'data-task="emergency" href="/staff/emergency/beta/"' in html
+    assert 'data-task="announcements" href="/staff/announcements/beta/"' in html

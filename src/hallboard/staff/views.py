@@ -125,7 +125,7 @@ def index(request: HttpRequest) -> HttpResponse:
         .select_related("organisation")
         .order_by("organisation__name", "name")
     )
-    tasks = task_links(request.user)
+    tasks = task_links(request.user, with_schools=True)
     if len(schools) == 1:  # the task pages are in the nav
         return redirect("staff:school", schools[0].slug)
     if not schools and len(tasks) == 1:  # e.g. a safety officer: straight to the panel

@@ -123,14 +123,36 @@ class TaskLink:
     key: str
     label: str
     url: str
+    #: (school name, page URL) per school, for the landing page (up to ``MAX_SCHOOL_LINKS``).
+    schools: tuple[tuple[str, str], ...] = ()
 
 
-def task_links(user: Any) -> list[TaskLink]:
-    """The emergency panel and announcements pages ``user`` may open (nothing else)."""
+MAX_SCHOOL_LINKS = 30
+
+
+def task_links(user: Any, *, with_schools: bool = False) -> list[TaskLink]:
+    """The emergency panel and announcements pages ``user`` may open (nothing else); with
+    ``with_schools``, each with a direct link per school (one click from the landing page)."""
     who = for_user(user)
     links = []
-    if who.schools(Right.ALERT).exists():
-        links.append(TaskLink("emergency", _("Emergency"), reverse("staff:emergency")))
-    if who.schools(Right.ANNOUNCE).exists():
-        links.append(TaskLink("announcements", _("Announcements"), reverse("staff:announcements")))
+    for key, label, right, chooser, page in (
+        ("emergency", _("Emergency"), Right.ALERT, "staff:emergency", "staff:emergency-panel"),
+        (
+            "announcements",
+            _("Announcements"),
+            Right.ANNOUNCE,
+            "staff:announcements",
+            "staff:announcements-page",
+        ),
+    ):
+        schools = who.schools(right).order_by("name")
+        if not schools.exists():
+            continue
+        per_school: tuple[tuple[str, str], ...] = ()
+        if with_schools:
+            per_school = tuple(
+                (school.name, reverse(page, args=[school.slug]))
+                for school in schools[:MAX_SCHOOL_LINKS]
+            )
+        links.append(TaskLink(key, label, reverse(chooser), per_school))
     return links
