@@ -351,7 +351,6 @@ class AlertTemplateAdmin(AlertScopedAdmin):
     right = Right.MANAGE
     form = OrganisationFromSchoolForm
     list_display = ["label", "kind", "severity", "headline", "template_scope", "position", "hidden"]
-    list_editable = ["position", "hidden"]
     list_filter = ["kind", "hidden"]
     search_fields = ["label", "headline"]
     readonly_fields = ["builtin"]
