@@ -167,6 +167,11 @@ display_refusals_total = Counter(
     "Display requests refused, by error code (invalid_token, screen_bound, rate_limited, ...).",
     ["error"],
 )
+staff_refusals_total = Counter(
+    "hallboard_staff_refusals_total",
+    "Requests of the staff pages' JSON endpoints refused, by page and error code.",
+    ["page", "error"],
+)
 ratelimit_storage_errors_total = Counter(
     "hallboard_ratelimit_storage_errors_total",
     "Rate-limit checks that failed on the storage (Redis down) and let the request through.",
