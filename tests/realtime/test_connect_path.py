@@ -70,8 +70,8 @@ def test_the_write_batch_marks_screens_connected(tenant: Tenant) -> None:
     a, _ = make_screen(tenant.school, "A")
     b, _ = make_screen(tenant.school, "B")
     c, _ = make_screen(tenant.school, "C")
-    Screen.objects.filter(pk=a.pk).update(
-        push_refused_code=int(CloseCode.SCREEN_BOUND), push_refused_at=now
+    Screen.objects.filter(pk=a.pk).update(  # refused before it connected
+        push_refused_code=int(CloseCode.SCREEN_BOUND), push_refused_at=now - dt.timedelta(4)
     )
     batch = db.Writes()
     # As the gateway stamps them: connects and disconnects before the batch is written.
@@ -91,6 +91,24 @@ def test_the_write_batch_marks_screens_connected(tenant: Tenant) -> None:
     # Connects cost a statement per kind, not per screen (nor a CASE per screen).
     marks = [q["sql"] for q in captured.captured_queries if "CASE" in q["sql"].upper()]
     assert marks == []
+
+
+def test_a_refusal_after_the_connect_is_kept(tenant: Tenant) -> None:
+    """A connect mark written late (in the batch after the hello) does not clear a refusal
+    made after that connect (another device refused meanwhile); one made before it, it does."""
+    now = timezone.now()
+    late, _ = make_screen(tenant.school, "Late")
+    early, _ = make_screen(tenant.school, "Early")
+    second = dt.timedelta(seconds=1)
+    Screen.objects.filter(pk=late.pk).update(push_refused_code=4403, push_refused_at=now)
+    Screen.objects.filter(pk=early.pk).update(
+        push_refused_code=4403, push_refused_at=now - 2 * second
+    )
+    batch = db.Writes()
+    batch.connected = {late.pk: now - second, early.pk: now - second}
+    db.write(batch)
+    assert Screen.objects.get(pk=late.pk).push_refused_code == 4403
+    assert Screen.objects.get(pk=early.pk).push_refused_code is None
 
 
 def test_a_thousand_connects_are_marked_by_one_statement(tenant: Tenant) -> None:

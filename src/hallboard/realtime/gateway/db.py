@@ -544,9 +544,9 @@ def _receipt(screen_id: int, alert_id: int, state: str) -> None:
 def _mark_connected(
     connected: dict[int, dt.datetime], disconnected: dict[int, dt.datetime], now: dt.datetime
 ) -> None:
-    """Screens admitted since the last batch: on push since ``now`` (two UPDATEs, whatever
-    their number: a storm's thousands of connects must not hold the transaction open
-    for a statement per screen, or one CASE per screen).
+    """Screens admitted since the last batch: on push since ``now`` (a few statements
+    whatever their number: a storm's thousands of connects must not hold the transaction
+    open for a statement per screen, or one CASE per screen).
 
     Written before the batch's disconnects: a screen that disconnected again within
     the batch is marked polling here; one that disconnected and then connected again
@@ -554,17 +554,23 @@ def _mark_connected(
     left = [s for s, at in connected.items() if s in disconnected and disconnected[s] >= at]
     gone = set(left)
     stays = [s for s in connected if s not in gone]
-    cleared = {"push_refused_code": None, "push_refused_at": None}
     if stays:
         Screen.objects.filter(pk__in=stays).update(
-            connection_mode=Screen.Mode.PUSH, last_heartbeat_at=now, **cleared
+            connection_mode=Screen.Mode.PUSH, last_heartbeat_at=now
         )
     if left:
         Screen.objects.filter(pk__in=left).update(
-            connection_mode=Screen.Mode.POLL,
-            last_heartbeat_at=min(connected[s] for s in left),
-            **cleared,
+            connection_mode=Screen.Mode.POLL, last_heartbeat_at=min(connected[s] for s in left)
         )
+    # A refusal is cleared by a connect after it, not by one before it written late (a
+    # second device refused while the first one's mark waited for this batch). Few
+    # screens have one: one query finds them, one UPDATE clears those.
+    refused = Screen.objects.filter(
+        pk__in=list(connected), push_refused_code__isnull=False
+    ).values_list("pk", "push_refused_at")
+    clear = [pk for pk, at in refused if at is None or at <= connected[pk]]
+    if clear:
+        Screen.objects.filter(pk__in=clear).update(push_refused_code=None, push_refused_at=None)
 
 
 def _mark_polling(disconnected: dict[int, dt.datetime]) -> None:
