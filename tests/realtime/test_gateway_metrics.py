@@ -222,3 +222,29 @@ async def test_an_alert_frame_is_counted_as_delivered(gateway: Gateway, tenant: 
     assert (await receive_type(ws, "alert"))["alert"] == {"id": 1}
     assert delta("hallboard_gateway_messages_delivered_total", type="alert") == 1
     await ws.close()
+
+
+async def test_unknown_and_malformed_events_are_counted_and_the_next_one_delivered(
+    gateway: Gateway, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event of an unknown kind, or with a field of the wrong type, is counted by reason
+    and logged in one line each; it breaks nothing: the next good event is delivered."""
+    series = [
+        ("hallboard_gateway_events_ignored_total", {"reason": r}) for r in ("unknown", "malformed")
+    ]
+    delta = Delta(*series)
+    _, token = await in_thread(make_screen, tenant.school)
+    ws = await open_display(gateway, token)
+    hello = await receive_type(ws, "hello")
+    topic = topics.school(tenant.school.pk)
+    with caplog.at_level("WARNING", logger="hallboard.realtime.gateway"):
+        gateway.on_broker_message(topic, b'{"e":"teleport","school":1}')
+        gateway.on_broker_message(topic, b'{"e":"invalidate","school":"x","rev":1}')
+    assert delta("hallboard_gateway_events_ignored_total", reason="unknown") == 1
+    assert delta("hallboard_gateway_events_ignored_total", reason="malformed") == 1
+    ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(ignored) == 2
+    event = {"e": "invalidate", "school": tenant.school.pk, "rev": hello["rev"] + 1}
+    gateway.on_broker_message(topic, json.dumps(event).encode())
+    assert (await receive_type(ws, "invalidate"))["rev"] == hello["rev"] + 1
+    await ws.close()

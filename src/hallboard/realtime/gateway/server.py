@@ -36,7 +36,7 @@ from hallboard.display.auth import DEVICE_KEY
 from hallboard.observability import exposition, fleet, metrics, readiness
 from hallboard.observability.access import token_matches
 from hallboard.realtime.brokers import Broker
-from hallboard.realtime.core import messages, topics
+from hallboard.realtime.core import events, messages, topics
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.coalesce import Coalescer
 from hallboard.realtime.core.hub import Hub
@@ -176,6 +176,9 @@ class Gateway:
         self._m_delivered: dict[str, Any] = {}
         self._m_failed: dict[str, Any] = {}
         self._m_received: dict[str, Any] = {}
+        self._m_ignored = {
+            r: metrics.gateway_events_ignored_total.labels(reason=r) for r in events.REASONS
+        }
         self._m_broker = metrics.broker_connected.labels(broker=broker.name)
 
     # --- lifecycle ------------------------------------------------------------
@@ -621,63 +624,55 @@ class Gateway:
     # --- events from the broker -------------------------------------------------
     def on_broker_message(self, topic: str, data: bytes) -> None:
         try:
-            event = json.loads(data)
-            kind = event["e"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            logger.warning("ignored a malformed event on %s", topic)
+            received = events.parse(topic, data)
+        except events.EventError as exc:
+            self._m_ignored[exc.reason].inc()
+            logger.warning(
+                "ignored an %s event %r on %s: %s", exc.reason, exc.kind, topic, exc.detail
+            )
             return
-        counter = self._m_received.get(kind)
+        event = received.event
+        counter = self._m_received.get(event.kind)
         if counter is None:
-            counter = self._m_received[kind] = metrics.gateway_events_received_total.labels(
-                kind=str(kind)[:16]
+            counter = self._m_received[event.kind] = metrics.gateway_events_received_total.labels(
+                kind=event.kind
             )
         counter.inc()
-        try:
-            written = self._on_event(topic, kind, event)
-        except (KeyError, TypeError, ValueError):
-            logger.warning("ignored an event of kind %r with missing fields on %s", kind, topic)
-            return
-        ts = event.get("ts")
-        if written and isinstance(ts, int | float):
+        written = self._on_event(topic, event)
+        if written and received.ts is not None:
             # Clamped: the publisher may run on another host with another clock.
-            metrics.push_latency_seconds.observe(max(0.0, time.time() - ts))
+            metrics.push_latency_seconds.observe(max(0.0, time.time() - received.ts))
 
-    def _on_event(self, topic: str, kind: str, event: dict[str, Any]) -> int:
+    def _on_event(self, topic: str, event: events.Event) -> int:
         """Act on one broker event; how many frames were written now."""
-        if kind == "invalidate":
-            school_id, rev = int(event["school"]), int(event["rev"])
+        if isinstance(event, events.Invalidate):
+            school_id, rev = event.school, event.rev
             self._note_rev(school_id, rev)
             send = self.coalescer.offer(school_id, rev, self.clock())
             if send is not None:
                 return self._write(topic, messages.invalidate(send), rev=send)
             metrics.gateway_coalesced_total.inc()
             self._arm_coalesce_timer()
-        elif kind == "alert":  # never delayed by coalescing
-            school_id = int(event["school"])
-            alert = event.get("alert")
-            if school_id in self._alerts:
-                self._alerts[school_id] = alert
-            return self._write(topic, messages.alert(alert, event.get("cleared")), mtype="alert")
-        elif kind == "command":
+        elif isinstance(event, events.AlertChanged):  # never delayed by coalescing
+            if event.school in self._alerts:
+                self._alerts[event.school] = event.alert
+            return self._write(topic, messages.alert(event.alert, event.cleared), mtype="alert")
+        elif isinstance(event, events.Command):
             frame = messages.encode(
-                {"type": "command", "id": event["id"], "name": event["name"], **event["payload"]}
+                {"type": "command", "id": event.id, "name": event.name, **event.payload}
             )
             written = self._write(topic, frame, mtype="command")
             if written:
-                self._writes.delivered.add(int(event["id"]))
+                self._writes.delivered.add(event.id)
                 self._schedule_write()
             return written
-        elif kind == "close":
+        elif isinstance(event, events.CloseScreen):
             for sock in self.hub.listeners(topic):
-                self.close(sock, CloseCode(int(event["code"])))
-        elif kind == "flags":
+                self.close(sock, event.code)
+        elif isinstance(event, events.FlagsChanged):
             self.spawn(self._apply_flags())
-        elif kind == "frame":  # for staff sockets: written as it is
-            return self._write(topic, messages.encode(event["frame"]), mtype="staff")
-        elif kind == "frames":
-            return sum(
-                self._write(topic, messages.encode(f), mtype="staff") for f in event["frames"]
-            )
+        elif isinstance(event, events.StaffFrames):  # for staff sockets: written as they are
+            return sum(self._write(topic, messages.encode(f), mtype="staff") for f in event.frames)
         return 0
 
     def _write(
@@ -836,16 +831,9 @@ class Gateway:
                 dash, self._dash_out = self._dash_out, defaultdict(list)
                 users, self._user_out = self._user_out, defaultdict(list)
                 ts = time.time()
-                events = [
-                    (topics.dashboard(sid), {"e": "frames", "frames": frames, "ts": ts})
-                    for sid, frames in dash.items()
-                ] + [
-                    (topics.user(uid), {"e": "frames", "frames": frames, "ts": ts})
-                    for uid, frames in users.items()
-                ]
-                await self.broker.publish(
-                    [(t, json.dumps(e, separators=(",", ":")).encode()) for t, e in events]
-                )
+                out = [events.StaffFrames.dashboard(sid, *f) for sid, f in dash.items()]
+                out += [events.StaffFrames.user(uid, *f) for uid, f in users.items()]
+                await self.broker.publish([(e.topic, events.encode(e, ts)) for e in out])
         finally:
             self._dash_scheduled = False
             if (self._dash_out or self._user_out) and not self._draining:
