@@ -42,7 +42,6 @@ from hallboard.realtime.core.coalesce import Coalescer
 from hallboard.realtime.core.hub import Hub
 from hallboard.realtime.core.messages import (
     Ack,
-    AlertAck,
     Heartbeat,
     InboundLimit,
     ProtocolError,
@@ -356,6 +355,8 @@ class Node(Generic[C]):
             self._next_sweep = now + self.options.sweep_every
         for held in self.hub.drained(conn):
             self._actions.append(Send((conn,), held, None))
+        if not self.hub.watching():
+            self._next_slow_check = None  # nobody left who could be slow
 
     def refused(self, school_id: int | None, screen_id: int | None, code: CloseCode) -> None:
         """A display's lookup refused it (the dashboards hear of it when the screen is known)."""
@@ -371,6 +372,8 @@ class Node(Generic[C]):
             return
         self._staff.discard(conn)
         freed = self.hub.remove(conn)
+        if not self.peers:
+            self._next_sweep = self._next_slow_check = None
         for topic in freed:
             if topic in self._subscribe:
                 self._subscribe.discard(topic)  # never got subscribed
@@ -440,7 +443,7 @@ class Node(Generic[C]):
             self._actions.append(Store(HeartbeatSeen(peer.screen, message, frame)))
         elif isinstance(message, Ack):
             self._actions.append(Store(CommandAcked(peer.screen, message.id)))
-        elif isinstance(message, AlertAck):
+        else:  # AlertAck
             self._actions.append(Store(AlertAcked(peer.screen, message.alert, message.state)))
 
     def _close(
