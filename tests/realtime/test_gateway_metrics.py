@@ -16,6 +16,7 @@ from hallboard.realtime.gateway.server import Gateway
 from hallboard.timetable.models import Announcement
 from tests.conftest import Tenant, make_screen, revision_of, sample
 from tests.realtime.conftest import (
+    FakeClock,
     RedisProcess,
     closed_with,
     open_display,
@@ -88,13 +89,16 @@ async def test_slow_clients_are_counted(tenant: Tenant) -> None:
     """A socket closed as a slow client counts in the slow-client metric and under 4408."""
     series = ("hallboard_gateway_slow_client_disconnects_total", {})
     delta = Delta(series, ("hallboard_gateway_closed_total", {"code": "4408"}))
-    gw = await start_gateway(slow_after=0.2)
+    clock = FakeClock()
+    gw = await start_gateway(clock=clock, slow_after=0.2)
     try:
         _, token = await in_thread(make_screen, tenant.school)
         ws = await open_display(gw, token)
         await receive_type(ws, "hello")
         (server_side,) = gw.hub.connections()
         server_side.pause_writing()
+        clock.advance(0.3)  # past the grace period
+        gw.tick()
         assert await closed_with(ws) == CloseCode.SLOW_CLIENT
         assert delta("hallboard_gateway_slow_client_disconnects_total") == 1
         assert delta("hallboard_gateway_closed_total", code="4408") == 1

@@ -333,6 +333,11 @@ class Gateway:
 
     def _woken(self) -> None:
         self._wake = self._wake_at = None
+        self.tick()
+
+    def tick(self) -> None:
+        """Run what the node has due now (the wake timer does; so may a test that advanced
+        an injected clock)."""
         self.node.tick(self.clock())
         self._do()
 
