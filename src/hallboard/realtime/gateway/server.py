@@ -28,7 +28,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
@@ -49,56 +48,20 @@ from hallboard.realtime.gateway.handshake import (
     check_upgrade,
     switching_protocols,
 )
+from hallboard.realtime.gateway.meters import Meters
+from hallboard.realtime.gateway.options import GatewayOptions
 from hallboard.staff import tickets
 
 if TYPE_CHECKING:
     from hallboard.server.gctune import Freezer
+
+__all__ = ["DRAIN_JITTER", "Gateway", "GatewayOptions"]
 
 logger = logging.getLogger("hallboard.realtime.gateway")
 
 #: A drain's pause between two batches is drain_interval times a factor drawn from here
 #: (hallboard.server.drain derives how long a drain takes from it).
 DRAIN_JITTER = (0.5, 1.5)
-
-
-@dataclass(frozen=True)
-class GatewayOptions:
-    host: str = "127.0.0.1"
-    port: int = 8001
-    path: str = "/ws/display/"
-    max_connections: int = 10_000
-    coalesce_window: float = 2.0
-    heartbeat_s: int = 30
-    #: A socket silent this long gets a ping; one that stays silent as long again is dropped.
-    ping_interval: float = 30.0
-    slow_after: float = 10.0
-    #: A socket's send buffer over this pauses writing to it (the hub's slow-client policy).
-    write_limit: int = 64 * 1024
-    #: A socket whose peer leaves more than this unread is dropped, in any phase.
-    max_write_buffer: int = 256 * 1024
-    db_threads: int = 8
-    drain_batch: int = 500
-    drain_interval: float = 0.2
-    #: Most sockets authenticated by one query; batches in flight at once (one: measured
-    #: fastest, each batch then takes everything that queued behind the last one).
-    auth_batch: int = 500
-    auth_concurrency: int = 1
-    #: Seconds a client has to send its handshake, and to answer our close frame.
-    open_timeout: float = 10.0
-    close_timeout: float = 5.0
-    #: Live dashboards (gateway/staff.py): their path, and how long a socket may live.
-    staff_path: str = staff.PATH
-    staff_max_age: float = staff.MAX_AGE
-
-    def node(self) -> node.Options:
-        return node.Options(
-            coalesce_window=self.coalesce_window,
-            heartbeat_s=self.heartbeat_s,
-            ping_interval=self.ping_interval,
-            slow_after=self.slow_after,
-            max_connections=self.max_connections,
-            staff_max_age=self.staff_max_age,
-        )
 
 
 Pending = batches.Pending[Socket]
@@ -151,21 +114,7 @@ class Gateway:
             close_timeout=o.close_timeout,
             clock=clock,
         )
-        self._broker_reported: dict[Any, int] = {}
-        # Metric children, bound once (a label lookup per write would cost more than the write).
-        gc = metrics.gateway_connections
-        self._m_pending = gc.labels(kind="display", state="authenticating")
-        self._m_open = {k: gc.labels(kind=k.name.lower(), state="open") for k in Kind}
-        self._m_accepted = {
-            k: metrics.gateway_connections_total.labels(kind=k.name.lower()) for k in Kind
-        }
-        self._m_delivered: dict[str, Any] = {}
-        self._m_failed: dict[str, Any] = {}
-        self._m_received: dict[str, Any] = {}
-        self._m_ignored = {
-            r: metrics.gateway_events_ignored_total.labels(reason=r) for r in events.REASONS
-        }
-        self._m_broker = metrics.broker_connected.labels(broker=broker.name)
+        self.meters = Meters(broker)
 
     @property
     def hub(self) -> Hub[Socket]:
@@ -188,7 +137,7 @@ class Gateway:
         self._server = await loop.create_server(
             lambda: Socket(self), o.host, o.port, backlog=2048, reuse_address=True
         )
-        self._m_broker.set(1 if self.broker.state == "connected" else 0)
+        self.meters.broker(self.broker)
         self._timers = [
             asyncio.create_task(fleet.report_forever(), name="gateway-fleet-report"),
             asyncio.create_task(self._every(1.0, self._sweep), name="gateway-sweep"),
@@ -295,14 +244,9 @@ class Gateway:
             return written
         failed = len(action.conns) - written + action.dropped
         if written:
-            self._delivered(mtype, written)
+            self.meters.delivered(mtype, written)
         if failed:
-            child = self._m_failed.get(mtype)
-            if child is None:
-                child = self._m_failed[mtype] = metrics.gateway_messages_failed_total.labels(
-                    type=mtype
-                )
-            child.inc(failed)
+            self.meters.failed(mtype, failed)
         return written
 
     def _close_for_node(self, action: node.Close[Socket]) -> None:
@@ -313,14 +257,6 @@ class Gateway:
         elif action.detail is not None:
             logger.info("%r closed: %s", sock, action.detail)
         self.close(sock, code, action.reason)
-
-    def _delivered(self, mtype: str, count: int) -> None:
-        child = self._m_delivered.get(mtype)
-        if child is None:
-            child = self._m_delivered[mtype] = metrics.gateway_messages_delivered_total.labels(
-                type=mtype
-            )
-        child.inc(count)
 
     def _arm_wake(self) -> None:
         at = self.node.next_wakeup()
@@ -370,7 +306,7 @@ class Gateway:
         self._sockets.discard(sock)
         self._unsettled.discard(sock)
         if sock.live:
-            self._m_open[sock.kind].dec()
+            self.meters.open[sock.kind].dec()
         self.node.lost(sock, sock.close_code)
         self._do()
 
@@ -435,7 +371,7 @@ class Gateway:
             self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
         else:
             self.node.pending += 1
-            self._m_pending.inc()
+            self.meters.pending.inc()
             self.auth.add(batches.Pending(sock, handshake, token, device_key, address))
 
     def refuse(
@@ -462,9 +398,9 @@ class Gateway:
         sock.live = True
         if self.freezer is not None:
             self.freezer.admitted(1, self.clock())
-        self._m_open[sock.kind].inc()
-        self._m_accepted[sock.kind].inc()
-        self._delivered("hello", 1)
+        self.meters.open[sock.kind].inc()
+        self.meters.accepted[sock.kind].inc()
+        self.meters.delivered("hello", 1)
 
     # --- staff sockets ----------------------------------------------------------------------
     def _admit_staff(self, sock: Socket, request: Request, handshake: bytes, address: str) -> None:
@@ -500,7 +436,7 @@ class Gateway:
     # --- display sockets: after their lookup ------------------------------------------------
     def _abandon(self, batch: list[Pending]) -> None:
         self.node.pending -= len(batch)
-        self._m_pending.dec(len(batch))
+        self.meters.pending.dec(len(batch))
 
     async def _admit(self, batch: list[Pending], results: batches.Results) -> None:
         # From here the batch's sockets are in the node (or refused): no longer pending.
@@ -556,7 +492,7 @@ class Gateway:
         self._opened(sock, pending.handshake, frames)
         self.accepted += 1
         if result.commands:
-            self._delivered("command", len(result.commands))
+            self.meters.delivered("command", len(result.commands))
         self._do()
 
     # --- the broker ---------------------------------------------------------------------------
@@ -577,18 +513,13 @@ class Gateway:
         try:
             received = events.parse(topic, data)
         except events.EventError as exc:
-            self._m_ignored[exc.reason].inc()
+            self.meters.ignored[exc.reason].inc()
             logger.warning(
                 "ignored an %s event %r on %s: %s", exc.reason, exc.kind, topic, exc.detail
             )
             return
         event = received.event
-        counter = self._m_received.get(event.kind)
-        if counter is None:
-            counter = self._m_received[event.kind] = metrics.gateway_events_received_total.labels(
-                kind=event.kind
-            )
-        counter.inc()
+        self.meters.received(event.kind)
         coalesced = self.node.coalesced
         self.node.receive_event(event, self.clock())
         if self.node.coalesced != coalesced:
@@ -638,21 +569,7 @@ class Gateway:
                 sock.drop("open_timeout")
         if self.node.unwanted():
             self.spawn(self._unsubscribe_unwanted())
-        self._report_broker()
-
-    def _report_broker(self) -> None:
-        """The broker's state and counters as metrics (the broker itself knows no metrics)."""
-        broker = self.broker
-        self._m_broker.set(1 if broker.state == "connected" else 0)
-        for counter, value in (
-            (metrics.broker_reconnects_total, broker.reconnects),
-            (metrics.broker_resync_failures_total, broker.resync_failures),
-            (metrics.broker_callback_errors_total, broker.callback_errors),
-        ):
-            seen = self._broker_reported.get(counter, 0)
-            if value > seen:
-                counter.inc(value - seen)
-                self._broker_reported[counter] = value
+        self.meters.broker(self.broker)
 
 
 _DROP_REASONS = {
