@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from hallboard.realtime.core import topics
 from hallboard.realtime.core.close_codes import CloseCode
@@ -170,8 +170,7 @@ def encode(event: Event, ts: float) -> bytes:
     return _dumps({"e": event.kind, **event.fields(), "ts": ts}).encode()
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):
     """A parsed event and when it was published (``ts``, None if it carried none)."""
 
     event: Event
@@ -204,7 +203,7 @@ def parse(topic: str, data: bytes | str) -> Received:
 
 def _id(doc: dict[str, Any], key: str) -> int:
     value = doc[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if type(value) is not int or value < 0:  # not a bool either
         raise ValueError(f"{key} is not an id")
     return value
 

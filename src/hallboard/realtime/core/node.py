@@ -76,7 +76,9 @@ class Options:
 
 
 # --- actions ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per publish, on the hot path, and a frozen dataclass is several
+# times slower to make. Nothing changes an action once made.
+@dataclass(slots=True)
 class Send(Generic[C]):
     """Write ``text`` (one frame, encoded once) to ``conns``; ``mtype`` labels the metrics
     (None: frames held while a connection was congested, counted when they were published).
@@ -231,6 +233,9 @@ class Node(Generic[C]):
         self._sweep_round = 0
         self._next_sweep: float | None = None
         self._next_slow_check: float | None = None
+        #: next_wakeup's answer, recomputed only after something that may move it.
+        self._wakeup: float | None = None
+        self._wake_changed = False
 
     # --- draining ---------------------------------------------------------------------
     def actions(self) -> list[Action[C]]:
@@ -254,8 +259,11 @@ class Node(Generic[C]):
 
     def next_wakeup(self) -> float | None:
         """When ``tick`` must run next (None: only when something happens)."""
-        times = [self.coalescer.next_deadline(), self._next_sweep, self._next_slow_check]
-        return min((t for t in times if t is not None), default=None)
+        if self._wake_changed:
+            self._wake_changed = False
+            times = [self.coalescer.next_deadline(), self._next_sweep, self._next_slow_check]
+            self._wakeup = min((t for t in times if t is not None), default=None)
+        return self._wakeup
 
     # --- state --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -353,10 +361,12 @@ class Node(Generic[C]):
             self._staff.add(conn)
         if self._next_sweep is None:
             self._next_sweep = now + self.options.sweep_every
+            self._wake_changed = True
         for held in self.hub.drained(conn):
             self._actions.append(Send((conn,), held, None))
         if not self.hub.watching():
             self._next_slow_check = None  # nobody left who could be slow
+            self._wake_changed = True
 
     def refused(self, school_id: int | None, screen_id: int | None, code: CloseCode) -> None:
         """A display's lookup refused it (the dashboards hear of it when the screen is known)."""
@@ -372,6 +382,7 @@ class Node(Generic[C]):
             return
         self._staff.discard(conn)
         freed = self.hub.remove(conn)
+        self._wake_changed = True  # a school forgotten, or nobody left to sweep
         if not self.peers:
             self._next_sweep = self._next_slow_check = None
         for topic in freed:
@@ -465,6 +476,7 @@ class Node(Generic[C]):
                 self._deliver(event.topic, messages.invalidate(send), "invalidate", rev=send)
             else:
                 self.coalesced += 1
+                self._wake_changed = True
         elif isinstance(event, events.AlertChanged):  # never delayed by coalescing
             if event.school in self._alerts:
                 self._alerts[event.school] = event.alert
@@ -524,6 +536,7 @@ class Node(Generic[C]):
     # --- time -----------------------------------------------------------------------------
     def tick(self, now: float) -> None:
         """Whatever is due at ``now``: trailing invalidations, slow clients, the keepalive sweep."""
+        self._wake_changed = True
         for school_id, rev in self.coalescer.due(now):
             self._deliver(topics.school(school_id), messages.invalidate(rev), "invalidate", rev=rev)
         if self._next_slow_check is not None and now >= self._next_slow_check:
@@ -539,6 +552,7 @@ class Node(Generic[C]):
     def _arm_slow_check(self, now: float) -> None:
         if self._next_slow_check is None:
             self._next_slow_check = now + min(0.25, self.options.slow_after / 2)
+            self._wake_changed = True
 
     def _sweep(self, now: float) -> None:
         """A slice of the connections, so each is looked at every ping interval: silent
