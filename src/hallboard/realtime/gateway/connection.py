@@ -47,6 +47,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import SEND_EOF, Side, State
 from websockets.protocol import Protocol as WsProtocol
 
+from hallboard.observability import metrics
 from hallboard.realtime.core import messages
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.messages import InboundLimit
@@ -69,6 +70,16 @@ _MAX_EARLY_BYTES = 4096
 CLOSING_BYTES = 2 * messages.MAX_FRAME_BYTES
 #: Bytes read and discarded after answering a request that was not read to its end.
 LINGER_BYTES = 256 * 1024
+
+
+_DROP_REASONS = {
+    "open_timeout": "no complete request within the open timeout",
+    "close_timeout": "the closing handshake did not end within the close timeout",
+    "ping_timeout": "no answer to a ping",
+    "flood": "sent more than a closing or pending socket may",
+    "buffer": "left more than the write buffer's limit unread",
+    "error": "an unexpected error",
+}
 
 
 class Phase(enum.IntEnum):
@@ -127,7 +138,6 @@ class Owner(Protocol):
     def close(self, sock: Socket, code: CloseCode, reason: str | None = None) -> None: ...
     def count_close(self, code: int) -> None: ...
     def socket_closing(self, sock: Socket) -> None: ...
-    def dropped(self, sock: Socket, reason: str) -> None: ...
     def socket_lost(self, sock: Socket) -> None: ...
 
 
@@ -427,9 +437,21 @@ class Socket(asyncio.Protocol):
         """Drop the TCP connection now, counted and logged (once) by ``reason``."""
         if self.transport is None or self.phase == Phase.CLOSED:
             return
-        self.owner.dropped(self, reason)
+        metrics.gateway_dropped_total.labels(reason=reason).inc()
+        logger.info(
+            "%s socket from %s dropped while %s: %s",
+            self.kind.name.lower(),
+            self._source(),
+            self.phase.name.lower(),
+            _DROP_REASONS.get(reason, reason),
+        )
         self.phase = Phase.CLOSED  # connection_lost follows; nothing more is read or written
         self.transport.abort()
+
+    def _source(self) -> str:
+        """The peer's address (the proxy's, behind one), for the log."""
+        peer = self.peer()
+        return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
 
     def abort(self) -> None:
         """Drop the TCP connection now (dead peer, timeout, flood, shutdown)."""

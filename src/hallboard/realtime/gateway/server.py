@@ -319,17 +319,6 @@ class Gateway:
         self.closed_by_server[code] += 1
         metrics.gateway_closed_total.labels(code=str(code)).inc()
 
-    def dropped(self, sock: Socket, reason: str) -> None:
-        """A socket is dropped without a closing handshake (counted, one line)."""
-        metrics.gateway_dropped_total.labels(reason=reason).inc()
-        logger.info(
-            "%s socket from %s dropped while %s: %s",
-            sock.kind.name.lower(),
-            _source(sock),
-            sock.phase.name.lower(),
-            _DROP_REASONS.get(reason, reason),
-        )
-
     def rejected(self, kind: str, what: str, error: str) -> None:
         """The database refused one row of a batch; the rest of the batch was written."""
         metrics.gateway_rows_rejected_total.labels(kind=kind).inc()
@@ -570,23 +559,6 @@ class Gateway:
         if self.node.unwanted():
             self.spawn(self._unsubscribe_unwanted())
         self.meters.broker(self.broker)
-
-
-_DROP_REASONS = {
-    "open_timeout": "no complete request within the open timeout",
-    "close_timeout": "the closing handshake did not end within the close timeout",
-    "ping_timeout": "no answer to a ping",
-    "flood": "sent more than a closing or pending socket may",
-    "buffer": "left more than the write buffer's limit unread",
-    "error": "an unexpected error",
-}
-
-
-def _source(sock: Socket) -> str:
-    """The peer's address (the proxy's, behind one)."""
-    transport = sock.transport
-    peer = transport.get_extra_info("peername") if transport is not None else None
-    return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:
