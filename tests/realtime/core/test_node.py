@@ -120,6 +120,7 @@ def test_invalidations_coalesce_and_the_latest_trails() -> None:
     n.tick(1.9)
     assert sent(n.actions()) == []
     assert n.next_wakeup() == 2.0
+    assert n.next_wakeup() == 2.0  # asked again, nothing moved: the same answer
     # t=2.0  one trailing message with the latest revision
     n.tick(2.0)
     assert sent(n.actions()) == [(("a",), {"type": "invalidate", "rev": 8})]
@@ -495,3 +496,18 @@ def test_a_resync_with_the_same_alert_sends_only_the_revision() -> None:
     n.actions()
     n.resync(SCHOOL, 6, {"id": 7})
     assert sent(n.actions()) == [(("a",), {"type": "invalidate", "rev": 6})]
+
+
+def test_a_socket_reported_slow_before_it_opened_is_closed_as_slow_once_open() -> None:
+    """A lookup slower than slow_after leaves a held socket reported slow by the hub, which
+    then gives it nothing more: it is opened (the handshake completes) and closed with 4408
+    at once, so it reconnects and loses nothing, instead of staying open and deaf."""
+    n = make(slow_after=1.0)
+    n.admit_display("a", 11, SCHOOL, 0.0)
+    # t=1.5  its lookup is still running: the hub reports it, the node cannot close it yet
+    n.tick(1.5)
+    assert n.actions() == []
+    # t=2.0  the lookup answers: hello, then the close
+    frames = n.open_display("a", 5, None, [], 2.0, TODAY)
+    assert json.loads(frames[0])["type"] == "hello"
+    assert Close("a", CloseCode.SLOW_CLIENT, None, "slow client") in n.actions()

@@ -211,6 +211,8 @@ class Peer:
     closing: bool = False
     ping_sent_at: float | None = None
     rev_shown: int | None = None
+    #: Reported slow by the hub before it was open: closed with 4408 once open.
+    slow: bool = False
 
 
 class Node(Generic[C]):
@@ -362,6 +364,8 @@ class Node(Generic[C]):
         if self._next_sweep is None:
             self._next_sweep = now + self.options.sweep_every
             self._wake_changed = True
+        if peer.slow:
+            self._close(conn, peer, CloseCode.SLOW_CLIENT, None, "slow client")
         for held in self.hub.drained(conn):
             self._actions.append(Send((conn,), held, None))
         if not self.hub.watching():
@@ -542,7 +546,14 @@ class Node(Generic[C]):
         if self._next_slow_check is not None and now >= self._next_slow_check:
             self._next_slow_check = None
             for conn in self.hub.slow_clients(now):
-                self._close(conn, self.peers[conn], CloseCode.SLOW_CLIENT, None, "slow client")
+                peer = self.peers[conn]
+                if peer.open:
+                    self._close(conn, peer, CloseCode.SLOW_CLIENT, None, "slow client")
+                else:
+                    # Admitted but not yet open (a lookup slower than slow_after, or more
+                    # frames than the queue holds meanwhile): the hub gives it nothing
+                    # more, so it is closed as slow as soon as it opens, and reconnects.
+                    peer.slow = True
             if self.hub.watching():
                 self._arm_slow_check(now)
         if self._next_sweep is not None and now >= self._next_sweep:
