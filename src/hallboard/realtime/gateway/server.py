@@ -140,7 +140,7 @@ class Gateway:
         self.meters.broker(self.broker)
         self._timers = [
             asyncio.create_task(fleet.report_forever(), name="gateway-fleet-report"),
-            asyncio.create_task(self._every(1.0, self._sweep), name="gateway-sweep"),
+            asyncio.create_task(self._every(1.0, self.sweep), name="gateway-sweep"),
         ]
         logger.info("gateway listening on %s:%s%s", o.host, self.port, o.path)
 
@@ -540,10 +540,11 @@ class Gateway:
             await asyncio.sleep(0.05)
 
     # --- once a second: what only sockets know ----------------------------------------------
-    def _sweep(self) -> None:
+    def sweep(self) -> None:
         """Handshakes and closing handshakes that take too long are dropped (both deadlines
         are fixed: nothing the peer sends moves them); topics nobody listens to any more are
-        unsubscribed; the collector and the broker's figures are looked after."""
+        unsubscribed; the collector and the broker's figures are looked after. (The timer
+        calls it once a second; so may a test that advanced an injected clock.)"""
         o = self.options
         now = self.clock()
         if self.freezer is not None and self.freezer.tick(now):
