@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,6 +85,10 @@ def explain(exc: BaseException, using: str = DEFAULT_DB_ALIAS) -> str | None:
     return f"{RUN_MIGRATE_FIRST} ({_count(pending)} not applied)" if pending else None
 
 
+#: How often a replica waiting for another's migrations asks for the lock again.
+LOCK_POLL_SECONDS = 0.25
+
+
 @contextlib.contextmanager
 def migration_lock(
     using: str = DEFAULT_DB_ALIAS, waiting: Callable[[], None] | None = None
@@ -101,7 +106,14 @@ def migration_lock(
             if not cursor.fetchone()[0]:
                 if waiting is not None:
                     waiting()
-                cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+                # Asked again and again rather than waited for in one statement: another
+                # replica's migrations may take longer than this connection's statement
+                # timeout (DATABASE_STATEMENT_TIMEOUT), which would cancel a blocking wait.
+                while True:
+                    time.sleep(LOCK_POLL_SECONDS)
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+                    if cursor.fetchone()[0]:
+                        break
         try:
             yield
         finally:
