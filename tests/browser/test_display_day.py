@@ -353,3 +353,28 @@ def test_pages_never_cut_an_item_in_half(browser: Any, site: str, tenant: Tenant
         assert page.evaluate(PAGE_CHECK, "subs")["orphan"] is False
     finally:
         context.close()
+
+
+def test_portrait_shows_a_long_german_date_whole(browser: Any, site: str, tenant: Tenant) -> None:
+    """A German school's portrait screen in large text with its week label shows the longest
+    dates whole ("Donnerstag, 24. September"), set smaller rather than cut off with an
+    ellipsis."""
+    school = tenant.school
+    School.objects.filter(pk=school.pk).update(language="de")
+    today = local_today(school)
+    SchoolCalendar.objects.create(school=school, week_cycle="A,B", anchor=monday_of(today))
+    _, token = make_screen(school, orientation="portrait", large_text=True)
+    context = browser.new_context(viewport={"width": 1080, "height": 1920})
+    page = context.new_page()
+    try:
+        thursday = dt.datetime(2026, 9, 24, 10, 5, tzinfo=school.tz)
+        open_screen(page, site, token, thursday)
+        page.wait_for_selector("#week:not([hidden])")
+        assert page.inner_text("#date") == "Donnerstag, 24. September"
+        fits = page.evaluate(
+            "(() => { const e = document.getElementById('date');"
+            " return e.scrollWidth <= e.clientWidth; })()"
+        )
+        assert fits
+    finally:
+        context.close()

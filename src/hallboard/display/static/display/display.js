@@ -647,7 +647,12 @@
     var now = new Date();
     if (state.snap) {
       $("clock").textContent = hhmm(now);
-      $("date").textContent = fmt(now, { weekday: "long", day: "numeric", month: "long" });
+      var date = fmt(now, { weekday: "long", day: "numeric", month: "long" });
+      if ($("date").textContent !== date || $("date").dataset.fitted !== document.body.className) {
+        $("date").textContent = date;
+        fitOneLine($("date")); // "Donnerstag, 24. September" beside "Woche A" in portrait
+        $("date").dataset.fitted = document.body.className;
+      }
       renderNowNext(now);
       var phase = dayPhase(now);
       if (phase !== state.dayPhase) {
