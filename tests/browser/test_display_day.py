@@ -338,7 +338,7 @@ def test_pages_never_cut_an_item_in_half(browser: Any, site: str, tenant: Tenant
         )
         page.wait_for_function(
             f"(() => {{ const r = ({PAGE_CHECK})('subs');"
-            " return r.cut.length === 0 && r.shown > 0; }})()",
+            " return r.cut.length === 0 && r.shown > 0; })()",
             timeout=5_000,
         )
         page.wait_for_function(
