@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+from hallboard import dbhealth
 
 logger = logging.getLogger("hallboard.server")
 
@@ -85,10 +86,6 @@ def explain(exc: BaseException, using: str = DEFAULT_DB_ALIAS) -> str | None:
     return f"{RUN_MIGRATE_FIRST} ({_count(pending)} not applied)" if pending else None
 
 
-#: How often a replica waiting for another's migrations asks for the lock again.
-LOCK_POLL_SECONDS = 0.25
-
-
 @contextlib.contextmanager
 def migration_lock(
     using: str = DEFAULT_DB_ALIAS, waiting: Callable[[], None] | None = None
@@ -101,24 +98,25 @@ def migration_lock(
     """
     connection = connections[using]
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
-            if not cursor.fetchone()[0]:
-                if waiting is not None:
-                    waiting()
-                # Asked again and again rather than waited for in one statement: another
-                # replica's migrations may take longer than this connection's statement
-                # timeout (DATABASE_STATEMENT_TIMEOUT), which would cancel a blocking wait.
-                while True:
-                    time.sleep(LOCK_POLL_SECONDS)
-                    cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
-                    if cursor.fetchone()[0]:
-                        break
+        # Waiting for another replica's migrations takes as long as they do: not bounded
+        # by DATABASE_STATEMENT_TIMEOUT (a request's bound), or the waiting replica would
+        # give up after 10 s with a misleading "run `hallboard migrate` first".
+        dbhealth.unbounded_for_migrations(using)
         try:
-            yield
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+                if not cursor.fetchone()[0]:
+                    if waiting is not None:
+                        waiting()
+                    cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+            try:
+                yield
+            finally:
+                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
         finally:
-            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+            with contextlib.suppress(DatabaseError):
+                dbhealth.bounded_again(using)
         return
     if connection.vendor == "sqlite" and connection.settings_dict["NAME"] not in ("", ":memory:"):
         lock_path = Path(f"{connection.settings_dict['NAME']}.migrate.lock")
