@@ -205,9 +205,7 @@ class FaultRun:
             tasks = [asyncio.create_task(s.run(client, stop)) for s in self.screens]
             phases: list[dict[str, Any]] = []
             try:
-                warm = await self.phase(client, "none", self.args.fault_seconds)
-                phases.append(warm)
-                for fault in faults:
+                for fault in ["none", *faults] if self.args.baseline else faults:
                     phases.append(await self.phase(client, fault, self.args.fault_seconds))
                 counts = await self.writer.announcements(client)
             finally:
@@ -460,6 +458,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--poll-min", type=float, default=2.0)
     p.add_argument("--poll-max", type=float, default=6.0)
     p.add_argument("--seed", type=int, default=11)
+    p.add_argument(
+        "--no-baseline", dest="baseline", action="store_false", help="no phase without a fault"
+    )
     p.add_argument("--keep-logs", action="store_true")
     p.add_argument("--json", type=Path, help="write the result here")
     return p

@@ -69,19 +69,19 @@ def run_fuzz(args: argparse.Namespace) -> dict[str, Any]:
             wsfuzz.still_serves("127.0.0.1", node.gateway, spare["token"], spare["dk"])
         )
         base = f"http://127.0.0.1:{node.web}"
-        send = httpfuzz.httpx_sender(base)
-        doc = json.loads(send("GET", "/api/v1/openapi.json", {}, None).body)
-        log(f"HTTP fuzzing: {args.http_cases} cases")
-        result["http"] = httpfuzz.junk(
-            send,
-            doc,
-            api_key=stack.api_key,
-            school=school,
-            token=spare["token"],
-            dk=spare["dk"],
-            cases=args.http_cases,
-            seed=args.seed,
-        )
+        with httpfuzz.HttpxSender(base) as send:
+            doc = json.loads(send("GET", "/api/v1/openapi.json", {}, None).body)
+            log(f"HTTP fuzzing: {args.http_cases} cases")
+            result["http"] = httpfuzz.junk(
+                send,
+                doc,
+                api_key=stack.api_key,
+                school=school,
+                token=spare["token"],
+                dk=spare["dk"],
+                cases=args.http_cases,
+                seed=args.seed,
+            )
         if args.schemathesis_examples:
             log(f"schemathesis: {args.schemathesis_examples} examples per operation")
             result["schemathesis"] = httpfuzz.schemathesis(

@@ -332,19 +332,28 @@ def junk(
     }
 
 
-def httpx_sender(base: str, timeout: float = 15.0) -> Send:
-    import httpx
+class HttpxSender:
+    """Sends the fuzzer's requests to a server with httpx; a context manager (closes its client)."""
 
-    client = httpx.Client(base_url=base, timeout=timeout)
+    def __init__(self, base: str, timeout: float = 15.0) -> None:
+        import httpx
 
-    def send(method: str, url: str, headers: dict[str, str], body: bytes | None) -> Answer:
+        self.client = httpx.Client(base_url=base, timeout=timeout)
+
+    def __call__(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> Answer:
         clean = {k.encode(): v.encode("utf-8") for k, v in headers.items()}
-        response = client.request(method, url, headers=clean, content=body)
+        response = self.client.request(method, url, headers=clean, content=body)
         return Answer(
             response.status_code, response.headers.get("content-type", ""), response.content
         )
 
-    return send
+    def __enter__(self) -> HttpxSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
 
 
 # --- schemathesis ---

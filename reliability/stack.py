@@ -37,6 +37,34 @@ class StackError(Exception):
     pass
 
 
+class Server(ServerProcess):
+    """``ServerProcess`` whose log file the parent closes once the child has it (no descriptor
+    left open in the process that started it)."""
+
+    def start(self, timeout: float = 90.0) -> float:
+        if any(port_open(self.host, port) for port in self.ports):
+            raise StackError(f"a port of {self.ports} is already in use on {self.host}")
+        log_file = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.started_at = time.time()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own command line
+                self.argv, env=self.env, stdout=log_file, stderr=subprocess.STDOUT
+            )
+        finally:
+            if not isinstance(log_file, int):
+                log_file.close()
+        deadline = time.monotonic() + timeout
+        while not all(port_open(self.host, port) for port in self.ports):
+            if self.process.poll() is not None:
+                raise StackError(f"{self.argv[:4]} exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StackError(f"{self.argv[:4]} did not listen within {timeout:.0f} s")
+            time.sleep(0.05)
+        self.ready_at = time.time()
+        return self.ready_at
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -229,7 +257,7 @@ class Replica:
     index: int
     web: int
     gateway: int
-    server: ServerProcess
+    server: Server
     proxy: Proxy | None = None
 
     @property
@@ -349,7 +377,7 @@ class Stack:
             url = via_proxy(self.database_url, proxy.port)
         argv = [self.python, "-m", "hallboard", "serve", "--host", "127.0.0.1"]
         argv += ["--port", str(web), "--gateway-port", str(gateway), "--log-level", "warning"]
-        server = ServerProcess(
+        server = Server(
             argv,
             env=self.env(url),
             ports=[web, gateway],
