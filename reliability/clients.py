@@ -36,7 +36,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 Endpoint = tuple[int, int]  # (web port, gateway port) of one replica
-HTTP_TIMEOUT = 3.0
+HTTP_TIMEOUT = 3.0  # a screen's requests
+WRITER_TIMEOUT = 10.0  # the writer's: longer than the server's own bounds (503 within 3 s)
 
 
 @dataclass
@@ -227,7 +228,7 @@ class Writer:
         headers = {"Authorization": f"Bearer {self.api_key}", **kw.pop("headers", {})}
         try:
             response = await client.request(
-                method, self._url(path), headers=headers, timeout=HTTP_TIMEOUT, **kw
+                method, self._url(path), headers=headers, timeout=WRITER_TIMEOUT, **kw
             )
         except (httpx.ConnectError, httpx.TimeoutException, httpx.RemoteProtocolError):
             self.statuses["unreachable"] += 1

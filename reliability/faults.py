@@ -412,6 +412,7 @@ def run_faults(args: argparse.Namespace) -> dict[str, Any]:
         schools=args.schools,
         screens_per_school=args.screens + SPARE_PER_SCHOOL,
         env_extra=dict(RUN_ENV),
+        keep=args.keep_logs,
     )
     started = time.time()
     with stack:

@@ -95,6 +95,10 @@ def run_fuzz(args: argparse.Namespace) -> dict[str, Any]:
         result["tracebacks_logged"] = stack.tracebacks()
         if result["tracebacks_logged"]:
             result["log_tail"] = stack.log_tail(60)
+        found = result["tracebacks_logged"] or result["websocket"]["failed"]
+        if found or result["http"]["failed"] or result.get("schemathesis", {}).get("failures"):
+            stack.keep = True  # the logs (and schemathesis' report) stay for a look
+            result["work"] = str(stack.work)
     result["settings"] = {
         "database": "PostgreSQL" if args.database_url else "SQLite",
         "redis": not args.no_redis,

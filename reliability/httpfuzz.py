@@ -291,6 +291,10 @@ def junk(
             headers["Authorization"] = rng.choice(
                 ["Bearer", "Bearer hbk_nope", "Basic x", "Bearer \u00e9"]
             )
+        if method in ("POST", "PUT", "PATCH") and rng.random() < 0.1:
+            headers["Content-Type"] = rng.choice(
+                ["multipart/form-data", "multipart/form-data; boundary=", "text/plain", ""]
+            )
         if method == "POST" and rng.random() < 0.3:
             headers["Idempotency-Key"] = rng.choice(
                 ["k-" + str(rng.random()), "", "x" * 300, "a b"]

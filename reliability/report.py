@@ -184,6 +184,17 @@ def _faults(add: Any, f: dict[str, Any]) -> None:
                 f"{fmt(h['frames_sent'])} | {fmt(h['dropped_after_s'], 2)} | {fmt(h['close_code'])} |"
             )
         add("")
+        add(
+            "A flooding socket is closed (1008) once its burst of control frames or messages "
+            "is spent, and dropped once it sends more than 8 KiB into the closing socket "
+            '(docs/realtime.md, "Limits"); the close frame waits unread in the '
+            "client's buffer, so no close code is read. A socket that never reads is closed "
+            "as slow (4408) only once 64 KiB have waited for it for 10 s; at this write rate "
+            "(small `invalidate` messages, coalesced) that never happens within the fault, "
+            "and it is held open: what the run shows is that it costs the other screens "
+            "nothing."
+        )
+        add("")
         add("Replica memory around those faults (RSS, MiB: before, during, after):")
         add("")
         for p in f["phases"]:

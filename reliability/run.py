@@ -82,10 +82,10 @@ def main() -> None:
     log("fuzzing")
     fuzz_args = fuzz.parser().parse_args(
         [
-            *("--ws-cases", "300" if quick else "3000"),
-            *("--http-cases", "300" if quick else "3000"),
-            *("--schemathesis-examples", "3" if quick else "20"),
-            *("--schemathesis-time-limit", "60" if quick else "240"),
+            *("--ws-cases", "300" if quick else "2000"),
+            *("--http-cases", "300" if quick else "2000"),
+            *("--schemathesis-examples", "3" if quick else "10"),
+            *("--schemathesis-time-limit", "60" if quick else "150"),
             *("--seed", str(args.seed)),
         ]
     )
@@ -96,7 +96,7 @@ def main() -> None:
     soak_args = soak.parser().parse_args(
         [
             *("--replicas", "2"),
-            *("--seconds", "20" if quick else "120"),
+            *("--seconds", "20" if quick else "90"),
             *("--workers", "10" if quick else "30"),
             *("--seed", str(args.seed)),
         ]

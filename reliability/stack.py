@@ -295,10 +295,13 @@ class Stack:
     schools: int = 2
     screens_per_school: int = 8
     env_extra: dict[str, str] = field(default_factory=dict)
-    work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hallboard-rel-")))
+    work_dir: Path | None = None  # None: a temporary directory, removed at the end unless keep
+    keep: bool = False
     python: str = sys.executable
 
     def __post_init__(self) -> None:
+        self.temporary = self.work_dir is None
+        self.work: Path = self.work_dir or Path(tempfile.mkdtemp(prefix="hallboard-rel-"))
         self.redis_server: Redis | None = None
         self.nodes: list[Replica] = []
         self.seed: dict[str, Any] = {}
@@ -401,6 +404,8 @@ class Stack:
             self.redis_server.kill()
         if self.database_url:
             drop_postgres_database(self.database_url)
+        if self.temporary and not self.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def __enter__(self) -> Stack:
         try:

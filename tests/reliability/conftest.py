@@ -26,7 +26,7 @@ def small_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         schools=2,
         screens_per_school=4 + faults.SPARE_PER_SCHOOL,
         env_extra={**faults.RUN_ENV, **soak.RUN_ENV, **fuzz.RUN_ENV},
-        work=tmp_path_factory.mktemp("reliability"),
+        work_dir=tmp_path_factory.mktemp("reliability"),
     )
     with stack:
         yield stack

@@ -54,7 +54,7 @@ def test_flooding_clients_are_dropped_and_cost_the_others_nothing(small_stack: S
 
 def test_faults_that_need_what_the_stack_lacks_are_skipped_and_say_why(tmp_path: Path) -> None:
     """On SQLite with one replica, the database and replica faults are reported as skipped."""
-    stack = Stack(replicas=1, database_url=None, redis=False, work=tmp_path)
+    stack = Stack(replicas=1, database_url=None, redis=False, work_dir=tmp_path)
     run_now, skipped = faults.applicable(faults.FAULTS, stack)
     assert skipped == {
         "replica-kill": "needs two replicas",
