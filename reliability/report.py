@@ -149,8 +149,10 @@ def _faults(add: Any, f: dict[str, Any]) -> None:
         "Convergence: from the writer's `201` to the moment a screen showed (fetched a "
         "snapshot of) that revision or a later one, over every write and every screen of "
         "its school: p50 / p95 / max in ms. *During fault*: the slowest delivery of a write "
-        "committed while the fault lasted. *Last write*: the slowest screen to show the "
-        "phase's last write."
+        "committed while the fault lasted (— when none could be: with the database cut for "
+        "every replica, creates are answered `503 database_unavailable` and the writer "
+        "retries them with their key after the repair). *Last write*: the slowest screen "
+        "to show the phase's last write."
     )
     add("")
     add(
