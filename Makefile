@@ -44,8 +44,10 @@ check: $(STAMP) $(MO)
 	$(BIN)/mypy --strict src/hallboard/realtime/core  # the pure core: fully typed
 	$(BIN)/mypy reliability
 
+# The whole suite, with branch coverage (coverage.py via pytest-cov; floor: fail_under
+# in pyproject.toml). Run single test files with $(BIN)/pytest: no coverage there.
 pytest: $(STAMP) $(MO)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-branch --cov-report=term-missing:skip-covered
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests tools bench reliability

@@ -119,3 +119,61 @@ def test_polls_are_served_while_redis_is_frozen(
     for endpoint in ("status", "snapshot", "status", "snapshot"):
         assert answered(lambda e=endpoint: screen.get(e).status_code) == 200
     assert sample("hallboard_ratelimit_storage_errors_total") > 0
+
+
+def test_every_redis_client_is_made_here() -> None:
+    """No module but hallboard.redisconn (and the broker, with its own reconnection) builds
+    a Redis client: timeouts and retries are decided in one place."""
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "hallboard"
+    makers = sorted(
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if "Redis.from_url(" in path.read_text() or "Redis(" in path.read_text()
+    )
+    assert makers == ["realtime/brokers/redis.py", "redisconn.py"]
+
+
+def test_clients_have_short_timeouts_and_no_retries(settings: Any) -> None:
+    """The synchronous client (request paths, the publisher) and the asyncio one (fleet
+    reports) time out as configured and never retry (a frozen Redis costs one timeout)."""
+    from hallboard import redisconn
+
+    settings.REDIS_REQUEST_TIMEOUT_SECONDS = 0.25
+    sync = redisconn.client("redis://127.0.0.1:1/0").connection_pool.connection_kwargs
+    assert (sync["socket_timeout"], sync["socket_connect_timeout"]) == (0.25, 0.25)
+    assert sync["retry"].get_retries() == 0
+    asynchronous = redisconn.async_client("redis://127.0.0.1:1/0", 2.0)
+    kwargs = asynchronous.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (2.0, 2.0)
+    assert kwargs["retry"].get_retries() == 0
+
+
+def test_the_publisher_sends_through_the_shared_client(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Events go to Redis through redisconn.client (its timeouts), not a client of its own."""
+    from hallboard import redisconn
+    from hallboard.realtime import publish
+
+    asked: list[str] = []
+
+    class Pipe:
+        def publish(self, topic: str, data: bytes) -> None:
+            pass
+
+        def execute(self) -> None:
+            pass
+
+    class Fake:
+        def pipeline(self, transaction: bool) -> Pipe:
+            return Pipe()
+
+    def fake_client(url: str) -> Fake:
+        asked.append(url)
+        return Fake()
+
+    monkeypatch.setattr(redisconn, "client", fake_client)
+    publish._Sender("redis://example.invalid:6379/3")._send([("flags", "control", b"{}")])
+    assert asked == ["redis://example.invalid:6379/3"]

@@ -1,7 +1,11 @@
-"""Redis on a request's path: short timeouts, no retries, a frozen Redis detected like a dead one.
+"""THE Redis client of hallboard: short timeouts, no retries, a frozen Redis detected
+like a dead one.
 
-Every Redis call made while a web request (or the gateway's event loop) waits
-goes through here:
+Every Redis client of the web side and the gateway's side tasks is made here
+(``client`` for synchronous code: request paths, the event publisher's thread,
+readiness, fleet reads, single-use tickets, rate limits; ``async_client`` for
+the gateway's fleet reports), and every Redis call made while a web request
+(or the gateway's event loop) waits goes through here:
 
 - ``options()``: what such a client is built with: connect and socket timeouts
   of ``REDIS_REQUEST_TIMEOUT_SECONDS`` (default 0.5 s) and no retries
@@ -15,8 +19,8 @@ goes through here:
   again; its success closes the breaker. One log line when Redis starts
   failing and one when it answers again, never one per request.
 
-The realtime broker (``hallboard.realtime.brokers.redis``) has its own
-reconnection logic and does not use this module.
+The realtime broker (``hallboard.realtime.brokers.redis``: a long-lived
+subscription with its own reconnection and backoff) builds its own client.
 """
 
 from __future__ import annotations
@@ -64,6 +68,22 @@ def _client(url: str, seconds: float) -> Any:
 def client(url: str) -> Any:
     """A synchronous client for ``url`` with the request-path options (one per URL)."""
     return _client(url, timeout())
+
+
+def async_client(url: str, seconds: float) -> Any:
+    """An asyncio client for ``url`` with ``seconds`` timeouts and no retries (one per
+    task: an asyncio client belongs to the loop it was first used on)."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=seconds,
+        socket_connect_timeout=seconds,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+    )
 
 
 class Breaker:

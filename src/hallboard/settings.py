@@ -312,6 +312,9 @@ IMPORT_FOLDERS = env.list("HALLBOARD_IMPORT_FOLDERS", default=[str(DATA_DIR / "i
 
 # --- services ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The realtime broker, when it is not REDIS_URL: e.g. a Redis Cluster,
+# redis+cluster://host:port,host:port (docs/scaling.md, "Past one Redis").
+BROKER_URL = env.str("HALLBOARD_BROKER_URL", default="")
 # Seconds a Redis call on a request's path (rate limits, single-use tickets,
 # readiness) may take before it fails open (hallboard.redisconn); no retries.
 REDIS_REQUEST_TIMEOUT_SECONDS = env.float("REDIS_REQUEST_TIMEOUT_SECONDS", default=0.5)

@@ -201,3 +201,225 @@ async def test_fast_answers_are_counted_like_djangos(
     assert spy.calls == 1
     assert sample(name, endpoint="status", code="200") == before_200 + 1
     assert sample(name, endpoint="status", code="304") == before_304 + 1
+
+
+# --- parity: the fast path and the Django view read and answer a request alike -------
+
+#: Headers only Django's answers carry: the language middleware's (no status answer
+#: depends on the language).
+DJANGO_ONLY = {"vary", "content-language"}
+
+
+async def fast_then_django(
+    client: httpx.AsyncClient, settings: Any, spy: Spy, **request: Any
+) -> tuple[httpx.Response, httpx.Response, bool]:
+    """The same request with the fast path on, then off; and whether the fast path
+    answered the first itself (Django was not called)."""
+    calls = spy.calls
+    fast = await client.get("/api/display/status/", **request)
+    answered_fast = spy.calls == calls
+    settings.DISPLAY_STATUS_FAST_PATH = False
+    try:
+        slow = await client.get("/api/display/status/", **request)
+    finally:
+        settings.DISPLAY_STATUS_FAST_PATH = True
+    return fast, slow, answered_fast
+
+
+def assert_same_answer(fast: httpx.Response, slow: httpx.Response) -> None:
+    assert fast.status_code == slow.status_code
+    if fast.status_code == 429:  # the detail names the seconds left, which may tick over
+        assert fast.json()["error"] == slow.json()["error"] == "rate_limited"
+        assert abs(int(fast.headers["retry-after"]) - int(slow.headers["retry-after"])) <= 1
+        ignored = DJANGO_ONLY | {"retry-after", "content-length"}
+    else:
+        assert fast.content == slow.content
+        ignored = DJANGO_ONLY
+    assert {k: v for k, v in fast.headers.items() if k not in ignored} == {
+        k: v for k, v in slow.headers.items() if k not in ignored
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "status_code", "fast_answers"),
+    [
+        ("plain", 200, True),
+        ("if-none-match", 304, True),
+        ("if-none-match star", 304, True),
+        ("if-none-match list", 304, True),
+        ("stale etag", 200, True),
+        ("bearer and header key", 200, True),
+        ("no device key", 400, False),
+        ("malformed device key", 400, False),
+        ("device key header twice", 400, False),
+        ("no token", 401, False),
+        ("unknown token", 401, False),
+        ("another device", 403, False),
+        ("token twice, the right one last", 200, True),
+        ("token twice, the right one first", 401, False),
+        ("device key twice, the right one last", 200, True),
+        ("device key twice, the right one first", 403, False),
+    ],
+)
+async def test_fast_path_and_django_answer_alike(
+    client: httpx.AsyncClient,
+    spy: Spy,
+    tenant: Tenant,
+    settings: Any,
+    case: str,
+    status_code: int,
+    fast_answers: bool,
+) -> None:
+    """Every kind of request gets the same status, body and headers from the fast path as
+    from the Django view; repeated query parameters mean their last value in both (as
+    Django's QueryDict.get), repeated headers their values joined (as Django's ASGI
+    handler). The fast path answers the common cases itself and leaves the rest to Django."""
+    _, token = await in_thread(make_screen, tenant.school)
+    bound = await status(client, token)  # Django binds DK
+    etag = bound.headers["etag"]
+    requests: dict[str, dict[str, Any]] = {
+        "plain": {"params": {"token": token, "dk": DK}},
+        "if-none-match": {"params": {"token": token, "dk": DK}, "headers": {"If-None-Match": etag}},
+        "if-none-match star": {
+            "params": {"token": token, "dk": DK},
+            "headers": {"If-None-Match": "*"},
+        },
+        "if-none-match list": {
+            "params": {"token": token, "dk": DK},
+            "headers": {"If-None-Match": f'"old", {etag}'},
+        },
+        "stale etag": {"params": {"token": token, "dk": DK}, "headers": {"If-None-Match": '"old"'}},
+        "bearer and header key": {
+            "headers": {"Authorization": f"Bearer {token}", "X-Device-Key": DK}
+        },
+        "no device key": {"params": {"token": token}},
+        "malformed device key": {"params": {"token": token, "dk": "short"}},
+        "device key header twice": {
+            "params": {"token": token},
+            "headers": [("X-Device-Key", DK), ("X-Device-Key", DK)],
+        },
+        "no token": {"params": {"dk": DK}},
+        "unknown token": {"params": {"token": "hbs_unknown", "dk": DK}},
+        "another device": {"params": {"token": token, "dk": "device-9999"}},
+        "token twice, the right one last": {
+            "params": [("token", "hbs_unknown"), ("token", token), ("dk", DK)]
+        },
+        "token twice, the right one first": {
+            "params": [("token", token), ("token", "hbs_unknown"), ("dk", DK)]
+        },
+        "device key twice, the right one last": {
+            "params": [("token", token), ("dk", "device-9999"), ("dk", DK)]
+        },
+        "device key twice, the right one first": {
+            "params": [("token", token), ("dk", DK), ("dk", "device-9999")]
+        },
+    }
+    fast, slow, answered_fast = await fast_then_django(client, settings, spy, **requests[case])
+    assert fast.status_code == status_code
+    assert_same_answer(fast, slow)
+    assert answered_fast is fast_answers
+
+
+async def test_over_the_rate_limit_both_answer_429_alike(
+    client: httpx.AsyncClient, spy: Spy, tenant: Tenant, settings: Any
+) -> None:
+    """Over the per-screen rate limit the fast path answers 429 itself, with the same
+    body, Retry-After and security headers as the Django view."""
+    settings.DISPLAY_RATE_LIMIT = "2/minute"
+    _, token = await in_thread(make_screen, tenant.school)
+    assert (await status(client, token)).status_code == 200  # Django binds
+    assert (await status(client, token)).status_code == 200  # the fast path
+    fast, slow, answered_fast = await fast_then_django(
+        client, settings, spy, params={"token": token, "dk": DK}
+    )
+    assert fast.status_code == 429
+    assert answered_fast
+    assert_same_answer(fast, slow)
+    for header in ("x-content-type-options", "referrer-policy", "x-frame-options"):
+        assert header in fast.headers
+
+
+async def test_an_address_with_too_many_wrong_tokens_is_refused_on_both(
+    client: httpx.AsyncClient, spy: Spy, tenant: Tenant, settings: Any
+) -> None:
+    """An address throttled for wrong tokens (AUTH_FAILURE_RATE) is refused 429 even with
+    a right token, by the fast path as by the view (hallboard.throttle)."""
+    _, token = await in_thread(make_screen, tenant.school)
+    assert (await status(client, token)).status_code == 200  # bound, cached
+    settings.AUTH_FAILURE_RATE = "2/minute"
+    wrong = [(await status(client, "hbs_wrong")).status_code for _ in range(3)]
+    assert wrong == [401, 401, 429]  # two failures allowed, then the address waits
+    fast, slow, answered_fast = await fast_then_django(
+        client, settings, spy, params={"token": token, "dk": DK}
+    )
+    assert fast.status_code == 429
+    assert answered_fast
+    assert_same_answer(fast, slow)
+
+
+# --- the table readers take: immutable, swapped whole ----------------------------------
+
+
+async def test_a_reset_binding_takes_effect_on_the_fast_path_at_once(
+    client: httpx.AsyncClient, spy: Spy, tenant: Tenant
+) -> None:
+    """Resetting a screen's binding drops it from this process's cache at once (no wait
+    for the credentials refresh): the next device binds it, and the old device is then
+    refused 403 by Django instead of answered 200 from memory."""
+    screen, token = await in_thread(make_screen, tenant.school)
+    assert (await status(client, token)).status_code == 200  # binds DK
+    assert (await status(client, token)).status_code == 200  # from memory
+    await in_thread(lambda: Screen.objects.get(pk=screen.pk).reset_binding())
+    assert (await status(client, token, dk="device-2222")).status_code == 200  # binds anew
+    old = await status(client, token)
+    assert (old.status_code, old.json()["error"]) == (403, "screen_bound")
+
+
+async def test_readers_hold_a_table_that_never_changes(
+    client: httpx.AsyncClient, cache: StatusCache, tenant: Tenant
+) -> None:
+    """A reader's table is never changed under it: lookups, revisions, refreshes and
+    forgets each swap in a new one; its mappings refuse writes."""
+    screen, token = await in_thread(make_screen, tenant.school)
+    await status(client, token)
+    await status(client, token)
+    held = cache.table
+    screens, recent, schools = dict(held.screens), dict(held.recent), dict(held.schools)
+    assert len(screens) + len(recent) == 1
+    other, other_token = await in_thread(make_screen, tenant.school, name="Other")
+    await status(client, other_token, dk="device-3333")
+    await status(client, other_token, dk="device-3333")
+    await in_thread(Announcement.objects.create, school=tenant.school, title="New")  # revision
+    await in_thread(cache.refresh, credentials=True)
+    cache.forget_screen(screen.pk)
+    assert cache.table is not held
+    assert (dict(held.screens), dict(held.recent), dict(held.schools)) == (
+        screens,
+        recent,
+        schools,
+    )
+    with pytest.raises(TypeError):
+        held.screens["x"] = held.screen(next(iter({**screens, **recent})))  # type: ignore[index]
+    assert len(cache.screens) == 1  # only the other screen's token is left
+    assert [s.screen_id for s in cache.screens.values()] == [other.pk]
+
+
+async def test_a_refresh_does_not_bring_back_what_was_dropped_meanwhile(
+    client: httpx.AsyncClient, cache: StatusCache, tenant: Tenant, monkeypatch: Any
+) -> None:
+    """A token dropped (revoked here) while the credentials refresh was reading the
+    database stays dropped, although the refresh read it before the revocation."""
+    screen, token = await in_thread(make_screen, tenant.school)
+    await status(client, token)
+    await status(client, token)
+    read = StatusCache._read_credentials
+
+    def read_then_revoke(digests: list[str]) -> Any:
+        found = read(digests)
+        Screen.objects.get(pk=screen.pk).revoke_token()  # signal: dropped from the cache
+        return found
+
+    monkeypatch.setattr(StatusCache, "_read_credentials", staticmethod(read_then_revoke))
+    await in_thread(cache.refresh, credentials=True)
+    assert cache.screens == {}
+    assert (await status(client, token)).status_code == 401

@@ -76,3 +76,16 @@ def test_without_debug_the_shell_is_worked_out_once(db: None, settings: Any) -> 
     """A running server computes the shell once (files change only with a deploy)."""
     settings.DEBUG = False
     assert page.shell() is page.shell()
+
+
+def test_the_page_carries_the_close_code_policy(db: None) -> None:
+    """The page holds the server's close-code policy as data (display.js reads it before
+    any snapshot, and on an offline start): the same as close_codes.policy()."""
+    from bs4 import BeautifulSoup
+
+    from hallboard.realtime.core import close_codes
+
+    html = Client().get("/display/?token=x&dk=device-0001").content.decode()
+    element = BeautifulSoup(html, "html.parser").find("script", id="close-codes")
+    assert element is not None
+    assert json.loads(element.get_text()) == close_codes.policy()

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from hallboard.alerts.models import Alert
+from hallboard.realtime.core import close_codes
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement, Lesson, Substitution
@@ -73,6 +74,7 @@ def test_snapshot_shows_todays_content(tenant: Tenant, freeze: Callable[..., Non
         ("7a", "note", "Bring your calculator")
     ]
     assert meta["schema"] == 2
+    assert meta["close_codes"] == close_codes.policy()  # what to do on each close code
     assert meta["week_label"] is None  # no rotation
     assert body["day"]["date"] == "2026-11-23"
     assert [(s["classes"], s["change"] and s["change"]["kind"]) for s in body["day"]["slots"]] == [

@@ -136,11 +136,11 @@ async def test_alert_is_pushed(
     """Raising an alert pushes an alert message to the school's screens."""
     ws = await open_display(gateway, screen[1])
     await receive_type(ws, "hello")
-    await in_thread(
+    raised = await in_thread(
         Alert.objects.create, organisation=tenant.organisation, school=None, headline="Storm"
     )
     alert = await receive_type(ws, "alert")
-    assert alert["type"] == "alert"
+    assert (alert["alert"]["id"], alert["alert"]["headline"]) == (raised.pk, "Storm")
     await ws.close()
 
 

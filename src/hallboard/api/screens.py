@@ -25,11 +25,10 @@ from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import get_in_school, principal, save_validated, school_for
 from hallboard.display.ratelimit import limiter
-from hallboard.realtime.gateway.db import COMMAND_TTL
 from hallboard.schools.access import Right
 from hallboard.schools.models import Organisation, School
 from hallboard.screens import pairing
-from hallboard.screens.models import Command, Screen
+from hallboard.screens.models import COMMAND_TTL, Command, Screen
 from hallboard.screens.status import state_of
 from hallboard.staff import frames
 from hallboard.timetable.models import SchoolClass

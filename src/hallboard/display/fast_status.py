@@ -23,11 +23,22 @@ Freshness, the part that matters (revision is truth):
   second, by a background thread; edits made in this process update the cache
   at once (``revision_committed``). So an answer is at most about a second
   behind the database; displays poll every 8-45 s.
-- A rotated or revoked token or a deleted screen drops the cached credentials
-  at once in the process where it happened; other processes re-read every
+- A rotated or revoked token, a reset binding or a deleted screen drops the
+  cached credentials at once in the process where it happened (signals, after
+  the commit); other processes re-read every
   cached token's screen every ``CREDENTIALS_TTL`` seconds (in batches), so a
   token revoked elsewhere may read its school's revision number (never
   content) there for at most that long.
+
+``The request is read as Django reads it, by the same functions
+(``hallboard.display.credentials``: the last of repeated query parameters,
+repeated headers joined; ``If-None-Match`` matched alike), and limited by the
+same function (``hallboard.display.auth.limited``: the per-address throttle,
+then the per-screen rate limit); its answers, 429 included, carry the headers
+Django's security middleware adds (``security_headers``).
+
+Readers take no lock: the cache is one immutable ``_Table`` that writers
+(lookups, the refresher, signals) replace whole.
 
 ``DISPLAY_STATUS_FAST_PATH=false`` turns it off (every request goes to Django).
 """
@@ -39,10 +50,10 @@ import json
 import logging
 import threading
 import time
-import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,9 +62,9 @@ from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
 from hallboard.dbconn import give_back
-from hallboard.display import errors, snapshot
-from hallboard.display.auth import DEVICE_KEY, MAX_TOKEN_LENGTH
-from hallboard.display.ratelimit import limiter
+from hallboard.display import credentials, snapshot
+from hallboard.display.auth import limited
+from hallboard.display.credentials import Credentials
 from hallboard.observability.metrics import display_requests_total
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
@@ -73,7 +84,7 @@ CREDENTIALS_TTL = 10.0
 REFRESH_INTERVAL = 1.0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Screen:
     screen_id: int
     school_id: int
@@ -81,25 +92,75 @@ class _Screen:
     multi_device: bool | None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _School:
     revision: int
     tz: ZoneInfo
 
 
+_NO_SCREENS: Mapping[str, _Screen] = MappingProxyType({})
+_NO_SCHOOLS: Mapping[int, _School] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """One state of the cache, never changed: readers take it whole (one attribute read,
+    no lock) and writers replace it whole, so no reader sees a mapping change size.
+
+    ``recent``: tokens looked up since the last refresh, a small mapping copied on
+    each lookup; each refresh merges it into ``screens`` (copying the large one once
+    a second instead of once per new token)."""
+
+    screens: Mapping[str, _Screen]  # token hash → screen
+    recent: Mapping[str, _Screen]
+    schools: Mapping[int, _School]
+
+    def screen(self, digest: str) -> _Screen | None:
+        found = self.recent.get(digest)
+        return found if found is not None else self.screens.get(digest)
+
+    def digests(self) -> set[str]:
+        return set(self.screens) | set(self.recent)
+
+
+_EMPTY = _Table(_NO_SCREENS, _NO_SCREENS, _NO_SCHOOLS)
+
+
+def _frozen(mapping: dict[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(mapping) if mapping else _NO_SCREENS
+
+
 class StatusCache:
-    """Credentials and revisions the fast path answers from (one per process)."""
+    """Credentials and revisions the fast path answers from (one per process).
+
+    Readers (the event loop) read ``self.table`` and nothing else, without a lock;
+    writers (lookups in worker threads, the refresher, signals) build a new table
+    under ``_lock`` and swap it in."""
 
     def __init__(self, *, background: bool = True) -> None:
-        self.screens: dict[str, _Screen] = {}  # token hash → screen
-        self.schools: dict[int, _School] = {}
+        self.table = _EMPTY
         self.background = background  # refresh revisions in a thread (off: call refresh())
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # writers only
+        self._clears = 0  # whole-cache clears so far: a refresh that saw an older count stops
+        self._dropped: set[str] | None = None  # dropped while a credentials refresh reads
         self._refresher: threading.Thread | None = None
         _CACHES.add(self)
 
+    @property
+    def screens(self) -> Mapping[str, _Screen]:
+        """Every cached token hash's screen (a copy: for tests and support)."""
+        table = self.table
+        return MappingProxyType({**table.screens, **table.recent})
+
+    @property
+    def schools(self) -> Mapping[int, _School]:
+        return self.table.schools
+
     def screen(self, digest: str) -> _Screen | None:
-        return self.screens.get(digest)
+        return self.table.screen(digest)
+
+    def school(self, school_id: int) -> _School | None:
+        return self.table.schools.get(school_id)
 
     def load(self, digest: str) -> _Screen | None:
         """Look a token up in the database (worker thread); remember it and its school."""
@@ -122,25 +183,55 @@ class StatusCache:
             .first()
         )
         if row is None:
-            self.screens.pop(digest, None)
+            self.forget(digest)
             return None
         screen_id, school_id, device_key, multi, revision, tz = row
         entry = _Screen(screen_id, school_id, device_key, multi)
-        self.screens[digest] = entry
-        if school_id not in self.schools:
-            self.schools[school_id] = _School(revision, ZoneInfo(tz))
+        with self._lock:
+            table = self.table
+            schools = table.schools
+            if school_id not in schools:
+                schools = MappingProxyType({**schools, school_id: _School(revision, ZoneInfo(tz))})
+            self.table = _Table(table.screens, _frozen({**table.recent, digest: entry}), schools)
         self._ensure_refresher()
         return entry
 
-    def forget_screen(self, screen_id: int) -> None:
+    def _drop(self, digests: set[str]) -> None:
+        """Swap in a table without ``digests`` (caller holds the lock)."""
+        if self._dropped is not None:
+            self._dropped |= digests  # the refresh reading now must not bring them back
+        table = self.table
+        if not digests:
+            return
+        screens = table.screens
+        if any(d in screens for d in digests):
+            screens = _frozen({d: s for d, s in screens.items() if d not in digests})
+        recent = table.recent
+        if any(d in recent for d in digests):
+            recent = _frozen({d: s for d, s in recent.items() if d not in digests})
+        self.table = _Table(screens, recent, table.schools)
+
+    def forget(self, digest: str) -> None:
+        """Drop one token (unknown now, or its screen is being bound by Django)."""
         with self._lock:
-            for digest in [d for d, s in self.screens.items() if s.screen_id == screen_id]:
-                self.screens.pop(digest, None)
+            self._drop({digest})
+
+    def forget_screen(self, screen_id: int) -> None:
+        """Drop every token of a screen: rotated, revoked, deleted, or its binding reset."""
+        with self._lock:
+            table = self.table
+            self._drop(
+                {d for d, s in table.screens.items() if s.screen_id == screen_id}
+                | {d for d, s in table.recent.items() if s.screen_id == screen_id}
+            )
 
     def set_revision(self, school_id: int, revision: int) -> None:
-        school = self.schools.get(school_id)
-        if school is not None and revision > school.revision:
-            school.revision = revision
+        with self._lock:
+            table = self.table
+            school = table.schools.get(school_id)
+            if school is not None and revision > school.revision:
+                schools = {**table.schools, school_id: _School(revision, school.tz)}
+                self.table = _Table(table.screens, table.recent, MappingProxyType(schools))
 
     def refresh(self, *, credentials: bool = False) -> None:
         """Re-read the revision (and time zone) of every cached school, and with
@@ -153,37 +244,62 @@ class StatusCache:
             give_back()  # never hold a server connection between refreshes
 
     def _refresh_credentials(self) -> None:
-        digests = list(self.screens)
+        with self._lock:
+            clears = self._clears
+            self._dropped = set()
+            digests = self.table.digests()
+        try:
+            found = self._read_credentials(sorted(digests))
+        except BaseException:
+            with self._lock:
+                self._dropped = None
+            raise
+        with self._lock:
+            dropped, self._dropped = self._dropped or set(), None
+            if self._clears != clears:
+                return  # cleared meanwhile (the database failed): start from nothing
+            for digest in dropped:  # revoked, rotated, reset meanwhile: read too early
+                found.pop(digest, None)
+            table = self.table
+            # Rotated, revoked, deleted: not found, gone. Looked up meanwhile: kept as recent.
+            recent = {d: s for d, s in table.recent.items() if d not in digests}
+            self.table = _Table(_frozen(found), _frozen(recent), table.schools)
+
+    @staticmethod
+    def _read_credentials(digests: list[str]) -> dict[str, _Screen]:
+        found: dict[str, _Screen] = {}
         for start in range(0, len(digests), 500):
-            chunk = digests[start : start + 500]
-            rows = Screen.objects.filter(token_hash__in=chunk).values_list(
+            rows = Screen.objects.filter(token_hash__in=digests[start : start + 500]).values_list(
                 "token_hash", "id", "school_id", "device_key", "allow_multi_device"
             )
-            found = {}
             for digest, screen_id, school_id, device_key, multi in rows:
-                found[digest] = _Screen(screen_id, school_id, device_key, multi)
-            for digest in chunk:  # rotated, revoked, deleted: gone
-                if digest in found:
-                    self.screens[digest] = found[digest]
-                else:
-                    self.screens.pop(digest, None)
+                if digest is not None:
+                    found[digest] = _Screen(screen_id, school_id, device_key, multi)
+        return found
 
     def _refresh_schools(self) -> None:
-        ids = list(self.schools)
+        ids = list(self.table.schools)
+        asked = set(ids)
+        read: dict[int, tuple[int, str]] = {}
         for start in range(0, len(ids), 500):
             rows = School.objects.filter(pk__in=ids[start : start + 500]).values_list(
                 "pk", "revision", "timezone"
             )
-            seen = set()
             for pk, revision, tz in rows:
-                seen.add(pk)
-                school = self.schools.get(pk)
-                if school is None or str(school.tz) != tz:
-                    self.schools[pk] = _School(revision, ZoneInfo(tz))
-                else:
-                    school.revision = revision
-            for pk in set(ids[start : start + 500]) - seen:  # deleted
-                self.schools.pop(pk, None)
+                read[pk] = (revision, tz)
+        with self._lock:
+            table = self.table
+            schools: dict[int, _School] = {}
+            for pk, school in table.schools.items():
+                if pk not in read:
+                    if pk not in asked:
+                        schools[pk] = school  # cached meanwhile
+                    continue  # deleted
+                revision, tz = read[pk]
+                zone = school.tz if str(school.tz) == tz else ZoneInfo(tz)
+                # Never backwards: an edit of this process may have committed after the read.
+                schools[pk] = _School(max(revision, school.revision), zone)
+            self.table = _Table(table.screens, table.recent, MappingProxyType(schools))
 
     def _ensure_refresher(self) -> None:
         if not self.background or (self._refresher is not None and self._refresher.is_alive()):
@@ -209,12 +325,12 @@ class StatusCache:
                 # The database is away: stop answering from memory (every request
                 # goes to Django, which reports the outage), and try again.
                 logger.warning("status cache refresh failed; answering through Django")
-                self.schools.clear()
-                self.screens.clear()
+                self.clear()
 
     def clear(self) -> None:
-        self.screens.clear()
-        self.schools.clear()
+        with self._lock:
+            self._clears += 1
+            self.table = _EMPTY
 
 
 #: Every cache of this process, told of this process's changes (connect_signals).
@@ -222,26 +338,56 @@ _CACHES: weakref.WeakSet[StatusCache] = weakref.WeakSet()
 CACHE = StatusCache()
 
 
-def _credentials(scope: Scope) -> tuple[str, str]:
-    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    token = (query.get("token") or [""])[0]
-    device_key = (query.get("dk") or [""])[0]
-    if not token or not device_key:
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization" and not token:
-                scheme, _, rest = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer":
-                    token = rest.strip()
-            elif name == b"x-device-key" and not device_key:
-                device_key = value.decode("latin-1").strip()
-    return token, device_key
+#: The request headers the fast path reads (repeated ones joined by "," as Django does).
+_HEADERS = (b"authorization", b"x-device-key", b"host", b"if-none-match")
 
 
-def _header(scope: Scope, wanted: bytes) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == wanted:
-            return str(value.decode("latin-1"))
-    return ""
+def _read(scope: Scope) -> tuple[Credentials, dict[bytes, str]] | None:
+    """The request's credentials and headers, read as Django reads them
+    (``hallboard.display.credentials``), or None when Django should read it."""
+    try:
+        query = credentials.query_values(
+            scope.get("query_string", b"").decode(), settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        )
+    except ValueError:  # not UTF-8, or too many parameters: Django answers
+        return None
+    headers = credentials.joined_headers(scope.get("headers", ()), *_HEADERS)
+    found = credentials.read(
+        query, headers.get(b"authorization", ""), headers.get(b"x-device-key", "")
+    )
+    return found, headers
+
+
+def _address(scope: Scope) -> str:
+    """The client's address as Django's ``REMOTE_ADDR`` (``throttle.request_address``)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The headers Django's SecurityMiddleware and XFrameOptionsMiddleware add to an
+    answer, from the same settings: every fast answer (200, 304, 429) carries them."""
+    headers: list[tuple[bytes, bytes]] = []
+    if settings.SECURE_HSTS_SECONDS and scope.get("scheme") == "https":
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            value += "; preload"
+        headers.append((b"strict-transport-security", value.encode()))
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    policy = settings.SECURE_REFERRER_POLICY
+    if policy:
+        if not isinstance(policy, str):
+            policy = ",".join(policy)
+        headers.append((b"referrer-policy", policy.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(
+            (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())
+        )
+    headers.append((b"x-frame-options", settings.X_FRAME_OPTIONS.encode()))
+    return headers
 
 
 class FastStatus:
@@ -265,12 +411,16 @@ class FastStatus:
             await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, send: Send) -> bool:
-        token, device_key = _credentials(scope)
-        if not token or len(token) > MAX_TOKEN_LENGTH or not DEVICE_KEY.fullmatch(device_key):
+        read = _read(scope)
+        if read is None:
             return False
-        domain, _port = split_domain_port(_header(scope, b"host"))
+        found, headers = read
+        if found.problem is not None:
+            return False  # Django answers 400 or 401 (and logs it)
+        domain, _port = split_domain_port(headers.get(b"host", ""))
         if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
             return False
+        token, device_key = found.token, found.device_key
         digest = hash_token(token)
         screen = self.cache.screen(digest)
         if screen is None:
@@ -280,34 +430,34 @@ class FastStatus:
             if screen is None:
                 return False
         if screen.device_key is None:
-            self.cache.screens.pop(digest, None)  # Django binds it now; look again next time
+            self.cache.forget(digest)  # Django binds it now; look again next time
             return False
         if screen.device_key != device_key or screen.multi_device:
             return False  # another device, multi-device screens: Django decides
-        school = self.cache.schools.get(screen.school_id)
+        school = self.cache.school(screen.school_id)
         if school is None:
             return False
-        # The same limiter and key as the Django view, checked before answering
-        # (in a thread when it asks Redis: the loop never waits on the network).
+        # The same throttle, limiter and key as the Django view, checked before
+        # answering (in a thread when it asks Redis: the loop never waits on the network).
+        address = _address(scope)
         if settings.REDIS_URL:
-            retry_after = await asyncio.get_running_loop().run_in_executor(
-                None, limiter().hit, "display", digest[:32], device_key
+            refusal = await asyncio.get_running_loop().run_in_executor(
+                None, limited, address, digest, device_key
             )
         else:
-            retry_after = limiter().hit("display", digest[:32], device_key)
-        if retry_after is not None:
-            await _send_django_response(send, errors.rate_limited(retry_after))
-            display_requests_total.labels(endpoint="status", code="429").inc()
+            refusal = limited(address, digest, device_key)
+        if refusal is not None:
+            await _send_django_response(send, refusal, scope)
+            display_requests_total.labels(endpoint="status", code=str(refusal.status_code)).inc()
             return True
         local_date = timezone.now().astimezone(school.tz).date()
         etag = snapshot.status_etag(school.revision, local_date)
-        if_none_match = _header(scope, b"if-none-match")
-        if if_none_match and any(c.strip() in (etag, "*") for c in if_none_match.split(",") if c):
-            await _send(send, 304, b"", etag, None)
+        if credentials.etag_matches(headers.get(b"if-none-match", ""), etag):
+            await _send(send, scope, 304, b"", etag, None)
             display_requests_total.labels(endpoint="status", code="304").inc()
             return True
         body = json.dumps({"rev": school.revision, "date": local_date.isoformat()}).encode()
-        await _send(send, 200, body, etag, b"application/json")
+        await _send(send, scope, 200, body, etag, b"application/json")
         display_requests_total.labels(endpoint="status", code="200").inc()
         return True
 
@@ -320,27 +470,24 @@ def _load(cache: StatusCache, digest: str) -> _Screen | None:
         return None
 
 
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-]
-
-
 async def _send(
-    send: Send, status: int, body: bytes, etag: str, content_type: bytes | None
+    send: Send, scope: Scope, status: int, body: bytes, etag: str, content_type: bytes | None
 ) -> None:
-    headers = [(b"etag", etag.encode()), (b"cache-control", b"no-cache"), *_SECURITY_HEADERS]
+    headers = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
     if content_type is not None:
-        headers += [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        headers.append((b"content-type", content_type))
+    headers.append((b"content-length", str(len(body)).encode()))  # 304: 0, as Django's
+    headers += security_headers(scope)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-async def _send_django_response(send: Send, response: Any) -> None:
+async def _send_django_response(send: Send, response: Any, scope: Scope) -> None:
+    """A refusal built by the Django side's functions, with the headers Django's
+    middleware would add."""
     headers = [(k.lower().encode(), v.encode()) for k, v in response.items()]
     headers.append((b"content-length", str(len(response.content)).encode()))
+    headers += security_headers(scope)
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.content})
 
@@ -350,7 +497,7 @@ def connect_signals() -> None:
     from django.db.models.signals import post_delete
 
     from hallboard.schools.revision import revision_committed
-    from hallboard.screens.models import credentials_changed
+    from hallboard.screens.models import binding_reset, credentials_changed
 
     def revision(school_id: int, revision: int, **_: Any) -> None:
         for cache in list(_CACHES):
@@ -365,4 +512,5 @@ def connect_signals() -> None:
 
     revision_committed.connect(revision, dispatch_uid="fast-status-revision", weak=False)
     credentials_changed.connect(credentials, dispatch_uid="fast-status-credentials", weak=False)
+    binding_reset.connect(credentials, dispatch_uid="fast-status-binding", weak=False)
     post_delete.connect(deleted, sender=Screen, dispatch_uid="fast-status-deleted", weak=False)

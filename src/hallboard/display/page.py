@@ -30,6 +30,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from hallboard.i18n import jscatalog, supported
+from hallboard.realtime.core import close_codes
 
 # Screens often sit on closed networks: everything the page needs is served
 # from here, and nothing else may load (no CDN, no third-party scripts).
@@ -45,7 +46,7 @@ WORKER_SOURCE = Path(__file__).parent / "static" / "display" / "sw.js"
 
 def _context(language: str) -> dict[str, object]:
     """The page's context: every language's display strings, ``language`` first."""
-    return {"i18n": jscatalog.page_data(default=language)}
+    return {"i18n": jscatalog.page_data(default=language), "close_codes": close_codes.policy()}
 
 
 @require_GET

@@ -22,6 +22,7 @@ from hallboard.alerts.delivery import display_payload, iso, top_alert
 from hallboard.alerts.models import Alert
 from hallboard.display import watchdog
 from hallboard.display.flags import push_enabled
+from hallboard.realtime.core import close_codes
 from hallboard.screens.models import Screen
 from hallboard.timetable.calendar import SchoolCalendarView
 from hallboard.timetable.day import Day, day_json, effective_day
@@ -126,6 +127,7 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
             "poll_min_seconds": settings.DISPLAY_POLL_MIN_SECONDS,
             "poll_max_seconds": settings.DISPLAY_POLL_MAX_SECONDS,
             "watchdog": watchdog.for_screen(screen),
+            "close_codes": close_codes.policy(),
         },
         "school": {
             "slug": school.slug,

@@ -10,7 +10,13 @@ import urllib.parse
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    JsonResponse,
+)
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -18,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from hallboard.alerts.delivery import record_receipt
 from hallboard.display import errors, snapshot
 from hallboard.display.auth import authenticate
+from hallboard.display.credentials import etag_matches
 from hallboard.observability.metrics import count_display_requests
 from hallboard.realtime.core import validation
 from hallboard.screens.models import Screen
@@ -43,15 +50,15 @@ def ws_url(request: HttpRequest) -> str:
 
 
 def _not_modified(etag: str) -> HttpResponse:
-    response = HttpResponse(status=304)
+    response = HttpResponseNotModified()  # no Content-Type, as the status fast path's
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
     return response
 
 
 def _matches(request: HttpRequest, etag: str) -> bool:
-    header = request.headers.get("If-None-Match", "")
-    return any(candidate.strip() in (etag, "*") for candidate in header.split(",") if candidate)
+    """``credentials.etag_matches``: the same test as the status fast path's."""
+    return etag_matches(request.headers.get("If-None-Match", ""), etag)
 
 
 @count_display_requests("snapshot")

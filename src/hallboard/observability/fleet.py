@@ -36,6 +36,8 @@ logger = logging.getLogger("hallboard.observability.fleet")
 KEY = "hallboard:fleet:gateways"
 #: Seconds between two reports of a gateway.
 REPORT_INTERVAL = 5.0
+#: Seconds one report may take before it is given up (the next one comes anyway).
+REPORT_TIMEOUT = 2.0
 #: A report older than this is not counted (three missed reports).
 FRESH_FOR = 15.0
 #: A report older than this is removed from the hash by the next reader.
@@ -108,14 +110,15 @@ async def report_forever(
     interval: reporting never stops the gateway. Without a Redis URL (the
     embedded default) there is no one to report to, and it returns.
     """
-    import redis.asyncio as aioredis
     from redis.exceptions import RedisError
+
+    from hallboard import redisconn
 
     url = settings.REDIS_URL if redis_url is None else redis_url
     if not url:
         return
     gid = gateway_id or process_id()
-    client = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    client = redisconn.async_client(url, REPORT_TIMEOUT)
     history = fig.History(WINDOW)
     started = clock()
     failing = False

@@ -17,7 +17,8 @@ was published, from which gateways measure push latency
 (``hallboard_push_latency_seconds``).
 
 On Redis each message is ``<origin> <json>``: the publishing process's id,
-then the event (``brokers.ORIGIN``).
+then the event (``brokers.ORIGIN``). With a ``redis+cluster://`` broker URL the
+events go out by SPUBLISH on each topic's shard channel (``brokers/cluster.py``).
 
 Publishing never makes a write fail: with Redis down the edit still succeeds,
 screens held by this process are still told (the in-process bus), the failure
@@ -39,31 +40,16 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
-
+from hallboard import redisconn
 from hallboard.observability import metrics
-from hallboard.realtime.brokers import ORIGIN
+from hallboard.realtime.brokers import ORIGIN, cluster, configured_url
 from hallboard.realtime.brokers.memory import BUS
 from hallboard.realtime.brokers.redis import PREFIX
 from hallboard.realtime.core import topics
 
 logger = logging.getLogger("hallboard.realtime.publish")
-
-
-@lru_cache(maxsize=2)
-def redis_client(url: str) -> Any:
-    """A synchronous Redis client with short timeouts, for code serving a web request.
-
-    Short: a publish happens after the commit of a staff edit and must not make
-    the edit feel slow when Redis is down (readiness checks and fleet reads use
-    it for the same reason).
-    """
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 #: Events waiting for Redis, at most; beyond, the oldest are dropped (and counted as failed).
@@ -113,28 +99,38 @@ class _Sender:
             self._send(batch)  # idle is set above, once the queue is found empty
 
     def _send(self, batch: list[tuple[str, str, bytes]]) -> None:
-        kinds = Counter(kind for kind, _, _ in batch)
+        failed: list[int] = []  # indexes in batch
+        error: Exception | None = None
         try:
-            pipe = redis_client(self.url).pipeline(transaction=False)
-            for _, topic, data in batch:
-                pipe.publish(PREFIX + topic, ORIGIN + b" " + data)
-            pipe.execute()
+            if cluster.is_cluster_url(self.url):
+                # Node by node: a master that is down loses only its partitions' events.
+                failed, error = cluster.publish_sync(
+                    self.url, [(topic, ORIGIN + b" " + data) for _, topic, data in batch]
+                )
+            else:
+                pipe = redisconn.client(self.url).pipeline(transaction=False)
+                for _, topic, data in batch:
+                    pipe.publish(PREFIX + topic, ORIGIN + b" " + data)
+                pipe.execute()
         except Exception as exc:  # never fatal: polling covers what was lost
-            for kind, count in kinds.items():
-                metrics.realtime_publish_failed_total.labels(kind=kind).inc(count)
+            failed, error = list(range(len(batch))), exc
+        lost = Counter(batch[i][0] for i in failed)
+        for kind, count in lost.items():
+            metrics.realtime_publish_failed_total.labels(kind=kind).inc(count)
+        for kind, count in (Counter(kind for kind, _, _ in batch) - lost).items():
+            metrics.realtime_published_total.labels(kind=kind).inc(count)
+        if failed:
             if not self._failing:
                 logger.warning(
                     "%d events not published to Redis (polling will cover them): %s",
-                    len(batch),
-                    exc,
+                    len(failed),
+                    error,
                 )
             self._failing = True
             return
         if self._failing:
             logger.info("publishing to Redis again")
         self._failing = False
-        for kind, count in kinds.items():
-            metrics.realtime_published_total.labels(kind=kind).inc(count)
 
 
 _senders: dict[str, _Sender] = {}
@@ -167,7 +163,7 @@ def publish(topic: str, event: dict[str, Any]) -> None:
     kind = str(event.get("e", "unknown"))
     data = json.dumps({**event, "ts": time.time()}, separators=(",", ":")).encode()
     BUS.publish(topic, data)  # gateways in this process (the embedded default)
-    url = settings.REDIS_URL
+    url = configured_url()
     if url:
         _sender(url).put(kind, topic, data)
     else:

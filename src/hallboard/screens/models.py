@@ -25,6 +25,11 @@ from hallboard.timetable.models import SchoolClass
 credentials_changed = Signal()
 
 
+#: Sent after commit when a screen's device binding was reset (``screen_id``): the
+#: status fast path of this process drops what it remembers of the screen at once.
+binding_reset = Signal()
+
+
 def _credentials_changed(screen_id: int) -> None:
     transaction.on_commit(
         lambda: credentials_changed.send(sender=Screen, screen_id=screen_id), robust=True
@@ -232,6 +237,10 @@ class Screen(models.Model):
         self.device_key = None
         self.bound_at = None
         type(self).objects.filter(pk=self.pk).update(device_key=None, bound_at=None)
+        screen_id = self.pk
+        transaction.on_commit(
+            lambda: binding_reset.send(sender=Screen, screen_id=screen_id), robust=True
+        )
 
     @property
     def multi_device_allowed(self) -> bool:
@@ -251,8 +260,14 @@ def _classes_changed(sender: Any, instance: Any, action: str, using: str, **_: A
 m2m_changed.connect(_classes_changed, sender=Screen.classes.through, dispatch_uid="screen-classes")
 
 
+#: Pending commands younger than this are delivered when a screen connects (the
+#: gateway, ``hallboard.realtime.gateway.db``); older ones count as expired (the API).
+COMMAND_TTL = datetime.timedelta(minutes=10)
+
+
 class Command(models.Model):
-    """A controller command to a screen: stored at once, delivered when push is available."""
+    """A controller command to a screen: stored at once, delivered when push is available
+    (within ``COMMAND_TTL``)."""
 
     class Name(models.TextChoices):
         RELOAD = "reload", _("Reload the page")

@@ -30,7 +30,7 @@ from django.conf import settings
 
 from hallboard.imports import watch
 from hallboard.observability import multiprocess, summary
-from hallboard.realtime.brokers import broker_for
+from hallboard.realtime.brokers import broker_for, configured_url
 from hallboard.realtime.gateway.server import Gateway, GatewayOptions
 from hallboard.server import gctune
 from hallboard.server.uvicorn_config import ServeOptions, uvicorn_kwargs
@@ -59,10 +59,10 @@ def check(options: ServeOptions, role: Role) -> None:
         raise ValueError(f"--role must be one of {', '.join(ROLES)}")
     if options.workers > 1 and role != "web":
         raise ValueError("--workers > 1 needs --role web (run gateways as separate processes)")
-    if role != "all" and not settings.REDIS_URL:
+    if role != "all" and not configured_url():
         logger.warning(
-            "--role %s without REDIS_URL: edits made in one process are not pushed to "
-            "gateways in another (displays still converge by polling)",
+            "--role %s without REDIS_URL (or HALLBOARD_BROKER_URL): edits made in one process "
+            "are not pushed to gateways in another (displays still converge by polling)",
             role,
         )
 
@@ -127,7 +127,7 @@ async def serve(options: ServeOptions, role: Role) -> None:
     gateway = None
     if role in ("all", "gateway"):
         gateway = Gateway(
-            broker_for(settings.REDIS_URL),
+            broker_for(configured_url()),
             gateway_options(options.host),
             freezer=gctune.Freezer(),
         )

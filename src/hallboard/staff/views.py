@@ -126,6 +126,8 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     if len(schools) == 1:
         return redirect("staff:school", schools[0].slug)
+    if not schools and for_user(request.user).schools(Right.TIMETABLE).exists():
+        return redirect("staff:day-choose")  # a timetabler's page is Today's changes
     organisations: dict[int, tuple[Organisation, list[School]]] = {}
     for school in schools:
         organisations.setdefault(school.organisation_id, (school.organisation, []))[1].append(

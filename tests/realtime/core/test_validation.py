@@ -115,3 +115,10 @@ def test_client_info_is_capped_at_2_kib() -> None:
 def test_acks_name_ids_from_1_and_nothing_else_is_allowed(data: dict[str, object]) -> None:
     with pytest.raises(InvalidMessage):
         validation.client_message(data)
+
+
+def test_an_alert_ack_without_an_alert_is_refused() -> None:
+    """Over HTTP an ack body must name its alert: no alert (or null) is refused."""
+    for body in ({"state": "shown"}, {"alert": None, "state": "shown"}):
+        with pytest.raises(validation.InvalidMessage, match="alert must be the id"):
+            validation.alert_ack(body)

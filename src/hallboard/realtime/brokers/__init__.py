@@ -1,4 +1,5 @@
-"""Brokers carry events between processes: ``memory://`` (one process) or ``redis://``.
+"""Brokers carry events between processes: ``memory://`` (one process), ``redis://``, or
+``redis+cluster://`` (Redis Cluster, sharded pub/sub: ``brokers/cluster.py``).
 
 One interface (``Broker``) for the gateway side, chosen by URL like
 encode/broadcaster. The gateway subscribes a topic when its first local
@@ -37,7 +38,7 @@ OnReconnect = Callable[[], Awaitable[None]]
 
 
 class Broker(Protocol):
-    #: "memory" or "redis" (a metric label).
+    #: "memory", "redis" or "cluster" (a metric label).
     name: str
     #: "connected", "connecting" or "down" (exported as a metric).
     state: str
@@ -96,8 +97,21 @@ class Guarded:
                 self._logged_at, self._unlogged = now, 0
 
 
+def configured_url() -> str:
+    """This install's broker URL: ``HALLBOARD_BROKER_URL``, else ``REDIS_URL`` (read each time:
+    tests and the settings may change it)."""
+    from django.conf import settings
+
+    return str(getattr(settings, "BROKER_URL", "") or settings.REDIS_URL or "")
+
+
 def broker_for(url: str) -> Broker:
-    """The broker for ``url``: empty or ``memory://`` → in-process; ``redis://`` → Redis."""
+    """The broker for ``url``: empty or ``memory://`` → in-process; ``redis://`` → Redis;
+    ``redis+cluster://host:port,host:port`` → Redis Cluster."""
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        from hallboard.realtime.brokers.cluster import ClusterBroker
+
+        return ClusterBroker(url)
     if not url or url.startswith("memory://"):
         from hallboard.realtime.brokers.memory import MemoryBroker
 
@@ -106,4 +120,4 @@ def broker_for(url: str) -> Broker:
         from hallboard.realtime.brokers.redis import RedisBroker
 
         return RedisBroker(url)
-    raise ValueError(f"unsupported broker URL {url!r}: use memory:// or redis://")
+    raise ValueError(f"unsupported broker URL {url!r}: use memory://, redis:// or redis+cluster://")

@@ -142,7 +142,7 @@ def _check(value: Any, depth: int) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidMessage("numbers must be finite")
-    elif isinstance(value, dict | list):
+    else:  # an object or an array: json.loads makes nothing else
         if depth > MAX_DEPTH:
             raise InvalidMessage(f"the message is nested over {MAX_DEPTH} levels deep")
         if isinstance(value, dict):

@@ -50,7 +50,7 @@ from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.messages import Heartbeat
 from hallboard.schools.models import School
 from hallboard.screens.binding import Binding, bind_device
-from hallboard.screens.models import Command, PushSettings, Screen
+from hallboard.screens.models import COMMAND_TTL, Command, PushSettings, Screen
 from hallboard.screens.tokens import hash_token
 
 logger = logging.getLogger("hallboard.realtime.gateway")
@@ -58,8 +58,6 @@ logger = logging.getLogger("hallboard.realtime.gateway")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: Pending commands younger than this are delivered when a screen connects.
-COMMAND_TTL = dt.timedelta(minutes=10)
 #: Close codes worth recording on the screen for the dashboard (its own fault or setting).
 RECORDED_REFUSALS = frozenset({CloseCode.SCREEN_BOUND, CloseCode.PUSH_DISABLED})
 #: Times a deadlocked batch is tried in all, and the longest pause before a retry (s).

@@ -16,10 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import urllib.parse
 from dataclasses import dataclass, field
 
 import httptools
+
+from hallboard.display.credentials import query_values
 
 #: Requests larger than this (request line and headers) are refused, whether they arrive in
 #: one read or in many: with 414 when the URL alone does not fit, else with 431.
@@ -137,9 +138,9 @@ class RequestReader:
             raise HandshakeError(400, f"malformed URL: {exc}") from None
         request.path = url.path.decode("latin-1") if url.path else "/"
         if url.query:
-            # The first value of each parameter, like Django's QueryDict.get.
-            for name, value in reversed(urllib.parse.parse_qsl(url.query.decode("latin-1"))):
-                request.query[name] = value
+            # The last of a repeated parameter, as Django's QueryDict.get and the display's
+            # HTTP endpoints read it (hallboard.display.credentials).
+            request.query.update(query_values(url.query.decode("latin-1")))
         return request
 
 

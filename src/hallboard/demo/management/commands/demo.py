@@ -67,12 +67,12 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         credentials = seed.seed()
         self.stdout.write(describe(credentials))
-        port = settings.GATEWAY_PORT
+        gateway = settings.GATEWAY_PORT
         if settings.DISPLAY_WS_URL:
             told = f"DISPLAY_WS_URL ({settings.DISPLAY_WS_URL})"
         else:
-            told = f"port {port} (ws://…:{port}{settings.DISPLAY_WS_PATH})"
-        self.stdout.write(f"Push:      gateway on port {port}; displays connect to {told}\n")
+            told = f"port {gateway} (ws://…:{gateway}{settings.DISPLAY_WS_PATH})"
+        self.stdout.write(f"Push:      gateway on port {gateway}; displays connect to {told}\n")
         if options["no_serve"]:
             return
         self.stdout.write("Serving. Stop with Ctrl-C.\n")

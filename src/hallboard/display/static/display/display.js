@@ -51,6 +51,12 @@
   };
   var SCHEMA = 2; // the snapshot schema this page renders (docs/protocol.md)
 
+  // What to do when the server closes the socket: the server's policy
+  // (hallboard/realtime/core/close_codes.py, docs/protocol.md "Close codes"), from the
+  // snapshot's meta.close_codes, else from this page's own data (the same function
+  // wrote both; the page's is there before any snapshot, and on an offline start).
+  var PAGE_CLOSE_CODES = JSON.parse(document.getElementById("close-codes").textContent);
+
   var state = {
     token: null,
     dk: null,
@@ -65,6 +71,7 @@
     validTimer: null,
     ws: null,
     wsAttempt: 0,
+    pushRefused: null, // the credentials push was refused for for good (a "never" close code)
     wsTimer: null,
     wsOpen: false,
     halted: null, // "unpaired" or "bound": polling continues slowly, nothing is shown
@@ -267,10 +274,14 @@
   }
 
   // --- push ------------------------------------------------------------------
+  // The credentials a refusal was for: a "never" code stops push until they change.
+  function credentials() { return state.token + "\n" + state.dk; }
+
   function connectPush() {
     var m = meta();
     if (!m || !m.ws_enabled || !m.ws_url || !window.WebSocket || state.halted) return;
     if (state.ws || state.wsTimer) return;
+    if (state.pushRefused !== null && state.pushRefused === credentials()) return;
     var url = m.ws_url + "?token=" + encodeURIComponent(state.token) + "&dk=" + encodeURIComponent(state.dk);
     var ws;
     try { ws = new WebSocket(url); } catch (e) { retryPush(1006); return; }
@@ -312,21 +323,37 @@
     }
   }
 
-  // Close codes (docs/realtime.md): never retry for credentials; slowly when
-  // push is off; with jitter when the server goes away; else backoff 1-60 s.
+  function closePolicy() {
+    var m = meta();
+    return (m && m.close_codes) || PAGE_CLOSE_CODES;
+  }
+
+  function between(bounds) {
+    return (bounds[0] + Math.random() * (bounds[1] - bounds[0])) * 1000;
+  }
+
+  // Close codes, by the server's policy: "never" reconnects with these credentials (and
+  // shows the screen state the code names, as its HTTP twin would), "slow" while push is
+  // off, "jitter" when the server goes away, else "backoff" (exponential, full jitter).
   function retryPush(code) {
-    if (code === 4401) { halt("unpaired"); return; }
-    if (code === 4403) { halt("bound"); return; }
+    var policy = closePolicy();
+    var rule = policy.codes[String(code)] || { retry: policy["default"] };
+    if (rule.retry === "never") {
+      if (rule.halt) { halt(rule.halt); return; }
+      state.pushRefused = credentials(); // polling goes on and reports the problem
+      return;
+    }
     var delay;
-    if (code === 4409) {
-      delay = 300000 * (0.5 + Math.random());
-    } else if (code === 1001) {
+    if (rule.retry === "slow") {
+      delay = between(policy.slow_seconds);
+    } else if (rule.retry === "jitter") {
       state.wsAttempt = 0;
-      delay = 500 + Math.random() * 4500;
+      delay = between(policy.jitter_seconds);
     } else {
       state.wsAttempt++;
-      var cap = Math.min(60000, 1000 * Math.pow(2, state.wsAttempt));
-      delay = 1000 + Math.random() * (cap - 1000); // full jitter, never below 1 s
+      var low = policy.backoff_seconds[0];
+      var cap = Math.min(policy.backoff_seconds[1], low * Math.pow(2, state.wsAttempt));
+      delay = between([low, cap]); // full jitter, never below the lower bound
     }
     clearTimeout(state.wsTimer);
     state.wsTimer = setTimeout(function () { state.wsTimer = null; connectPush(); }, delay);
