@@ -117,7 +117,7 @@ def render(results: dict[str, Any]) -> str:
         )
     add(f"| started | {results['started_at']} |")
     add("")
-    add("Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + ".")
+    add("Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(m["versions"].items()) if v) + ".")
     add("")
     _faults(add, results["faults"])
     _fuzz(add, results["fuzz"])
