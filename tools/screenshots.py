@@ -24,6 +24,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
+import staff_screenshots  # tools/: the emergency panel and announcements pages
 from playwright.sync_api import sync_playwright
 
 #: The screens' clock in the pictures: mid-morning at the school, so a picture taken in
@@ -187,6 +188,7 @@ def main() -> None:
                 page.screenshot(path=str(OUT / "pairing.png"))
                 ids = re.findall(r"screen\s+(\d+)\s", text)
                 dashboard(browser, base, urls, ids, admin.group(1), admin.group(2))
+                staff_screenshots.shots(browser, base, urls, admin.group(1), admin.group(2))
                 browser.close()
         finally:
             demo.terminate()

@@ -182,7 +182,6 @@ def test_screen_creation_shows_the_token_once(tenant: Tenant) -> None:
             "name": "Library",
             "location": "",
             "view": "school",
-            "grades": "[]",
             "orientation": "landscape",
             "allow_multi_device": "unknown",
             "next_day": "after",

@@ -27,8 +27,26 @@ def options(**overrides: Any) -> GatewayOptions:
     return GatewayOptions(**{**base, **overrides})
 
 
-async def start_gateway(broker: Broker | None = None, **overrides: Any) -> Gateway:
-    gateway = Gateway(broker or MemoryBroker(), options(**overrides))
+class FakeClock:
+    """An injected monotonic clock: time moves only when the test says (``advance``)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def start_gateway(
+    broker: Broker | None = None, *, clock: FakeClock | None = None, **overrides: Any
+) -> Gateway:
+    """A started gateway; with ``clock``, its node's timers run when the test calls
+    ``gateway.tick()`` after ``clock.advance`` (no real waiting)."""
+    kwargs: dict[str, Any] = {} if clock is None else {"clock": clock}
+    gateway = Gateway(broker or MemoryBroker(), options(**overrides), **kwargs)
     await gateway.start()
     return gateway
 

@@ -19,6 +19,7 @@ from hallboard.screens.models import Command, PushSettings, Screen
 from hallboard.timetable.models import Announcement
 from tests.conftest import Tenant, make_screen, revision_of
 from tests.realtime.conftest import (
+    FakeClock,
     closed_with,
     open_display,
     receive,
@@ -304,9 +305,11 @@ async def test_shutdown_drains_with_1001(tenant: Tenant) -> None:
 
 
 async def test_back_pressure_collapses_then_flushes_the_newest_revision(
-    gateway: Gateway, tenant: Tenant, screen: tuple[Screen, str]
+    tenant: Tenant, screen: tuple[Screen, str]
 ) -> None:
     """While the transport is paused, invalidations collapse; on resume the newest is sent."""
+    clock = FakeClock()
+    gateway = await start_gateway(clock=clock)
     ws = await open_display(gateway, screen[1])
     hello = await receive_type(ws, "hello")
     (server_side,) = gateway.hub.connections()
@@ -315,23 +318,31 @@ async def test_back_pressure_collapses_then_flushes_the_newest_revision(
     for n in range(3):
         event = {"e": "invalidate", "school": school_id, "rev": hello["rev"] + 1 + n}
         gateway.on_broker_message(f"school:{school_id}", json.dumps(event).encode())
-        await asyncio.sleep(0.4)  # past the coalescing window each time
+        clock.advance(0.4)  # past the coalescing window (0.3 s) each time
     server_side.resume_writing()
     assert await receive_type(ws, "invalidate") == {"type": "invalidate", "rev": hello["rev"] + 3}
-    assert gateway.hub.stats.collapsed >= 1
+    assert gateway.hub.stats.collapsed == 2  # three invalidations, one written
     await ws.close()
+    await gateway.shutdown()
 
 
 async def test_a_socket_paused_too_long_is_closed_as_slow(
     tenant: Tenant, screen: tuple[Screen, str]
 ) -> None:
     """A socket whose send buffer stays full past the grace period is closed with 4408."""
-    gw = await start_gateway(slow_after=0.2)
+    clock = FakeClock()
+    gw = await start_gateway(clock=clock, slow_after=0.2)
     try:
         ws = await open_display(gw, screen[1])
         await receive_type(ws, "hello")
         (server_side,) = gw.hub.connections()
         server_side.pause_writing()
+        # t+0.1  within the grace period: still open; t+0.3  past it: closed as slow
+        clock.advance(0.1)
+        gw.tick()
+        assert gw.hub.stats.slow_closed == 0
+        clock.advance(0.2)
+        gw.tick()
         assert await closed_with(ws) == CloseCode.SLOW_CLIENT
         assert gw.hub.stats.slow_closed == 1
     finally:

@@ -16,6 +16,7 @@ from hallboard.realtime.gateway.server import Gateway
 from hallboard.timetable.models import Announcement
 from tests.conftest import Tenant, make_screen, revision_of, sample
 from tests.realtime.conftest import (
+    FakeClock,
     RedisProcess,
     closed_with,
     open_display,
@@ -88,13 +89,16 @@ async def test_slow_clients_are_counted(tenant: Tenant) -> None:
     """A socket closed as a slow client counts in the slow-client metric and under 4408."""
     series = ("hallboard_gateway_slow_client_disconnects_total", {})
     delta = Delta(series, ("hallboard_gateway_closed_total", {"code": "4408"}))
-    gw = await start_gateway(slow_after=0.2)
+    clock = FakeClock()
+    gw = await start_gateway(clock=clock, slow_after=0.2)
     try:
         _, token = await in_thread(make_screen, tenant.school)
         ws = await open_display(gw, token)
         await receive_type(ws, "hello")
         (server_side,) = gw.hub.connections()
         server_side.pause_writing()
+        clock.advance(0.3)  # past the grace period
+        gw.tick()
         assert await closed_with(ws) == CloseCode.SLOW_CLIENT
         assert delta("hallboard_gateway_slow_client_disconnects_total") == 1
         assert delta("hallboard_gateway_closed_total", code="4408") == 1
@@ -221,4 +225,30 @@ async def test_an_alert_frame_is_counted_as_delivered(gateway: Gateway, tenant: 
     gateway.on_broker_message(topics.school(tenant.school.pk), json.dumps(event).encode())
     assert (await receive_type(ws, "alert"))["alert"] == {"id": 1}
     assert delta("hallboard_gateway_messages_delivered_total", type="alert") == 1
+    await ws.close()
+
+
+async def test_unknown_and_malformed_events_are_counted_and_the_next_one_delivered(
+    gateway: Gateway, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event of an unknown kind, or with a field of the wrong type, is counted by reason
+    and logged in one line each; it breaks nothing: the next good event is delivered."""
+    series = [
+        ("hallboard_gateway_events_ignored_total", {"reason": r}) for r in ("unknown", "malformed")
+    ]
+    delta = Delta(*series)
+    _, token = await in_thread(make_screen, tenant.school)
+    ws = await open_display(gateway, token)
+    hello = await receive_type(ws, "hello")
+    topic = topics.school(tenant.school.pk)
+    with caplog.at_level("WARNING", logger="hallboard.realtime.gateway"):
+        gateway.on_broker_message(topic, b'{"e":"teleport","school":1}')
+        gateway.on_broker_message(topic, b'{"e":"invalidate","school":"x","rev":1}')
+    assert delta("hallboard_gateway_events_ignored_total", reason="unknown") == 1
+    assert delta("hallboard_gateway_events_ignored_total", reason="malformed") == 1
+    ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(ignored) == 2
+    event = {"e": "invalidate", "school": tenant.school.pk, "rev": hello["rev"] + 1}
+    gateway.on_broker_message(topic, json.dumps(event).encode())
+    assert (await receive_type(ws, "invalidate"))["rev"] == hello["rev"] + 1
     await ws.close()

@@ -17,7 +17,13 @@ from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.gateway.server import Gateway
 from hallboard.screens.models import Screen
 from tests.conftest import Tenant, make_screen, revision_of
-from tests.realtime.conftest import closed_with, open_display, receive_type, start_gateway
+from tests.realtime.conftest import (
+    FakeClock,
+    closed_with,
+    open_display,
+    receive_type,
+    start_gateway,
+)
 from tests.realtime.test_gateway import eventually, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -245,7 +251,8 @@ async def test_frames_published_before_hello_are_held_not_lost(tenant: Tenant) -
 
 async def test_a_silent_socket_is_pinged_and_dropped_without_pong(tenant: Tenant) -> None:
     """A socket silent past the ping interval is pinged; one that never answers is dropped."""
-    gw = await start_gateway(ping_interval=1.0)
+    clock = FakeClock()
+    gw = await start_gateway(clock=clock, ping_interval=1.0)
     try:
         _, token = await in_thread(make_screen, tenant.school, "Hall")
         # A client that answers pings (websockets does) stays open across several intervals.
@@ -257,8 +264,20 @@ async def test_a_silent_socket_is_pinged_and_dropped_without_pong(tenant: Tenant
             UPGRADE.format(path=f"/ws/display/?token={token}&dk=device-0001", version=13).encode()
         )
         seen = b""
+        while b"\x81" not in seen:  # its hello (a text frame) arrives: it is open
+            seen += await asyncio.wait_for(reader.read(100), 10)
+        # t+1.5  both silent past the ping interval: both pinged
+        clock.advance(1.5)
+        gw.tick()
         while b"\x89" not in seen:  # a ping frame (opcode 9) arrives
             seen += await asyncio.wait_for(reader.read(100), 10)
+        for _ in range(400):  # the library client answers its ping (a pong): one is waiting
+            if sum(p.ping_sent_at is None for p in gw.node.peers.values()) == 1:
+                break
+            await asyncio.sleep(0.025)
+        # t+3.0  no answer from the raw client for longer than the interval: dropped
+        clock.advance(1.5)
+        gw.tick()
         await asyncio.wait_for(_until_closed(reader), 10)  # then dropped: EOF
         writer.close()
         assert alive.state.name == "OPEN"
@@ -280,7 +299,9 @@ async def test_dashboards_hear_of_connects_and_disconnects(
     listener = MemoryBroker()
 
     def collect(topic: str, data: bytes) -> None:
-        frames.extend(json.loads(data)["frames"])
+        # Every staff frame takes this path (the web side's too): the gateway's only.
+        gateway_events = ("connected", "disconnected")
+        frames.extend(f for f in json.loads(data)["frames"] if f.get("event") in gateway_events)
 
     async def noop() -> None:
         return None

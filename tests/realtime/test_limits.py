@@ -18,7 +18,13 @@ from websockets.frames import Frame, Opcode
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.gateway.server import Gateway
 from tests.conftest import Tenant, make_screen, sample
-from tests.realtime.conftest import closed_with, open_display, receive_type, start_gateway
+from tests.realtime.conftest import (
+    FakeClock,
+    closed_with,
+    open_display,
+    receive_type,
+    start_gateway,
+)
 from tests.realtime.test_gateway import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,20 +120,26 @@ async def test_a_refused_socket_is_dropped_at_the_close_deadline_whatever_it_sen
     """A refused peer that keeps sending a few bytes (under every other limit) and never
     answers the close frame is dropped once close_timeout has passed since the refusal:
     its bytes do not restart the clock."""
-    gw = await start_gateway(close_timeout=0.5)
+    clock = FakeClock()
+    gw = await start_gateway(clock=clock, close_timeout=0.5)
     try:
         before = dropped("close_timeout")
         _, writer = await handshake(gw, "hbs_" + secrets.token_urlsafe(24))
         trickle = Frame(Opcode.TEXT, b"{}").serialize(mask=True, extensions=[])
-        for _ in range(400):  # 40 s at most, 8 bytes every 0.1 s
+        # Every 0.125 s (injected clock) the peer sends 8 bytes and the gateway sweeps: held
+        # until 0.5 s after the refusal, dropped at the first sweep past it.
+        held_until = 0.0
+        for step in range(1, 11):
             if not gw.sockets():
                 break
-            try:
-                writer.write(trickle)
-                await writer.drain()
-            except ConnectionError:
-                break
-            await asyncio.sleep(0.1)
+            held_until = (step - 1) / 8
+            writer.write(trickle)
+            await writer.drain()
+            await asyncio.sleep(0.02)  # the gateway reads them (real time: I/O)
+            clock.advance(0.125)
+            gw.sweep()
+            await asyncio.sleep(0.02)  # the abort reaches connection_lost
+        assert held_until == pytest.approx(0.5)
         assert not gw.sockets()
         assert dropped("close_timeout") == before + 1
         writer.close()

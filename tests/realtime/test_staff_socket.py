@@ -20,6 +20,7 @@ from hallboard.timetable.models import Announcement
 from tests.conftest import Tenant, make_screen, make_user, revision_of, sample
 from tests.realtime.conftest import (
     TIMEOUT,
+    FakeClock,
     RedisProcess,
     closed_with,
     open_display,
@@ -170,10 +171,17 @@ async def test_a_staff_socket_is_closed_1001_after_its_maximum_age(
     tenant: Tenant, alpha_admin: Any
 ) -> None:
     """After staff_max_age the gateway closes with 1001, so the page renews its ticket."""
-    gw = await start_gateway(staff_max_age=0.5)
+    clock = FakeClock()
+    gw = await start_gateway(clock=clock, staff_max_age=5.0)
     try:
         ws = await open_staff(gw, await ticket_for(alpha_admin))
         await receive_type(ws, "hello")
+        # t+4  younger than its maximum age: still open; t+6  older: closed with 1001
+        clock.advance(4.0)
+        gw.tick()
+        assert gw.closed_by_server[CloseCode.GOING_AWAY] == 0
+        clock.advance(2.0)
+        gw.tick()
         assert await closed_with(ws) == CloseCode.GOING_AWAY
         assert ws.close_reason == "reconnect with a fresh ticket"
         for _ in range(200):  # the handler frees its topics once the close completes

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hallboard.realtime import publish
+from hallboard.realtime.core import events
 from hallboard.screens import pairing
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement
@@ -33,10 +34,10 @@ def frames(monkeypatch: pytest.MonkeyPatch) -> Frames:
     published: Frames = []
     real = publish.publish
 
-    def record(topic: str, event: dict[str, Any]) -> None:
-        if event.get("e") == "frame":
-            published.append((topic, event["frame"]))
-        real(topic, event)
+    def record(event: events.Event) -> None:
+        if isinstance(event, events.StaffFrames):
+            published.extend((event.topic, frame) for frame in event.frames)
+        real(event)
 
     monkeypatch.setattr(publish, "publish", record)
     return published
@@ -199,7 +200,7 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     from django.db import transaction
 
     published: list[str] = []
-    monkeypatch.setattr(publish, "publish", lambda topic, event: published.append(topic))
+    monkeypatch.setattr(publish, "publish", lambda event: published.append(event.topic))
     screen, _ = make_screen(tenant.school)
     published.clear()
 

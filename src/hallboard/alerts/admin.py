@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -20,11 +21,41 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from hallboard.alerts import delivery, service
-from hallboard.alerts.models import Alert, AlertAuditEntry
+from hallboard.alerts.models import Alert, AlertAuditEntry, AlertTemplate
 from hallboard.schools import zones
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
-from hallboard.schools.models import School
+from hallboard.schools.models import Organisation, School
+
+
+class OrganisationFromSchoolForm(forms.ModelForm):
+    """A row for one school takes that school's organisation: the form asks for an
+    organisation only when no school is chosen (a row for every school of it)."""
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        school = data.get("school")
+        if "organisation" not in self.fields:  # read-only on an existing row
+            return data
+        if school is not None:
+            data["organisation"] = school.organisation
+        elif data.get("organisation") is None:
+            self.add_error(
+                "organisation",
+                _(
+                    "Choose a school, or leave it empty and choose the organisation for all its "
+                    "schools."
+                ),
+            )
+        return data
+
+
+def school_before_organisation(fields: list[Any]) -> list[Any]:
+    """``fields`` with ``school`` first and ``organisation`` right after it (optional)."""
+    if "school" not in fields or "organisation" not in fields:
+        return fields
+    rest = [f for f in fields if f not in ("school", "organisation")]
+    return ["school", "organisation", *rest]
 
 
 def _actor(request: HttpRequest) -> service.Actor:
@@ -63,6 +94,7 @@ class AlertAdmin(AlertScopedAdmin):
     """
 
     right = Right.ALERT
+    form = OrganisationFromSchoolForm
     list_display = [
         "headline",
         "kind",
@@ -80,6 +112,16 @@ class AlertAdmin(AlertScopedAdmin):
     @admin.display(description=gettext_lazy("Scope"))
     def scope(self, obj: Alert) -> str:
         return obj.scope_label
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return school_before_organisation(list(super().get_fields(request, obj)))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "organisation" and field is not None:
+            field.required = False  # taken from the school; asked only for every school
+            field.help_text = _("Only for an alert to every school of an organisation.")
+        return field
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.cleared_at is not None:
@@ -295,3 +337,69 @@ class AlertAuditEntryAdmin(AlertScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AlertTemplate)
+class AlertTemplateAdmin(AlertScopedAdmin):
+    """The emergency panel's buttons: a school's (its admins edit them) and a district's
+    (``school`` empty: offered to every school; its organisation admins edit them).
+
+    The five built-ins are created for a school the first time its panel or this
+    list is opened; reword, reorder or hide them like any other.
+    """
+
+    right = Right.MANAGE
+    form = OrganisationFromSchoolForm
+    list_display = ["label", "kind", "severity", "headline", "template_scope", "position", "hidden"]
+    list_filter = ["kind", "hidden"]
+    search_fields = ["label", "headline"]
+    readonly_fields = ["builtin"]
+
+    @admin.display(description=gettext_lazy("For"))
+    def template_scope(self, obj: AlertTemplate) -> str:
+        if obj.school_id is not None:
+            return str(obj.school)
+        return _("All schools of %(organisation)s") % {"organisation": obj.organisation}
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        from hallboard.alerts import builtins
+
+        for school in principal(request).schools(Right.VIEW)[:50]:
+            builtins.seed(school)  # the built-ins are there to edit from the start
+        return super().changelist_view(request, extra_context)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return school_before_organisation(list(super().get_fields(request, obj)))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            return ["organisation", "school", *fields]
+        return fields
+
+    def _allowed(self, request: HttpRequest, right: Right, obj: Any) -> bool:
+        who = principal(request)
+        if who.is_superuser:
+            return True
+        if obj.school_id is None and right != Right.VIEW:
+            # A district's template: only who administers the whole organisation.
+            return who.organisations(right).filter(pk=obj.organisation_id).exists()
+        return super()._allowed(request, right, obj)
+
+    def _choices(self, model: Any, request: HttpRequest, queryset: Any) -> Any:
+        if model is Organisation and not self._is_superuser(request):
+            queryset = queryset if queryset is not None else model._default_manager.all()
+            return queryset.filter(pk__in=principal(request).organisations(self.right))
+        return super()._choices(model, request, queryset)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "organisation" and field is not None:
+            field.required = False
+            field.help_text = _("Only for a template offered to every school of an organisation.")
+        return field
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not self._allowed(request, self.right, obj):
+            raise PermissionDenied(_("Your role does not include this template's schools."))
+        super().save_model(request, obj, form, change)

@@ -189,9 +189,10 @@ def reach(alert: Alert, now: dt.datetime | None = None) -> dict[str, Any]:
 
     ``not_shown`` lists screens in scope without a ``shown`` acknowledgement;
     once the alert has ended, ``not_cleared`` lists screens that showed it but
-    have not acknowledged the all-clear (they may still be showing it). Each
-    entry has the screen's id, name, school (slug) and status
-    (``hallboard.screens.status``) with its reason.
+    have not acknowledged the all-clear (they may still be showing it);
+    ``screens`` lists every screen in scope with its ``shown_at`` and
+    ``cleared_at`` (None: not acknowledged). Each entry has the screen's id,
+    name, school (slug) and status (``hallboard.screens.status``) with its reason.
     """
     now = now or timezone.now()
     screens = list(
@@ -218,6 +219,7 @@ def reach(alert: Alert, now: dt.datetime | None = None) -> dict[str, Any]:
             "screen_id", "shown_at", "cleared_at"
         )
     }
+    rows: list[dict[str, Any]] = []
     not_shown: list[dict[str, Any]] = []
     not_cleared: list[dict[str, Any]] = []
     shown = cleared = online = 0
@@ -234,6 +236,13 @@ def reach(alert: Alert, now: dt.datetime | None = None) -> dict[str, Any]:
             "status_reason": state.reason,
         }
         receipt = receipts.get(screen.pk)
+        rows.append(
+            {
+                **row,
+                "shown_at": receipt["shown_at"] if receipt else None,
+                "cleared_at": receipt["cleared_at"] if receipt else None,
+            }
+        )
         if receipt is not None and receipt["shown_at"] is not None:
             shown += 1
             if receipt["cleared_at"] is None and ended:
@@ -250,6 +259,7 @@ def reach(alert: Alert, now: dt.datetime | None = None) -> dict[str, Any]:
         "cleared": cleared,
         "not_shown": not_shown,
         "not_cleared": not_cleared,
+        "screens": rows,
     }
 
 
@@ -299,10 +309,29 @@ def restrict(summary: dict[str, Any], school_slugs: set[str] | None) -> dict[str
     rest are counted in ``elsewhere_not_shown`` / ``elsewhere_not_cleared``.
     """
     result = dict(summary)
-    for key in ("not_shown", "not_cleared"):
+    for key in ("not_shown", "not_cleared", "screens"):
         rows = summary[key]
         result[key] = (
             rows if school_slugs is None else [r for r in rows if r["school"] in school_slugs]
         )
         result[f"elsewhere_{key}"] = len(rows) - len(result[key])
     return result
+
+
+# --- what an alert hides --------------------------------------------------------------
+def alert_shown_on(screen_id: int, at: dt.datetime) -> int | None:
+    """The alert screen ``screen_id`` was showing at ``at``, or None.
+
+    An alert covers everything on a screen, the name an ``identify`` shows and
+    a ``message`` included: such a command acknowledged then was hidden behind
+    the alert, not seen. "Showing" is what the screen itself acknowledged: it
+    showed the alert at or before ``at`` and had not acknowledged its end by then.
+    """
+    return (
+        AlertReceipt.objects.filter(screen_id=screen_id, shown_at__lte=at)
+        .filter(Q(cleared_at__isnull=True) | Q(cleared_at__gt=at))
+        .filter(Q(alert__expires_at__isnull=True) | Q(alert__expires_at__gt=at))
+        .order_by("-shown_at")
+        .values_list("alert_id", flat=True)
+        .first()
+    )

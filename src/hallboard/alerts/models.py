@@ -226,6 +226,7 @@ class AlertAuditEntry(models.Model):
         ADMIN = "admin", _("Admin")
         API = "api", _("Management API")
         CAP = "cap", _("CAP message")
+        PANEL = "panel", _("Emergency panel")
 
     alert = models.ForeignKey(
         Alert,
@@ -322,3 +323,106 @@ class CapMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.msg_type} {self.identifier} from {self.sender}"
+
+
+class AlertTemplate(models.Model):
+    """A ready alert behind one big button of the emergency panel.
+
+    A school's own template (``school`` set) or a district's, offered on the
+    panel of every school of its organisation (``school`` empty). The five
+    built-ins (lockdown, evacuation, fire, shelter in place, severe weather)
+    are created per school on first use (``hallboard.alerts.templates``), in
+    the school's language from the translation catalogs; ``builtin`` names
+    them, and a school admin may reword or hide them like any other.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="alert_templates",
+    )
+    school = models.ForeignKey(
+        School,
+        verbose_name=_("school"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_templates",
+        help_text=_("Empty: offered to every school of the organisation."),
+    )
+    builtin = models.CharField(
+        _("built-in"),
+        max_length=16,
+        blank=True,
+        editable=False,
+        help_text=_("Which built-in template this is (empty: the school's or district's own)."),
+    )
+    label = models.CharField(
+        _("button label"), max_length=40, help_text=_("The words on the panel's button.")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Alert.Kind.choices)
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Alert.Severity.choices, default=Alert.Severity.SEVERE
+    )
+    headline = models.CharField(_("headline"), max_length=160)
+    instructions = models.TextField(_("instructions"), blank=True, max_length=2000)
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=100, help_text=_("Buttons are shown in this order (lowest first).")
+    )
+    hidden = models.BooleanField(
+        _("hidden"), default=False, help_text=_("Not offered on the emergency panel.")
+    )
+
+    class Meta:
+        verbose_name = _("alert template")
+        verbose_name_plural = _("alert templates")
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "builtin"],
+                condition=~models.Q(builtin=""),
+                name="unique_builtin_alert_template",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        if (
+            self.school is not None
+            and self.organisation_id
+            and self.school.organisation_id != self.organisation_id
+        ):
+            raise ValidationError(
+                {"school": _("The school must belong to the template's organisation.")}
+            )
+
+
+class AnnouncementTargets(models.Model):
+    """The screens an announcement is shown on, when not on all of its school's.
+
+    Set on the staff announcements page. Without a row the announcement is on
+    every screen of its school; with one, only on ``screens`` (a screen deleted
+    later simply drops out: the announcement never widens to every screen).
+    It lives here, beside the alerts, because both are what the staff pages
+    send to chosen screens; the announcement itself is ``timetable.Announcement``.
+    """
+
+    announcement = models.OneToOneField(
+        "timetable.Announcement",
+        verbose_name=_("announcement"),
+        on_delete=models.CASCADE,
+        related_name="targets",
+    )
+    screens = models.ManyToManyField(
+        "screens.Screen", verbose_name=_("screens"), blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("announcement targets")
+        verbose_name_plural = _("announcement targets")
+
+    def __str__(self) -> str:
+        return str(self.announcement)

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Router, Status
 
+from hallboard.alerts import delivery
 from hallboard.api.errors import ApiError, ErrorOut, forbidden, invalid, not_found
 from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
@@ -62,11 +63,15 @@ class CommandOut(Schema):
     payload: dict[str, Any]
     status: str = Field(
         description="pending, delivered, acknowledged, or expired (still pending after "
-        "10 minutes: it will not be delivered any more)."
+        "10 minutes: it will not be delivered any more); hidden: an identify or message "
+        "that reached the screen while it showed an emergency alert, which covered it."
     )
     created_at: dt.datetime
     delivered_at: dt.datetime | None
     acknowledged_at: dt.datetime | None
+    hidden_by: int | None = Field(
+        None, description="With status hidden: the alert the screen showed over it."
+    )
 
 
 class ScreenOut(Schema):
@@ -328,6 +333,13 @@ def _command_out(c: Command, now: dt.datetime) -> dict[str, Any]:
     status = c.status
     if status == Command.Status.PENDING and now - c.created_at > COMMAND_TTL:
         status = Command.Status.EXPIRED  # the gateway no longer delivers it
+    hidden_by = None
+    reached = c.acknowledged_at or c.delivered_at
+    if c.name != Command.Name.RELOAD and reached is not None:
+        # An alert covers what identify and message show: reported as hidden, not seen.
+        hidden_by = delivery.alert_shown_on(c.screen_id, reached)
+        if hidden_by is not None:
+            status = "hidden"
     return {
         "id": c.pk,
         "screen": c.screen_id,
@@ -337,6 +349,7 @@ def _command_out(c: Command, now: dt.datetime) -> dict[str, Any]:
         "created_at": c.created_at,
         "delivered_at": c.delivered_at,
         "acknowledged_at": c.acknowledged_at,
+        "hidden_by": hidden_by,
     }
 
 

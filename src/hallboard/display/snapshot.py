@@ -92,7 +92,9 @@ def build(screen: Screen, now: dt.datetime) -> tuple[dict[str, Any], str]:
     # Announcements and alerts that are active now, plus the next moment one
     # starts or ends: the display refetches then (meta.valid_until).
     current = Q(ends_at__isnull=True) | Q(ends_at__gt=now)
-    announcements_all = list(Announcement.objects.filter(current, school=school))
+    # Those for every screen of the school, and those aimed at this one (staff announcements page).
+    aimed = Q(targets__isnull=True) | Q(targets__screens=screen)
+    announcements_all = list(Announcement.objects.filter(current, aimed, school=school).distinct())
     alert_times = (
         Alert.objects.for_school(school)
         .filter(cleared_at__isnull=True)

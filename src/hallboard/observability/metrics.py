@@ -77,6 +77,12 @@ gateway_events_received_total = Counter(
     "Broker events received by the gateway, by event kind.",
     ["kind"],
 )
+gateway_events_ignored_total = Counter(
+    "hallboard_gateway_events_ignored_total",
+    "Broker events the gateway could not act on (logged), by reason: unknown kind or "
+    "malformed (not JSON, a field missing or of the wrong type).",
+    ["reason"],
+)
 gateway_messages_delivered_total = Counter(
     "hallboard_gateway_messages_delivered_total",
     "Frames written to sockets, by message type.",
@@ -166,6 +172,11 @@ display_refusals_total = Counter(
     "hallboard_display_refusals_total",
     "Display requests refused, by error code (invalid_token, screen_bound, rate_limited, ...).",
     ["error"],
+)
+staff_refusals_total = Counter(
+    "hallboard_staff_refusals_total",
+    "Requests of the staff pages' JSON endpoints refused, by page and error code.",
+    ["page", "error"],
 )
 ratelimit_storage_errors_total = Counter(
     "hallboard_ratelimit_storage_errors_total",

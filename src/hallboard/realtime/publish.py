@@ -1,20 +1,11 @@
 """Publishing events from Django (any replica) after the transaction commits.
 
-Events are small JSON documents on a topic:
-
-- ``{"e": "invalidate", "school": id, "rev": N}``  → ``school:<id>``
-- ``{"e": "alert", "school": id, "alert": {...} | null, "cleared": id | null}``
-  → ``school:<id>`` (never coalesced): the alert the school's screens must show
-  now, and the alert that just ended, if one did
-- ``{"e": "command", "screen": id, "id": N, "name": ..., "payload": {...}}`` → ``screen:<id>``
-- ``{"e": "close", "screen": id, "code": 4401}``    → ``screen:<id>`` (token rotated/revoked)
-- ``{"e": "flags"}``                                → ``control`` (push flags changed)
-- ``{"e": "frame", "frame": {...}}``                 → ``dash:<school>``, ``user:<id>``: a
-  frame for staff sockets (live dashboard), written to them as it is
-
-Every event also carries ``"ts"``: the publisher's ``time.time()`` when it
-was published, from which gateways measure push latency
-(``hallboard_push_latency_seconds``).
+Events are the typed, frozen dataclasses of ``hallboard.realtime.core.events``
+(the one place that defines them and their wire format): ``publish(event)``
+sends one on its topic, stamped with ``"ts"``, the publisher's ``time.time()``,
+from which gateways measure push latency (``hallboard_push_latency_seconds``).
+The helpers below (``invalidate``, ``alert_changed``, ``command``,
+``close_screen``, ``flags_changed``, ``dashboard``, ``user``) only build one.
 
 On Redis each message is ``<origin> <json>``: the publishing process's id,
 then the event (``brokers.ORIGIN``). With a ``redis+cluster://`` broker URL the
@@ -35,7 +26,6 @@ by one after the commit, the last would leave half a second after the first.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import threading
 import time
@@ -47,7 +37,8 @@ from hallboard.observability import metrics
 from hallboard.realtime.brokers import ORIGIN, cluster, configured_url
 from hallboard.realtime.brokers.memory import BUS
 from hallboard.realtime.brokers.redis import PREFIX
-from hallboard.realtime.core import topics
+from hallboard.realtime.core import events
+from hallboard.realtime.core.close_codes import CloseCode
 
 logger = logging.getLogger("hallboard.realtime.publish")
 
@@ -154,14 +145,14 @@ def flush(timeout: float = 5.0) -> bool:
 atexit.register(flush, 2.0)
 
 
-def publish(topic: str, event: dict[str, Any]) -> None:
-    """Publish ``event`` on ``topic``, stamped with ``"ts"`` (now, for push latency).
+def publish(event: events.Event) -> None:
+    """Publish ``event`` on its topic, stamped with ``"ts"`` (now, for push latency).
 
     Returns at once: this process's gateways are told now (the in-process bus),
     Redis by the sender thread.
     """
-    kind = str(event.get("e", "unknown"))
-    data = json.dumps({**event, "ts": time.time()}, separators=(",", ":")).encode()
+    topic, kind = event.topic, event.kind
+    data = events.encode(event, time.time())
     BUS.publish(topic, data)  # gateways in this process (the embedded default)
     url = configured_url()
     if url:
@@ -171,36 +162,30 @@ def publish(topic: str, event: dict[str, Any]) -> None:
 
 
 def invalidate(school_id: int, revision: int) -> None:
-    publish(topics.school(school_id), {"e": "invalidate", "school": school_id, "rev": revision})
+    publish(events.Invalidate(school_id, revision))
 
 
 def alert_changed(school_id: int, alert: dict[str, Any] | None, cleared: int | None) -> None:
-    publish(
-        topics.school(school_id),
-        {"e": "alert", "school": school_id, "alert": alert, "cleared": cleared},
-    )
+    publish(events.AlertChanged(school_id, alert, cleared))
 
 
 def command(screen_id: int, command_id: int, name: str, payload: dict[str, Any]) -> None:
-    publish(
-        topics.screen(screen_id),
-        {"e": "command", "screen": screen_id, "id": command_id, "name": name, "payload": payload},
-    )
+    publish(events.Command(screen_id, command_id, name, payload))
 
 
-def close_screen(screen_id: int, code: int) -> None:
-    publish(topics.screen(screen_id), {"e": "close", "screen": screen_id, "code": code})
+def close_screen(screen_id: int, code: CloseCode) -> None:
+    publish(events.CloseScreen(screen_id, code))
 
 
 def flags_changed() -> None:
-    publish(topics.CONTROL, {"e": "flags"})
+    publish(events.FlagsChanged())
 
 
 def dashboard(school_id: int, frame: dict[str, Any]) -> None:
     """Tell every live dashboard watching ``school_id`` (a staff frame, see docs/operations.md)."""
-    publish(topics.dashboard(school_id), {"e": "frame", "frame": frame})
+    publish(events.StaffFrames.dashboard(school_id, frame))
 
 
 def user(user_id: int, frame: dict[str, Any]) -> None:
     """Tell one staff user's open dashboards (e.g. what became of a command they sent)."""
-    publish(topics.user(user_id), {"e": "frame", "frame": frame})
+    publish(events.StaffFrames.user(user_id, frame))

@@ -1,4 +1,9 @@
-"""Admin pages for screens (tokens shown once, binding reset) and their commands."""
+"""Admin pages for screens (tokens shown once, binding reset) and their commands.
+
+A screen's page takes the code a display shows, so adding a screen and pairing
+its display is one form; grades are ticked, not typed as JSON. Push settings
+are one settings page (a single row), not a list.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,9 @@ from hallboard.display.ratelimit import limiter
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
 from hallboard.screens import pairing
-from hallboard.screens.models import Command, PushSettings, Screen
+from hallboard.screens.models import Command, PairingCode, PushSettings, Screen
 from hallboard.staff import frames
+from hallboard.timetable.models import SchoolClass
 
 
 def _show_token_once(request: HttpRequest, screen: Screen, token: str) -> None:
@@ -56,9 +62,60 @@ class PairForm(forms.Form):
     screen = forms.ModelChoiceField(label=gettext_lazy("Screen"), queryset=Screen.objects.none())
 
 
+GRADES = range(1, 14)  # offered always; grades of the user's classes and screens besides
+
+
+class ScreenForm(forms.ModelForm):
+    """The screen, plus the pairing code of the display that is to show it (optional)."""
+
+    pairing_code = forms.CharField(
+        label=gettext_lazy("Pairing code"),
+        max_length=12,
+        required=False,
+        help_text=gettext_lazy(
+            "The code a display shows: saving pairs that display with this screen (no URL to copy)."
+        ),
+    )
+    request: HttpRequest | None = None  # set by ScreenAdmin.get_form
+
+    def clean_pairing_code(self) -> str:
+        code = pairing.normalise(self.cleaned_data.get("pairing_code") or "")
+        if not code:
+            return ""
+        user = getattr(self.request, "user", None)
+        retry_after = limiter(pairing.CLAIM_LIMIT).hit(
+            "pair-claim", f"user:{getattr(user, 'pk', '')}"
+        )
+        if retry_after is not None:
+            raise forms.ValidationError(
+                _("Too many attempts; try again in %(seconds)s s.") % {"seconds": retry_after}
+            )
+        found = PairingCode.objects.filter(code=code).first()
+        if found is None or found.expired:
+            raise forms.ValidationError(str(CLAIM_ERRORS["pairing_unknown"]))
+        if found.claimed_at is not None:
+            raise forms.ValidationError(str(CLAIM_ERRORS["pairing_claimed"]))
+        return code
+
+
+def grade_choices(request: HttpRequest) -> list[tuple[int, str]]:
+    """Grades to tick: 1 to 13, and every grade of the user's classes and screens."""
+    schools = principal(request).schools(Right.VIEW)
+    grades = set(GRADES)
+    grades |= {
+        g
+        for g in SchoolClass.objects.filter(school__in=schools).values_list("grade", flat=True)
+        if g is not None
+    }
+    for chosen in Screen.objects.filter(school__in=schools).values_list("grades", flat=True):
+        grades |= {g for g in chosen or [] if isinstance(g, int)}
+    return [(g, str(g)) for g in sorted(grades)]
+
+
 @admin.register(Screen)
 class ScreenAdmin(SchoolScopedAdmin):
     right = Right.SCREENS
+    form = ScreenForm
     list_display = [
         "name",
         "school",
@@ -83,6 +140,24 @@ class ScreenAdmin(SchoolScopedAdmin):
         "client_info",
     ]
     actions = ["rotate_token", "revoke_token", "reset_binding"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "grades":
+            return forms.TypedMultipleChoiceField(
+                label=db_field.verbose_name.capitalize(),
+                choices=grade_choices(request),
+                coerce=int,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                help_text=_("With the view “Selected grades”: the grades this screen shows."),
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_urls(self) -> list[Any]:
         return [
@@ -140,6 +215,19 @@ class ScreenAdmin(SchoolScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        code = form.cleaned_data.get("pairing_code")
+        if code:
+            # The display showing the code picks up this screen's token itself.
+            try:
+                pairing.claim(code, obj, request.user)
+            except pairing.PairingError as exc:  # claimed by someone else meanwhile
+                messages.error(request, str(CLAIM_ERRORS.get(exc.code, exc.detail)))
+            else:
+                messages.success(
+                    request,
+                    _("Paired: the display now shows “%(screen)s”.") % {"screen": obj.name},
+                )
+                return
         if not change:
             _show_token_once(request, obj, obj.issue_token())
 
@@ -186,6 +274,27 @@ class PushSettingsAdmin(admin.ModelAdmin):
     """The install-wide push switch and rollout: operators (superusers) only."""
 
     list_display = ["__str__", "enabled", "rollout_percent", "updated_at"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """One settings page, not a list: straight to the row (or to the form that makes it)."""
+        if not self._operator(request):
+            raise PermissionDenied
+        row = PushSettings.objects.first()
+        if row is None:
+            return redirect("admin:screens_pushsettings_add")
+        return redirect("admin:screens_pushsettings_change", row.pk)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        # Until saved, push follows DISPLAY_WS_ENABLED with a full rollout: start from that.
+        return {"enabled": bool(settings.DISPLAY_WS_ENABLED), "rollout_percent": 100}
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        messages.success(request, _("Push settings saved."))
+        return redirect("admin:screens_pushsettings_change", obj.pk)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        messages.success(request, _("Push settings saved."))
+        return redirect("admin:screens_pushsettings_change", obj.pk)
 
     def _operator(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from hallboard.staff import views
-from hallboard.staff.pages import day
+from hallboard.staff.pages import announcements, day, emergency
 
 app_name = "staff"
 
@@ -19,4 +19,15 @@ urlpatterns = [
     path("schools/<slug:slug>/day/<str:date>/absences", day.absences, name="day-absences"),
     path("schools/<slug:slug>/day/<str:date>/paste", day.paste, name="day-paste"),
     path("schools/<slug:slug>/screens-shown", day.screens, name="day-screens"),
+    # The emergency panel and announcements (docs/staff.md).
+    path("emergency/", emergency.choose, name="emergency"),
+    path("emergency/<slug:slug>/", emergency.panel, name="emergency-panel"),
+    path("emergency/<slug:slug>/state", emergency.state, name="emergency-state"),
+    path("emergency/<slug:slug>/trigger", emergency.trigger, name="emergency-trigger"),
+    path("emergency/<slug:slug>/alerts/<int:pk>/clear", emergency.clear, name="emergency-clear"),
+    path("announcements/", announcements.choose, name="announcements"),
+    path("announcements/<slug:slug>/", announcements.page, name="announcements-page"),
+    path("announcements/<slug:slug>/list", announcements.listing, name="announcements-list"),
+    path("announcements/<slug:slug>/save", announcements.save, name="announcements-save"),
+    path("announcements/<slug:slug>/<int:pk>/end", announcements.end_now, name="announcements-end"),
 ]

@@ -34,6 +34,7 @@ from hallboard.realtime.gateway import staff as staff_socket
 from hallboard.schools.access import Right, for_user
 from hallboard.schools.models import Organisation, School
 from hallboard.staff import tickets
+from hallboard.staff.pages.tasks import task_links
 
 #: The page re-reads every row this often, so purely time-based changes
 #: (online → offline when heartbeats stop) show even when no frame arrives.
@@ -124,16 +125,23 @@ def index(request: HttpRequest) -> HttpResponse:
         .select_related("organisation")
         .order_by("organisation__name", "name")
     )
-    if len(schools) == 1:
+    tasks = task_links(request.user, with_schools=True)
+    if len(schools) == 1:  # the task pages are in the nav
         return redirect("staff:school", schools[0].slug)
     if not schools and for_user(request.user).schools(Right.TIMETABLE).exists():
         return redirect("staff:day-choose")  # a timetabler's page is Today's changes
+    if not schools and len(tasks) == 1:  # e.g. a safety officer: straight to the panel
+        return redirect(tasks[0].url)
     organisations: dict[int, tuple[Organisation, list[School]]] = {}
     for school in schools:
         organisations.setdefault(school.organisation_id, (school.organisation, []))[1].append(
             school
         )
-    response = render(request, "staff/index.html", {"organisations": list(organisations.values())})
+    response = render(
+        request,
+        "staff/index.html",
+        {"organisations": list(organisations.values()), "tasks": tasks},
+    )
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -148,7 +151,43 @@ class SubstitutionForm(forms.ModelForm):
         data: dict[str, Any] = super().clean() or {}
         if not data.get("lesson") and not data.get("classes"):
             raise ValidationError({"classes": _("Name the classes, or the regular lesson.")})
+        lesson, school, date = data.get("lesson"), data.get("school"), data.get("date")
+        if (
+            lesson is not None
+            and school is not None
+            and date is not None
+            and (lesson.school_id != school.pk or lesson.weekday != date.isoweekday())
+        ):
+            raise ValidationError(
+                {"lesson": _("Choose a lesson of this school on this date's weekday.")}
+            )
         return data
+
+
+class LessonChoiceField(forms.ModelChoiceField):
+    """A regular lesson as a timetabler finds it: period, subject, classes, teachers."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        classes = _names(obj.classes, "name")
+        teachers = _names(obj.teachers, "code")
+        group = f" ({obj.group})" if obj.group else ""
+        who = f" · {teachers}" if teachers else ""
+        return f"{obj.period.number}. {obj.subject.code}{group} {classes}{who}".strip()
+
+
+def lessons_on(queryset: Any, school_id: int | None, day: dt.date | None) -> Any:
+    """The lessons of ``school_id`` on ``day``'s weekday and valid then (none until both
+    are known): what a substitution on that day can replace."""
+    if school_id is None or day is None:
+        return queryset.none()
+    return (
+        queryset.filter(school_id=school_id, weekday=day.isoweekday())
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=day))
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
+        .select_related("period", "subject")
+        .prefetch_related("classes", "teachers")
+        .order_by("period__number", "subject__code", "pk")
+    )
 
 
 @admin.register(Substitution)
@@ -169,8 +208,11 @@ class SubstitutionAdmin(TimetableAdmin):
     date_hierarchy = "date"
     ordering = ["-date", "period__number"]
     list_select_related = ["period", "substitute_teacher", "room", "lesson__subject"]
-    autocomplete_fields = ["lesson"]
     filter_horizontal = ["classes"]
+
+    class Media:
+        js = ["timetable/substitution_admin.js"]  # school or date chosen: offer their lessons
+
     fieldsets = [
         (None, {"fields": ["school", "date", "kind", "lesson", "note"]}),
         (
@@ -193,6 +235,64 @@ class SubstitutionAdmin(TimetableAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("classes", "lesson__classes")
+
+    def _school_and_day(self, request: HttpRequest, obj: Any) -> tuple[int | None, Any]:
+        """The school and date the form is about: as posted, else asked for (?school=&date=),
+        else the object's, else the user's one school today (in its zone)."""
+        source = request.POST if request.method == "POST" else request.GET
+        school = source.get("school") or (obj.school_id if obj is not None else None)
+        raw_date = source.get("date") or (obj.date if obj is not None else None)
+        school_id = int(school) if school is not None and str(school).isdigit() else None
+        if school_id is None:
+            only = list(principal(request).schools(self.right)[:2])
+            school_id = only[0].pk if len(only) == 1 else None
+        try:
+            day = forms.DateField().to_python(raw_date) if raw_date else None
+        except ValidationError:
+            day = None
+        if day is None and school_id is not None:
+            school_obj = School.objects.filter(pk=school_id).first()
+            if school_obj is not None:
+                day = timezone.localdate(timezone.now(), school_obj.tz)
+        return school_id, day
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        school_id, day = self._school_and_day(request, None)
+        if school_id is not None:
+            initial.setdefault("school", school_id)
+        if day is not None:
+            initial.setdefault("date", day)
+        return initial
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        school_id, day = self._school_and_day(request, obj)
+        schools = principal(request).schools(self.right)
+        if school_id is not None and not (
+            principal(request).is_superuser or schools.filter(pk=school_id).exists()
+        ):
+            school_id = None  # another school's lessons are never offered
+
+        class LimitedForm(form):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                field = self.fields.get("lesson")
+                if field is None:
+                    return
+                choice = LessonChoiceField(
+                    queryset=lessons_on(Lesson.objects.all(), school_id, day),
+                    required=False,
+                    label=field.label,
+                    widget=field.widget,
+                    help_text=_("The lessons of the chosen school on the chosen date's weekday."),
+                )
+                self.fields["lesson"] = choice
+
+        LimitedForm.__name__ = form.__name__
+        return LimitedForm
 
     @admin.display(description=_("classes"))
     def class_names(self, obj: Substitution) -> str:

@@ -4,13 +4,16 @@ The data path, and which layer drives which step::
 
     edit (Django, any replica)
       → School.revision bumped in the same transaction      hallboard.schools.revision
-      → after commit: an Event published to the broker      hallboard.realtime.publish
+      → after commit: a typed event published               hallboard.realtime.publish,
+                                                            core.events
       → broker (memory, or Redis pub/sub per topic)         hallboard.realtime.brokers
-      → gateway receives it for a topic it subscribes to    hallboard.realtime.gateway
-      → Coalescer: first change now, trailing latest later  core.coalesce
-      → Hub: topic → local connections, per-connection
-        Outbox (collapse, bound, slow-client policy)        core.hub
-      → socket write (websockets.broadcast, encoded once)   gateway
+      → gateway receives it for a topic it subscribes to,
+        parses it and hands it to the node                  hallboard.realtime.gateway
+      → Node: what each connection is sent, and when        core.node
+        → Coalescer: first change now, trailing latest later  core.coalesce
+        → Hub: topic → local connections, per-connection
+          Outbox (collapse, bound, slow-client policy)      core.hub
+      → socket write (encoded once, written to each)        gateway
       → display compares revisions, fetches the snapshot    docs/protocol.md
 
 What a client may send is checked here too, once for every transport:

@@ -171,6 +171,10 @@ class Hub(Generic[C]):
         self.stats.delivered += len(frames)
         return frames
 
+    def watching(self) -> bool:
+        """Whether any connection may yet have to be closed as slow (``slow_clients``)."""
+        return bool(self._watch)
+
     def slow_clients(self, now: float) -> list[C]:
         """Connections to close with SLOW_CLIENT: congested too long, or their queue overflowed.
 

@@ -7,7 +7,12 @@ writes the same few dozen bytes to thousands of them at once, so the glue is
 its own, as python-websockets recommends for such cases: ``data_received``
 feeds websockets' sans-I/O ``Protocol`` (framing, control frames, the closing
 handshake), the gateway writes frames encoded once per publish straight to the
-transport, and keepalive is one sweep over all sockets (``Gateway._sweep``).
+transport, and keepalive is one sweep over all sockets (the node's ``tick``).
+
+A socket knows its owner only as ``Owner`` (below): what it reports and asks;
+the gateway is one, a test may be another. What a connection *means* (its
+screen, its topics, its keepalive) is the node's (``core.node``); the socket is
+the bytes: framing, phases, bounds.
 
 Life of a socket (``Phase``)::
 
@@ -35,18 +40,24 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 from websockets.frames import Close, Frame, Opcode
-from websockets.protocol import SEND_EOF, Protocol, Side, State
+from websockets.protocol import SEND_EOF, Side, State
+from websockets.protocol import Protocol as WsProtocol
 
+from hallboard.observability import metrics
 from hallboard.realtime.core import messages
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.messages import InboundLimit
-from hallboard.realtime.gateway.handshake import HandshakeError, RequestReader, http_response
-
-if TYPE_CHECKING:
-    from hallboard.realtime.gateway.server import Gateway
+from hallboard.realtime.core.node import Kind
+from hallboard.realtime.gateway.handshake import (
+    HandshakeError,
+    Request,
+    RequestReader,
+    http_response,
+)
 
 # websockets logs every closed connection at INFO: noise at tens of thousands of
 # sockets. The gateway logs what matters (refusals, policy closes) itself.
@@ -61,17 +72,22 @@ CLOSING_BYTES = 2 * messages.MAX_FRAME_BYTES
 LINGER_BYTES = 256 * 1024
 
 
+_DROP_REASONS = {
+    "open_timeout": "no complete request within the open timeout",
+    "close_timeout": "the closing handshake did not end within the close timeout",
+    "ping_timeout": "no answer to a ping",
+    "flood": "sent more than a closing or pending socket may",
+    "buffer": "left more than the write buffer's limit unread",
+    "error": "an unexpected error",
+}
+
+
 class Phase(enum.IntEnum):
     HANDSHAKE = 0
     PENDING = 1
     OPEN = 2
     CLOSING = 3
     CLOSED = 4
-
-
-class Kind(enum.IntEnum):
-    DISPLAY = 0
-    STAFF = 1
 
 
 def encode_frame(text: str) -> bytes:
@@ -95,6 +111,36 @@ def close_frame(code: int, reason: str = "") -> bytes:
 PING_FRAME = Frame(Opcode.PING, b"hb").serialize(mask=False, extensions=[])
 
 
+class Limits(Protocol):
+    @property
+    def write_limit(self) -> int:
+        """A socket's send buffer over this pauses writing to it (``pause_writing``)."""
+
+    @property
+    def max_write_buffer(self) -> int:
+        """A socket whose peer leaves more than this unread is dropped, in any phase."""
+
+
+class Owner(Protocol):
+    """What a socket needs from whoever holds it (the gateway)."""
+
+    clock: Callable[[], float]
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def socket_made(self, sock: Socket) -> None: ...
+    def request_received(self, sock: Socket, request: Request) -> None: ...
+    def seen(self, sock: Socket) -> None: ...
+    def text_received(self, sock: Socket, data: bytes) -> None: ...
+    def congested(self, sock: Socket) -> None: ...
+    def drained(self, sock: Socket) -> None: ...
+    def close(self, sock: Socket, code: CloseCode, reason: str | None = None) -> None: ...
+    def count_close(self, code: int) -> None: ...
+    def socket_closing(self, sock: Socket) -> None: ...
+    def socket_lost(self, sock: Socket) -> None: ...
+
+
 class Socket(asyncio.Protocol):
     """A display's or a staff page's socket. Hashable by identity: the hub's handle."""
 
@@ -105,43 +151,30 @@ class Socket(asyncio.Protocol):
         "control",
         "early",
         "fragments",
-        "gateway",
-        "inbound",
         "kind",
-        "last_seen",
         "lingering",
         "live",
         "opened_at",
+        "owner",
         "phase",
-        "ping_sent_at",
         "reader",
-        "rev_shown",
-        "school_id",
-        "screen_id",
         "transport",
-        "user_id",
         "ws",
     )
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, owner: Owner) -> None:
+        self.owner = owner
         self.transport: asyncio.Transport | None = None
         self.phase = Phase.HANDSHAKE
         self.reader: RequestReader | None = RequestReader()
-        self.ws: Protocol | None = None
+        self.ws: WsProtocol | None = None
         self.early = b""
         self.kind = Kind.DISPLAY
-        self.screen_id = 0
-        self.school_id = 0
-        self.user_id = 0
-        self.inbound: InboundLimit | None = None
         #: Control frames (ping, pong) the peer may send; made at its first one.
         self.control: InboundLimit | None = None
         #: A text message arriving in fragments (at most MAX_FRAME_BYTES in all).
         self.fragments: list[bytes] | None = None
-        self.rev_shown: int | None = None
-        self.opened_at = self.last_seen = gateway.clock()
-        self.ping_sent_at: float | None = None
+        self.opened_at = owner.clock()
         #: When the closing handshake (or the HTTP answer) started: the fixed deadline's start.
         self.closing_at: float | None = None
         self.closing_bytes = 0
@@ -150,14 +183,14 @@ class Socket(asyncio.Protocol):
         self.live = False  # opened and counted as such (metrics)
 
     def __repr__(self) -> str:
-        return f"<Socket {self.kind.name.lower()} screen={self.screen_id} {self.phase.name}>"
+        return f"<Socket {self.kind.name.lower()} {self.phase.name}>"
 
     # --- asyncio.Protocol ------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but are one.
         self.transport = cast("asyncio.Transport", transport)
-        self.transport.set_write_buffer_limits(high=self.gateway.options.write_limit)
-        self.gateway.socket_made(self)
+        self.transport.set_write_buffer_limits(high=self.owner.limits.write_limit)
+        self.owner.socket_made(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -173,8 +206,7 @@ class Socket(asyncio.Protocol):
         if phase == Phase.OPEN:
             # Only an open socket's traffic counts as a sign of life (keepalive); the
             # deadlines of handshakes and closing handshakes are fixed.
-            self.last_seen = self.gateway.clock()
-            self.ping_sent_at = None
+            self.owner.seen(self)
             self._receive_frames(data)
         elif phase == Phase.HANDSHAKE:
             self._receive_request(data)
@@ -200,7 +232,7 @@ class Socket(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.phase = Phase.CLOSED
-        self.gateway.socket_lost(self)
+        self.owner.socket_lost(self)
         # Break the reference cycles a socket has, so reference counting frees it
         # at once even when the collector no longer looks at it (server/gctune.py):
         # this object ↔ its transport, and the protocol ↔ its parser generator.
@@ -212,12 +244,11 @@ class Socket(asyncio.Protocol):
         self.fragments = None
 
     def pause_writing(self) -> None:
-        self.gateway.hub.congested(self, self.gateway.clock())
+        self.owner.congested(self)
 
     def resume_writing(self) -> None:
         if self.phase == Phase.OPEN:
-            for frame in self.gateway.hub.drained(self):
-                self.write(encode_frame(frame))
+            self.owner.drained(self)
 
     # --- the opening handshake ----------------------------------------------------
     def _receive_request(self, data: bytes) -> None:
@@ -234,7 +265,7 @@ class Socket(asyncio.Protocol):
             return
         self.reader = None
         self.phase = Phase.PENDING
-        self.gateway.request_received(self, request)
+        self.owner.request_received(self, request)
 
     def peer(self) -> Any:
         """The remote address (``peername``), for the failed-authentication throttle."""
@@ -277,11 +308,11 @@ class Socket(asyncio.Protocol):
         if self._send(handshake):
             self.close(code, reason)
 
-    def _protocol(self) -> Protocol:
+    def _protocol(self) -> WsProtocol:
         # Made on first use: most sockets stay silent for long stretches and a
         # protocol object is ~1.5 KiB; a storm of connects need not build them.
         if self.ws is None:
-            self.ws = Protocol(Side.SERVER, state=State.OPEN, max_size=messages.MAX_FRAME_BYTES)
+            self.ws = WsProtocol(Side.SERVER, state=State.OPEN, max_size=messages.MAX_FRAME_BYTES)
             self.ws.logger = _ws_logger
             self.ws.debug = False
         return self.ws
@@ -301,7 +332,7 @@ class Socket(asyncio.Protocol):
                 continue
             elif opcode is Opcode.TEXT:
                 if event.fin:
-                    self.gateway.text_received(self, bytes(event.data))
+                    self.owner.text_received(self, bytes(event.data))
                 else:
                     # websockets holds the fragments together to max_size (1009 past it).
                     self.fragments = [bytes(event.data)]
@@ -310,11 +341,9 @@ class Socket(asyncio.Protocol):
                     self.fragments.append(bytes(event.data))
                     if event.fin:
                         text, self.fragments = b"".join(self.fragments), None
-                        self.gateway.text_received(self, text)
+                        self.owner.text_received(self, text)
             elif opcode is Opcode.BINARY:
-                self.gateway.close(
-                    self, CloseCode.POLICY_VIOLATION, "binary frames are not accepted"
-                )
+                self.owner.close(self, CloseCode.POLICY_VIOLATION, "binary frames are not accepted")
             # CLOSE needs nothing more here: the protocol answers it (below)
         if flood:
             # Unanswered: the pongs of this read are dropped, the socket closed (or,
@@ -322,7 +351,7 @@ class Socket(asyncio.Protocol):
             self._flush_protocol(pongs=False)
             if self.phase == Phase.OPEN:
                 logger.info("%r sent too many control frames; closing", self)
-                self.gateway.close(self, CloseCode.POLICY_VIOLATION, "too many control frames")
+                self.owner.close(self, CloseCode.POLICY_VIOLATION, "too many control frames")
             else:
                 self.drop("flood")
             return
@@ -332,12 +361,12 @@ class Socket(asyncio.Protocol):
             sent = ws.close_sent
             if sent is not None and ws.close_rcvd is None:
                 self.close_code = int(sent.code)
-                self.gateway.count_close(int(sent.code))
+                self.owner.count_close(int(sent.code))
             self._closing()
         self._flush_protocol()
 
     def _control_allowed(self) -> bool:
-        now = self.gateway.clock()
+        now = self.owner.clock()
         if self.control is None:
             self.control = InboundLimit(now, messages.CONTROL_RATE, messages.CONTROL_BURST)
         return self.control.allow(now)
@@ -364,7 +393,7 @@ class Socket(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return False
-        if transport.get_write_buffer_size() + len(data) > self.gateway.options.max_write_buffer:
+        if transport.get_write_buffer_size() + len(data) > self.owner.limits.max_write_buffer:
             self.drop("buffer")
             return False
         transport.write(data)
@@ -376,9 +405,8 @@ class Socket(asyncio.Protocol):
             return self._send(frame)
         return False
 
-    def ping(self, now: float) -> None:
+    def ping(self) -> None:
         if self.phase == Phase.OPEN and self.transport is not None:
-            self.ping_sent_at = now
             self._send(PING_FRAME)
 
     def close(self, code: int, reason: str = "") -> bool:
@@ -402,16 +430,28 @@ class Socket(asyncio.Protocol):
         self.phase = Phase.CLOSING
         self.fragments = None
         if self.closing_at is None:
-            self.closing_at = self.gateway.clock()
-            self.gateway.socket_closing(self)
+            self.closing_at = self.owner.clock()
+            self.owner.socket_closing(self)
 
     def drop(self, reason: str) -> None:
         """Drop the TCP connection now, counted and logged (once) by ``reason``."""
         if self.transport is None or self.phase == Phase.CLOSED:
             return
-        self.gateway.dropped(self, reason)
+        metrics.gateway_dropped_total.labels(reason=reason).inc()
+        logger.info(
+            "%s socket from %s dropped while %s: %s",
+            self.kind.name.lower(),
+            self._source(),
+            self.phase.name.lower(),
+            _DROP_REASONS.get(reason, reason),
+        )
         self.phase = Phase.CLOSED  # connection_lost follows; nothing more is read or written
         self.transport.abort()
+
+    def _source(self) -> str:
+        """The peer's address (the proxy's, behind one), for the log."""
+        peer = self.peer()
+        return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
 
     def abort(self) -> None:
         """Drop the TCP connection now (dead peer, timeout, flood, shutdown)."""

@@ -33,15 +33,3 @@ def staff_dashboard_links(context: dict[str, Any]) -> dict[str, Any]:
         "more": len(schools) > 20,
         "organisations": list(organisations.values()),
     }
-
-
-@register.simple_tag(takes_context=True)
-def staff_day_url(context: dict[str, Any]) -> str:
-    """The "Today's changes" link for users with the timetable right somewhere, else ''."""
-    from django.urls import reverse
-
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    if not for_user(user).schools(Right.TIMETABLE).exists():
-        return ""
-    return reverse("staff:day-choose")

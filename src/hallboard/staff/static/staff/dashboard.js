@@ -20,7 +20,7 @@
   var SCHOOL_READ_AFTER = 5;   // more dirty rows than this in a school: read its whole list
   var PING_MS = 25000;         // app-level ping, to notice a dead socket
   var PONG_WAIT_MS = 10000;
-  var COMMAND_ORDER = { pending: 0, expired: 0, delivered: 1, acknowledged: 2 };
+  var COMMAND_ORDER = { pending: 0, expired: 0, delivered: 1, acknowledged: 2, hidden: 3 };
 
   // Words in the user's language (the page's lang; hallboard/i18n.js, docs/translations.md).
   var i18n = window.hallboardI18n.forLanguage(function () { return document.documentElement.lang; });
@@ -35,7 +35,8 @@
     pending: gettext_noop("pending"),
     delivered: gettext_noop("delivered"),
     acknowledged: gettext_noop("acknowledged"),
-    expired: gettext_noop("expired")
+    expired: gettext_noop("expired"),
+    hidden: gettext_noop("hidden behind the alert")
   };
   function label(map, key) { return map[key] ? gettext(map[key]) : key; }
   // Every time is in its school's zone; where the page spans zones, each names its zone.
@@ -308,6 +309,12 @@
     if (!row) return;
     var command = row.last_command;
     if (command && command.id === frame.id) {
+      // Over an emergency alert an identify or message is not seen: the server tells
+      // (status "hidden"), so such a command's delivery is read back, not assumed.
+      if (command.name !== "reload" && frame.status !== "pending" && command.status !== "hidden") {
+        markDirty(frame.school, frame.screen);
+        return;
+      }
       if (applyCommandFrame(command, frame)) render(row, true);
     } else if (!command || frame.id > command.id) {
       markDirty(frame.school, frame.screen); // a command this page has not seen yet
@@ -639,6 +646,7 @@
     var lines = [interpolate(gettext("Sent %(time)s"), { time: fmtDateTime(c.created_at, school.timezone) })];
     if (c.delivered_at) lines.push(interpolate(gettext("Delivered %(time)s"), { time: fmtDateTime(c.delivered_at, school.timezone) }));
     if (c.acknowledged_at) lines.push(interpolate(gettext("Acknowledged %(time)s"), { time: fmtDateTime(c.acknowledged_at, school.timezone) }));
+    if (c.status === "hidden") lines.push(gettext("The screen showed an emergency alert over it: not seen."));
     if (c.name === "message" && c.payload.text) lines.push(interpolate(gettext("“%(text)s”"), { text: c.payload.text }));
     td.title = lines.join("\n");
     return td;

@@ -1,0 +1,160 @@
+"""What the staff pages of the emergency panel and announcements share.
+
+- ``json_view(page)``: a JSON endpoint; CSRF is checked and refused in JSON too.
+- ``Refused``/``refusal``: every refused JSON request answers ``{"error",
+  "detail"}`` with its status, writes one log line and counts
+  ``hallboard_staff_refusals_total{page, error}``.
+- ``school_with``: the school named in the URL, 404 when the user may not see
+  it (its existence is not confirmed), 403 when they lack the page's right.
+- ``body``: the request's JSON object, refused as ``invalid_json`` otherwise.
+- ``task_links``: the task pages a user may open (the staff nav and landing page).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from hallboard import safejson
+from hallboard.observability import metrics
+from hallboard.schools.access import Principal, Right, for_user
+from hallboard.schools.models import School
+
+logger = logging.getLogger("hallboard.staff")
+
+View = Callable[..., HttpResponse]
+
+#: Bodies larger than this are refused (a page sends a few hundred bytes).
+MAX_BODY = 16_384
+
+
+class Refused(Exception):
+    """A refused request: ``status``, an error ``code`` and a ``detail`` for people."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+def refusal(request: HttpRequest, page: str, refused: Refused) -> JsonResponse:
+    logger.info(
+        "staff %s refused %s %s for user %s: %s %s",
+        page,
+        request.method,
+        request.path,
+        getattr(request.user, "pk", None),
+        refused.code,
+        refused.detail,
+    )
+    metrics.staff_refusals_total.labels(page=page, error=refused.code).inc()
+    response = JsonResponse(
+        {"error": refused.code, "detail": refused.detail}, status=refused.status
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def json_view(page: str) -> Callable[[View], View]:
+    """A JSON endpoint of ``page``: CSRF checked like Django does, refused in JSON (never
+    Django's HTML 403 page), and ``Refused`` raised inside answered by ``refusal``."""
+
+    def wrap(view: View) -> View:
+        @functools.wraps(view)
+        def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                if request.method not in ("GET", "HEAD"):
+                    rejected = CsrfViewMiddleware(_no_response).process_view(request, view, (), {})
+                    if rejected is not None:
+                        raise Refused(403, "csrf_failed", _("The page is out of date: reload it."))
+                return view(request, *args, **kwargs)
+            except Refused as refused:
+                return refusal(request, page, refused)
+
+        return csrf_exempt(inner)  # checked above, answered in JSON
+
+    return wrap
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never called
+    raise AssertionError
+
+
+def signed_in(request: HttpRequest) -> Principal:
+    user = request.user
+    if not (user.is_authenticated and user.is_active):
+        raise Refused(401, "unauthorized", _("Sign in first."))
+    return for_user(user)
+
+
+def school_with(who: Principal, slug: str, right: Right) -> School:
+    school = who.schools(Right.VIEW).filter(slug=slug).select_related("organisation").first()
+    if school is None:
+        raise Refused(404, "not_found", _("No such school."))
+    if not who.can(right, school):
+        raise Refused(403, "forbidden", _("Your role in this school does not include this page."))
+    return school
+
+
+def body(request: HttpRequest) -> dict[str, Any]:
+    if len(request.body) > MAX_BODY:
+        raise Refused(413, "too_large", _("The request is too large."))
+    try:
+        data = safejson.loads(request.body or b"null")
+    except ValueError as exc:
+        raise Refused(400, "invalid_json", str(exc)) from exc
+    if not isinstance(data, dict):
+        raise Refused(400, "invalid_json", _("Send a JSON object."))
+    return data
+
+
+@dataclass(frozen=True)
+class TaskLink:
+    key: str
+    label: str
+    url: str
+    #: (school name, page URL) per school, for the landing page (up to ``MAX_SCHOOL_LINKS``).
+    schools: tuple[tuple[str, str], ...] = ()
+
+
+MAX_SCHOOL_LINKS = 30
+
+
+def task_links(user: Any, *, with_schools: bool = False) -> list[TaskLink]:
+    """The task pages ``user`` may open (Today's changes, the emergency panel,
+    announcements; nothing else); with ``with_schools``, each with a direct link per
+    school (one click from the landing page)."""
+    who = for_user(user)
+    links = []
+    for key, label, right, chooser, page in (
+        ("day", _("Today's changes"), Right.TIMETABLE, "staff:day-choose", "staff:day"),
+        ("emergency", _("Emergency"), Right.ALERT, "staff:emergency", "staff:emergency-panel"),
+        (
+            "announcements",
+            _("Announcements"),
+            Right.ANNOUNCE,
+            "staff:announcements",
+            "staff:announcements-page",
+        ),
+    ):
+        schools = who.schools(right).order_by("name")
+        if not schools.exists():
+            continue
+        per_school: tuple[tuple[str, str], ...] = ()
+        if with_schools:
+            per_school = tuple(
+                (school.name, reverse(page, args=[school.slug]))
+                for school in schools[:MAX_SCHOOL_LINKS]
+            )
+        links.append(TaskLink(key, label, reverse(chooser), per_school))
+    return links
