@@ -327,6 +327,11 @@ def _bounded_again(using: str = "default", **_: Any) -> None:
     connection.round_trip_bound = bound_seconds(connection.settings_dict)
 
 
+#: Public names: the migration lock's wait is unbounded the same way (server.dbready).
+unbounded_for_migrations = _unbounded_for_migrations
+bounded_again = _bounded_again
+
+
 def connect_signals() -> None:
     from django.db.models.signals import post_migrate, pre_migrate
 

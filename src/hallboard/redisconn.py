@@ -19,8 +19,9 @@ the gateway's fleet reports), and every Redis call made while a web request
   again; its success closes the breaker. One log line when Redis starts
   failing and one when it answers again, never one per request.
 
-The realtime broker (``hallboard.realtime.brokers.redis``: a long-lived
-subscription with its own reconnection and backoff) builds its own client.
+The realtime brokers (``hallboard.realtime.brokers.redis`` and ``.cluster``:
+long-lived subscriptions with their own reconnection and backoff) build their
+own clients.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@
 - integers outside PostgreSQL's ``bigint`` (-2⁶³ … 2⁶³-1);
 - a NUL character in any string or object key (PostgreSQL text cannot hold one).
 
-Used by the management API's body parser (``hallboard.api.parser``) and the
-display endpoints that read JSON bodies.
+Used by the management API's body parser and the display's pairing endpoint
+(``hallboard.display.pairing_views``). (The display's heartbeats and acks,
+over HTTP and on the socket, are read by ``hallboard.realtime.core.validation``,
+which holds them to the columns they are stored in.)
 """
 
 from __future__ import annotations

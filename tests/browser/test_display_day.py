@@ -244,7 +244,7 @@ def test_past_periods_leave_the_list_and_the_counter_shows_the_page(
         )
     _, token = make_screen(school)
     open_screen(page, site, token, at(school, 12, 40))
-    subs = page.inner_text("#subs")
+    subs = page.text_content("#subs") or ""  # every page's text, not only the one shown
     assert "note 0" not in subs  # period 1 is over
     assert "note 29" in subs
     assert page.inner_text("#subs-page").startswith("1/")
@@ -254,7 +254,7 @@ def test_past_periods_leave_the_list_and_the_counter_shows_the_page(
     page.wait_for_function("document.getElementById('subs').scrollTop > 0")
     _, keeps = make_screen(school, name="Staff", hide_past_periods=False)
     open_screen(page, site, keeps, at(school, 12, 40))
-    assert "note 0" in page.inner_text("#subs")
+    assert "note 0" in (page.text_content("#subs") or "")
 
 
 def test_portrait_keeps_the_school_name_on_one_line(
@@ -272,6 +272,108 @@ def test_portrait_keeps_the_school_name_on_one_line(
             "(() => { const e = document.getElementById('school-name');"
             " const r = document.createRange(); r.selectNodeContents(e);"
             " return e.scrollWidth <= e.clientWidth && r.getClientRects().length === 1; })()"
+        )
+        assert fits
+    finally:
+        context.close()
+
+
+#: For each paged list of the screen: the items cut by its edge (only part of them shown),
+#: and whether the last whole item shown is a class's name without its first row.
+PAGE_CHECK = """(id) => {
+  const el = document.getElementById(id);
+  const box = el.getBoundingClientRect();
+  const units = [...el.querySelectorAll(
+    ".sub-class > .class-name, .sub-row, .grid tr, .lesson-row, .news-item")]
+    .filter(u => getComputedStyle(u).visibility !== "hidden");
+  const cut = units.filter(u => {
+    const r = u.getBoundingClientRect();
+    return r.bottom > box.top + 1 && r.top < box.bottom - 1 &&
+      (r.top < box.top - 1 || r.bottom > box.bottom + 1);
+  }).map(u => u.textContent.trim().slice(0, 40));
+  const whole = units.filter(u => {
+    const r = u.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+  });
+  const last = whole[whole.length - 1];
+  const orphan = !!last && last.matches(".sub-class > .class-name");
+  return {cut: cut, orphan: orphan, shown: whole.length};
+}"""
+
+
+def test_pages_never_cut_an_item_in_half(browser: Any, site: str, tenant: Tenant) -> None:
+    """A portrait screen with more changes than fit: each page of the changes list and of the
+    grid shows whole items only (what does not fit whole waits for the next page), a class's
+    name is never left at the bottom without its rows, and the grid keeps its class names
+    on the next page."""
+    school = tenant.school
+    more_periods(school)
+    today = local_today(school)
+    wd = today.isoweekday()
+    for n, cls in enumerate(["5a", "5b", "6a", "6b"]):
+        for period in range(1, 7):
+            lesson = make_lesson(school, cls, wd, period, "M", f"T{n}{period}", "R1")
+            if (period + n) % 2:
+                Substitution.objects.create(
+                    school=school,
+                    date=today,
+                    lesson=lesson,
+                    kind=Kind.SUBSTITUTE,
+                    substitute_teacher=code(Teacher, school, code=f"S{n}{period}"),
+                    note="Worksheets in the class folder, page twelve",
+                )
+    _, token = make_screen(school, orientation="portrait", hide_past_periods=False)
+    context = browser.new_context(viewport={"width": 1080, "height": 1920}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        open_screen(page, site, token, at(school, 7, 0))
+        assert page.inner_text("#subs-page").startswith("1/")
+        for scroller in ("subs", "lessons"):
+            first = page.evaluate(PAGE_CHECK, scroller)
+            assert first["cut"] == [], (scroller, first)
+            assert not first["orphan"], (scroller, first)
+            assert first["shown"] > 0
+        page.wait_for_function(
+            "document.getElementById('subs-page').textContent.startsWith('2/')", timeout=12_000
+        )
+        page.wait_for_function(
+            f"(() => {{ const r = ({PAGE_CHECK})('subs');"
+            " return r.cut.length === 0 && r.shown > 0; })()",
+            timeout=5_000,
+        )
+        page.wait_for_function(
+            f"(() => {{ const r = ({PAGE_CHECK})('lessons'); return r.cut.length === 0; }})()",
+            timeout=5_000,
+        )
+        # The class names at the top of page 2.
+        assert page.evaluate(
+            "document.querySelector('.grid tr:first-child th').getBoundingClientRect().top"
+            " - document.getElementById('lessons').getBoundingClientRect().top"
+        ) == pytest.approx(0, abs=2)
+        assert page.evaluate(PAGE_CHECK, "subs")["orphan"] is False
+    finally:
+        context.close()
+
+
+def test_portrait_shows_a_long_german_date_whole(browser: Any, site: str, tenant: Tenant) -> None:
+    """A German school's portrait screen in large text with its week label shows the longest
+    dates whole ("Donnerstag, 24. September"), set smaller rather than cut off with an
+    ellipsis."""
+    school = tenant.school
+    School.objects.filter(pk=school.pk).update(language="de")
+    today = local_today(school)
+    SchoolCalendar.objects.create(school=school, week_cycle="A,B", anchor=monday_of(today))
+    _, token = make_screen(school, orientation="portrait", large_text=True)
+    context = browser.new_context(viewport={"width": 1080, "height": 1920})
+    page = context.new_page()
+    try:
+        thursday = dt.datetime(2026, 9, 24, 10, 5, tzinfo=school.tz)
+        open_screen(page, site, token, thursday)
+        page.wait_for_selector("#week:not([hidden])")
+        assert page.inner_text("#date") == "Donnerstag, 24. September"
+        fits = page.evaluate(
+            "(() => { const e = document.getElementById('date');"
+            " return e.scrollWidth <= e.clientWidth; })()"
         )
         assert fits
     finally:

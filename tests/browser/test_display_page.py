@@ -223,6 +223,26 @@ def test_a_screen_bound_elsewhere_says_so(page: Any, site: str, tenant: Tenant) 
     assert "bound to another device" in page.inner_text("#notice")
 
 
+def test_a_german_device_refused_as_bound_explains_in_german(
+    browser: Any, site: str, tenant: Tenant
+) -> None:
+    """A German school's screen URL opened on a second (German) device: the refusal comes
+    before any snapshot names the school's language, and is explained in the device's."""
+    School.objects.filter(pk=tenant.school.pk).update(language="de")
+    screen, token = make_screen(tenant.school)
+    Screen.objects.filter(pk=screen.pk).update(
+        device_key="the-other-device", bound_at=timezone.now()
+    )
+    context = browser.new_context(locale="de-DE")
+    try:
+        page = context.new_page()
+        page.goto(f"{site}/display/?token={token}")
+        page.wait_for_selector("#notice:not([hidden])")
+        assert "an ein anderes Gerät gebunden" in page.inner_text("#notice")
+    finally:
+        context.close()
+
+
 def test_a_timed_message_is_shown_and_acknowledged(page: Any, site: str, tenant: Tenant) -> None:
     """The message command shows its text over the board for its seconds."""
     screen, token = make_screen(tenant.school)

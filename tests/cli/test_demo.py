@@ -88,6 +88,24 @@ def test_demo_has_a_week_of_lessons_and_todays_substitutions() -> None:
 
 
 @pytest.mark.django_db
+def test_each_demo_school_writes_its_announcements_in_its_language() -> None:
+    """The German school's screens show German notices, the English school's English ones
+    (the German demo screen read "Parents' evening on Thursday")."""
+    from hallboard.timetable.models import Announcement
+
+    seed_json()
+    german = set(
+        Announcement.objects.filter(school__slug="lindenhof").values_list("title", flat=True)
+    )
+    english = set(
+        Announcement.objects.filter(school__slug="riverside").values_list("title", flat=True)
+    )
+    assert "Elternsprechtag am Donnerstag" in german
+    assert "Parents' evening on Thursday" not in german
+    assert "Parents' evening on Thursday" in english
+
+
+@pytest.mark.django_db
 def test_rerunning_seed_demo_keeps_data_and_issues_fresh_secrets() -> None:
     """A second run adds nothing, and only its new tokens and keys work."""
     first = seed_json()

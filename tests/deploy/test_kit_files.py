@@ -387,6 +387,16 @@ def test_the_units_environment_needs_no_secret() -> None:
             assert variable in env, (unit, variable)
 
 
+def test_the_secrets_are_not_readable_by_other_users_of_the_server() -> None:
+    """init-secrets writes metrics_token and postgres_password 0644 (other containers read
+    them under compose); on one Debian server the state directory around them is closed to
+    other users: the unit's StateDirectoryMode and the documented chmod."""
+    mode = re.search(r"^StateDirectoryMode=(\d+)$", _unit("hallboard-migrate.service"), re.M)
+    assert mode is not None
+    assert int(mode.group(1), 8) & 0o007 == 0
+    assert "chmod 0750 /var/lib/hallboard" in (ROOT / "docs/deploy.md").read_text()
+
+
 def test_systemd_accepts_the_units(tmp_path: Path) -> None:
     """`systemd-analyze verify` finds nothing wrong in the units (paths pointed at this run)."""
     analyze = shutil.which("systemd-analyze")

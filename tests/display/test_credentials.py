@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.handlers.asgi import ASGIRequest
 from django.http import QueryDict
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hallboard.display import credentials
@@ -34,6 +34,7 @@ def test_query_values_are_querydicts_last_values(query: str) -> None:
     assert credentials.query_values(query) == QueryDict(query).dict()
 
 
+@settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.sampled_from(["token", "dk", "x", ""]), st.text(max_size=6)), max_size=6)
 )

@@ -127,3 +127,20 @@ def test_watched_sources_are_set_by_school_admins(
     form["location"] = str(tmp_path)
     assert admin.post("/admin/imports/watchedsource/add/", form).status_code == 302
     assert WatchedSource.objects.get().location == str(tmp_path)
+
+
+def test_history_names_the_zone_of_each_schools_time(tenant: Tenant) -> None:
+    """An admin of schools in Berlin and London: each start time in the history is in its
+    school's zone and says which (the page spans zones)."""
+    import datetime as dt
+
+    london = tenant.other_school
+    School.objects.filter(pk=london.pk).update(timezone="Europe/London")
+    admin = make_user("root", superuser=True)
+    at = dt.datetime(2026, 11, 30, 21, 35, tzinfo=dt.UTC)
+    for school in (tenant.school, School.objects.get(pk=london.pk)):
+        run = ImportRun.objects.create(school=school, origin="cli", status="applied")
+        ImportRun.objects.filter(pk=run.pk).update(started_at=at)
+    page = signed_in(admin).get("/admin/imports/importrun/").content.decode()
+    assert "2026-11-30 22:35 CET" in page  # Berlin
+    assert "2026-11-30 21:35 GMT" in page  # London

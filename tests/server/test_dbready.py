@@ -6,6 +6,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,29 @@ def test_migrate_waits_for_the_advisory_lock_on_postgresql() -> None:
     output, code = _migrate_while_locked(env, release)
     assert code == 0, output
     assert output.startswith("Another process is migrating this database: waiting for it.")
+    assert "No migrations to apply." in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_for_the_lock_outlasts_the_statement_timeout() -> None:
+    """PostgreSQL: another replica's migrations may take longer than a request's statement
+    bound (DATABASE_STATEMENT_TIMEOUT, here 1 s); the waiting replica keeps waiting and then
+    finds nothing to apply, instead of failing with "run `hallboard migrate` first"."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL=postgres://...)")
+    name = connection.settings_dict["NAME"]
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    env = {**os.environ, "DATABASE_URL": url, "DATABASE_STATEMENT_TIMEOUT": "1"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [dbready.MIGRATION_LOCK_KEY])
+
+    def release() -> None:
+        time.sleep(4)  # the other replica migrates for longer than the 1 s bound (+ grace)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [dbready.MIGRATION_LOCK_KEY])
+
+    output, code = _migrate_while_locked(env, release)
+    assert code == 0, output
     assert "No migrations to apply." in output
 
 

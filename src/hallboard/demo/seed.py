@@ -498,29 +498,49 @@ def _seed_substitutions(
             break
 
 
+#: The demo's announcements in each school's own language (content, not the page's words:
+#: a German school writes German notices).
+ANNOUNCEMENTS = {
+    "de": (
+        ("Elternsprechtag am Donnerstag", "Ab 18 Uhr in der Aula. Listen liegen im Sekretariat."),
+        ("Bibliothek wegen Inventur geschlossen", "Die Bibliothek ist ab Montag wieder offen."),
+        ("Chorprobe in der Aula", "Heute nach der letzten Stunde."),
+    ),
+    "en": (
+        (
+            "Parents' evening on Thursday",
+            "From 18:00 in the main hall. Sign-up sheets are at the office.",
+        ),
+        ("Library closed for stocktaking", "The library reopens on Monday."),
+        ("Choir rehearsal moves to the hall", "Today after the last period."),
+    ),
+}
+
+
 def _seed_announcements(school: School) -> None:
     now = timezone.now()
+    texts = ANNOUNCEMENTS.get(school.language, ANNOUNCEMENTS["en"])
     Announcement.objects.bulk_create(
         [
             Announcement(
                 school=school,
-                title="Parents' evening on Thursday",
-                body="From 18:00 in the main hall. Sign-up sheets are at the office.",
+                title=texts[0][0],
+                body=texts[0][1],
                 priority=Announcement.Priority.NORMAL,
                 starts_at=now - dt.timedelta(hours=1),
                 ends_at=now + dt.timedelta(days=3),
             ),
             Announcement(
                 school=school,
-                title="Library closed for stocktaking",
-                body="The library reopens on Monday.",
+                title=texts[1][0],
+                body=texts[1][1],
                 priority=Announcement.Priority.LOW,
                 starts_at=now - dt.timedelta(hours=2),
             ),
             Announcement(
                 school=school,
-                title="Choir rehearsal moves to the hall",
-                body="Today after the last period.",
+                title=texts[2][0],
+                body=texts[2][1],
                 priority=Announcement.Priority.HIGH,
                 starts_at=now + dt.timedelta(hours=2),
                 ends_at=now + dt.timedelta(hours=8),

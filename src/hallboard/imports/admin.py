@@ -34,6 +34,7 @@ from hallboard.imports.report import kind_names
 from hallboard.imports.service import MAX_UPLOAD_BYTES, pack, run_import, unpack
 from hallboard.imports.text import MAX_FILE_BYTES
 from hallboard.imports.watch import check_source
+from hallboard.schools import zones
 from hallboard.schools.access import Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
 from hallboard.schools.models import School
@@ -146,7 +147,11 @@ class ImportRunAdmin(SchoolScopedAdmin):
 
     @admin.display(description=_("started"), ordering="started_at")
     def started(self, obj: ImportRun) -> str:
-        return _local(obj.started_at, obj.school)
+        # The history spans schools: a time in another zone than the page's is named with it.
+        text = _local(obj.started_at, obj.school)
+        if obj.started_at is not None and zones.spans_zones(obj.school.tz):
+            text += f" {timezone.localtime(obj.started_at, obj.school.tz).tzname()}"
+        return text
 
     @admin.display(description=_("by"))
     def by(self, obj: ImportRun) -> str:

@@ -89,17 +89,29 @@ def summary_table(outcome: Outcome) -> Table:
 
 
 def problems_table(problems: list[dict[str, Any]], title: str) -> Table:
+    """Problems of one file: line, field, problem (the file is printed above, whole)."""
     table = Table(title=title)
-    for column in (_("File"), _("Line"), _("Field"), _("Problem")):
+    for column in (_("Line"), _("Field"), _("Problem")):
         table.add_column(column)
     for p in problems:
         table.add_row(
-            str(p.get("file") or ""),
             str(p.get("line") or ""),
             str(p.get("field") or ""),
             str(p.get("message") or p.get("code")),
         )
     return table
+
+
+def print_problems(console: Console, problems: list[dict[str, Any]], title: str) -> None:
+    """Problems grouped by file, each file's name on a line of its own and never shortened
+    (a table cell would cut a long path in a narrow terminal)."""
+    files: dict[str, list[dict[str, Any]]] = {}
+    for p in problems:
+        files.setdefault(str(p.get("file") or "-"), []).append(p)
+    console.print(title, markup=False)
+    for name, items in files.items():
+        console.print(name, soft_wrap=True, markup=False, highlight=False, overflow="ignore")
+        console.print(problems_table(items, ""))
 
 
 def difference_table(outcome: Outcome, limit: int = 30) -> Table:
@@ -144,8 +156,8 @@ def status_line(outcome: Outcome) -> str:
 def print_outcome(console: Console, outcome: Outcome, *, show_difference: bool) -> None:
     run = outcome.run
     if run.status == run.Status.FAILED:
-        console.print(problems_table(run.problems, _("Problems")))
         console.print(status_line(outcome))
+        print_problems(console, run.problems, _("Problems"))
         return
     console.print(summary_table(outcome))
     unknown = run.summary.get("unknown") or {}
@@ -162,7 +174,7 @@ def print_outcome(console: Console, outcome: Outcome, *, show_difference: bool) 
             )
     notes = run.summary.get("notes") or []
     if notes:
-        console.print(problems_table(notes[:50], _("Notes")))
+        print_problems(console, notes[:50], _("Notes"))
     if show_difference:
         console.print(difference_table(outcome))
     console.print(status_line(outcome))

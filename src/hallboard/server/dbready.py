@@ -18,6 +18,8 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
+from hallboard import dbhealth
+
 logger = logging.getLogger("hallboard.server")
 
 RUN_MIGRATE_FIRST = "The database is not set up for this version: run `hallboard migrate` first."
@@ -96,17 +98,25 @@ def migration_lock(
     """
     connection = connections[using]
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
-            if not cursor.fetchone()[0]:
-                if waiting is not None:
-                    waiting()
-                cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        # Waiting for another replica's migrations takes as long as they do: not bounded
+        # by DATABASE_STATEMENT_TIMEOUT (a request's bound), or the waiting replica would
+        # give up after 10 s with a misleading "run `hallboard migrate` first".
+        dbhealth.unbounded_for_migrations(using)
         try:
-            yield
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+                if not cursor.fetchone()[0]:
+                    if waiting is not None:
+                        waiting()
+                    cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+            try:
+                yield
+            finally:
+                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
         finally:
-            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+            with contextlib.suppress(DatabaseError):
+                dbhealth.bounded_again(using)
         return
     if connection.vendor == "sqlite" and connection.settings_dict["NAME"] not in ("", ":memory:"):
         lock_path = Path(f"{connection.settings_dict['NAME']}.migrate.lock")

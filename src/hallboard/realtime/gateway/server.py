@@ -191,6 +191,11 @@ class Gateway:
             self._wake.cancel()
         if self._server is not None:
             await self._server.wait_closed()
+        # A connection the listener accepted just before it closed is made only now:
+        # drop it too, or its transport outlives the loop unclosed.
+        await asyncio.sleep(0)
+        for sock in list(self._sockets):
+            sock.abort()
         await self.writer.flush()
         await self.broker.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

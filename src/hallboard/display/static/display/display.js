@@ -674,7 +674,12 @@
     var now = new Date();
     if (state.snap) {
       $("clock").textContent = hhmm(now);
-      $("date").textContent = fmt(now, { weekday: "long", day: "numeric", month: "long" });
+      var date = fmt(now, { weekday: "long", day: "numeric", month: "long" });
+      if ($("date").textContent !== date || $("date").dataset.fitted !== document.body.className) {
+        $("date").textContent = date;
+        fitOneLine($("date")); // "Donnerstag, 24. September" beside "Woche A" in portrait
+        $("date").dataset.fitted = document.body.className;
+      }
       renderNowNext(now);
       var phase = dayPhase(now);
       if (phase !== state.dayPhase) {
@@ -686,33 +691,93 @@
     renderFreshness();
   }
 
-  // Long lists page automatically: one screenful at a time, then back to the top.
+  // Long lists page automatically: one screenful at a time, then back to the top. A page
+  // starts at a whole item and shows only the items that fit whole (a row cut in half at
+  // the bottom waits for the next page); a class's name moves with its first row, and the
+  // grid's row of class names stays on every page.
   var paging = {};
-  function resetPaging() {
-    ["subs", "lessons", "news"].forEach(function (id) {
-      $(id).scrollTop = 0;
-      paging[id] = 0;
-    });
-    updatePageNumbers();
+  var UNITS = ".class-name, .sub-row, .day-head, .empty, .grid tr, .lesson-row, .news-item";
+
+  function stickyHeight(el) {
+    var head = el.querySelector(".grid tr:first-child");
+    return head ? head.getBoundingClientRect().height : 0;
   }
 
-  function pageCount(el) {
-    return Math.max(1, Math.ceil(el.scrollHeight / Math.max(1, el.clientHeight) - 0.05));
+  // Where each page begins (content offsets), measured from the items' boxes.
+  function pageStarts(el) {
+    var height = el.clientHeight;
+    var origin = el.getBoundingClientRect().top - el.scrollTop;
+    var sticky = stickyHeight(el);
+    var units = el.querySelectorAll(UNITS);
+    var starts = [0];
+    var top = 0; // the content offset at the top of the page being laid out
+    var heading = null; // a class name whose rows have not started yet
+    for (var i = 0; i < units.length; i++) {
+      var unit = units[i];
+      if (sticky && unit.parentNode.firstElementChild === unit && unit.matches(".grid tr")) continue;
+      var box = unit.getBoundingClientRect();
+      var start = box.top - origin;
+      var end = box.bottom - origin;
+      var isHeading = unit.matches(".sub-class > .class-name");
+      if (end - top > height + 0.5) {
+        var next = heading !== null ? heading : start;
+        if (next - (starts.length > 1 ? sticky : 0) > top + 0.5) {
+          starts.push(next);
+          top = next - sticky;
+        }
+      }
+      heading = isHeading ? start : null;
+    }
+    // Room below the last item, so that every page can be scrolled to the top.
+    el.style.paddingBottom = starts.length > 1 ? height + "px" : "";
+    return starts;
+  }
+
+  // Show page n of a list: scroll to it and hide what does not fit whole.
+  function showPage(el, starts, n) {
+    var sticky = n > 0 ? stickyHeight(el) : 0;
+    var top = starts[n] - sticky;
+    var origin = el.getBoundingClientRect().top - el.scrollTop;
+    var units = el.querySelectorAll(UNITS);
+    var end = n + 1 < starts.length ? starts[n + 1] : Infinity; // where the next page begins
+    for (var i = 0; i < units.length; i++) {
+      var box = units[i].getBoundingClientRect();
+      var beyond = starts.length > 1 && !(sticky && units[i].matches(".grid tr:first-child")) &&
+        (box.bottom - origin > top + el.clientHeight + 0.5 || box.top - origin >= end - 0.5 ||
+          box.top - origin < starts[n] - 0.5);
+      units[i].classList.toggle("beyond", beyond);
+    }
+    el.scrollTop = top;
+  }
+
+  function resetPaging() {
+    ["subs", "lessons", "news"].forEach(function (id) {
+      var el = $(id);
+      paging[id] = 0;
+      el.style.scrollBehavior = "auto";
+      el.scrollTop = 0;
+      var starts = pageStarts(el);
+      paging[id + "Pages"] = starts.length;
+      showPage(el, starts, 0);
+      el.style.scrollBehavior = "";
+    });
+    updatePageNumbers();
   }
 
   // The page being shown, counted (not read back from scrollTop, which lags while a
   // smooth scroll is still on its way).
   function updatePageNumbers() {
-    var pages = pageCount($("subs"));
+    var pages = paging.subsPages || 1;
     $("subs-page").textContent = pages > 1 ? ((paging.subs || 0) + 1) + "/" + pages : "";
   }
 
   function page() {
     ["subs", "lessons", "news"].forEach(function (id) {
       var el = $(id);
-      var pages = pageCount(el);
-      paging[id] = pages > 1 ? ((paging[id] || 0) + 1) % pages : 0;
-      el.scrollTop = paging[id] * el.clientHeight;
+      var starts = pageStarts(el);
+      paging[id + "Pages"] = starts.length;
+      paging[id] = starts.length > 1 ? ((paging[id] || 0) + 1) % starts.length : 0;
+      showPage(el, starts, paging[id]);
     });
     updatePageNumbers();
   }
