@@ -13,6 +13,7 @@ from django.utils import timezone
 from websockets.sync.client import ClientConnection, connect
 
 from hallboard.realtime.core.close_codes import CloseCode
+from hallboard.realtime.core.node import Kind
 from hallboard.screens.models import Command, Screen
 from hallboard.screens.tokens import hash_token
 from hallboard.staff import views
@@ -242,8 +243,8 @@ def test_the_page_reconnects_with_a_fresh_ticket(
     gw = gateway_thread.gateway
 
     def close_staff_sockets() -> None:
-        for conn in gw.hub.connections():
-            if conn.user_id:
+        for conn, peer in list(gw.node.peers.items()):
+            if peer.kind == Kind.STAFF:
                 gw.close(conn, CloseCode.GOING_AWAY)
 
     gateway_thread.loop.call_soon_threadsafe(close_staff_sockets)
