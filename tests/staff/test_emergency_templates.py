@@ -11,7 +11,7 @@ from django.test import Client
 
 from hallboard.alerts import builtins
 from hallboard.alerts.models import AlertTemplate
-from tests.conftest import Tenant, make_user, signed_in
+from tests.conftest import Tenant, make_user, sample, signed_in
 
 
 def _form(template: AlertTemplate | None = None, **fields: Any) -> dict[str, Any]:
@@ -102,7 +102,8 @@ def test_a_school_admin_adds_the_school_s_own_with_a_chosen_kind(tenant: Tenant)
 
 def test_safety_officers_and_other_roles_do_not_edit_templates(tenant: Tenant) -> None:
     """A safety officer sends alerts but gets no edit link and is refused (403) on the
-    templates pages; so is every role without the manage right."""
+    templates pages, each refusal counted; so is every role without the manage right."""
+    before = sample("hallboard_staff_refusals_total", page="emergency-templates", error="forbidden")
     builtins.seed(tenant.school)
     lockdown = AlertTemplate.objects.get(school=tenant.school, builtin="lockdown")
     safety = signed_in(make_user("officer", "safety", school=tenant.school))
@@ -115,6 +116,8 @@ def test_safety_officers_and_other_roles_do_not_edit_templates(tenant: Tenant) -
         assert client.post(url, _form(lockdown, label="Hacked")).status_code == 403
     lockdown.refresh_from_db()
     assert lockdown.label != "Hacked"
+    after = sample("hallboard_staff_refusals_total", page="emergency-templates", error="forbidden")
+    assert after == before + 12
 
 
 def test_another_school_s_template_is_not_reachable(tenant: Tenant) -> None:

@@ -11,6 +11,7 @@ script: a rare job, done on any device.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import forms
@@ -23,10 +24,13 @@ from django.views.decorators.cache import never_cache
 
 from hallboard.alerts import builtins
 from hallboard.alerts.models import Alert, AlertTemplate
+from hallboard.observability import metrics
 from hallboard.schools.access import Principal, Right, for_user
 from hallboard.schools.models import School
 from hallboard.staff.pages.tasks import Refused, school_with
 from hallboard.staff.views import CONTENT_SECURITY_POLICY
+
+logger = logging.getLogger(__name__)
 
 
 class TemplateForm(forms.ModelForm):
@@ -59,7 +63,22 @@ def _district_admin(who: Principal, school: School) -> bool:
     )
 
 
+PAGE = "emergency-templates"
+
+
 def _refused(request: HttpRequest, refused: Refused) -> HttpResponse:
+    """A refusal: one log line and ``hallboard_staff_refusals_total{page, error}``, then the
+    refused page (404: Django's not-found page, like every other staff page)."""
+    logger.info(
+        "staff %s refused %s %s for user %s: %s %s",
+        PAGE,
+        request.method,
+        request.path,
+        getattr(request.user, "pk", None),
+        refused.code,
+        refused.detail,
+    )
+    metrics.staff_refusals_total.labels(page=PAGE, error=refused.code).inc()
     if refused.status == 404:
         raise Http404(refused.detail)
     response = render(
@@ -81,7 +100,7 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpR
 def listing(request: HttpRequest, slug: str) -> HttpResponse:
     """The school's templates (hidden ones too), then its district's, with edit links."""
     if request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET"})
+        return _refused(request, Refused(405, "method_not_allowed", _("Use GET.")))
     who = for_user(request.user)
     try:
         school = school_with(who, slug, Right.MANAGE)
@@ -105,7 +124,7 @@ def edit(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse
     """Change one template (``pk``) or add one: the school's, or for an organisation admin
     (ticked *For every school*) the district's."""
     if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+        return _refused(request, Refused(405, "method_not_allowed", _("Use GET or POST.")))
     who = for_user(request.user)
     try:
         school = school_with(who, slug, Right.MANAGE)
