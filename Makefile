@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck pytest bench bench-quick clean messages
+.PHONY: demo test check lint format typecheck pytest bench bench-quick reliability reliability-quick clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,10 +38,11 @@ demo: $(STAMP) $(MO)
 test: check pytest
 
 check: $(STAMP) $(MO)
-	$(BIN)/ruff check src tests tools bench
-	$(BIN)/ruff format --check src tests tools bench
+	$(BIN)/ruff check src tests tools bench reliability
+	$(BIN)/ruff format --check src tests tools bench reliability
 	$(BIN)/mypy
 	$(BIN)/mypy --strict src/hallboard/realtime/core  # the pure core: fully typed
+	$(BIN)/mypy reliability
 
 # The whole suite, with branch coverage (coverage.py via pytest-cov; floor: fail_under
 # in pyproject.toml). Run single test files with $(BIN)/pytest: no coverage there.
@@ -49,8 +50,8 @@ pytest: $(STAMP) $(MO)
 	$(BIN)/pytest --cov --cov-branch --cov-report=term-missing:skip-covered
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests tools bench
-	$(BIN)/ruff check --fix src tests tools bench
+	$(BIN)/ruff format src tests tools bench reliability
+	$(BIN)/ruff check --fix src tests tools bench reliability
 
 # Benchmarks against the seeds' stack (docs/benchmarks.md). Installs the `bench` extra.
 # A full run takes long (see docs/benchmarks.md); `make bench-quick` is a small pass.
@@ -61,6 +62,17 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py --quick --json var/benchmarks-quick.json --markdown var/benchmarks-quick.md
+
+# Faults, fuzzing and a soak on this machine (docs/reliability.md), a few minutes, bounded.
+# Installs the `reliability` extra (schemathesis). Uses the PostgreSQL at 127.0.0.1:5432 in
+# databases of its own (hb_faults*) when it answers, else SQLite; Redis is a throwaway.
+reliability: $(STAMP) $(MO)
+	$(BIN)/pip install --quiet -e '.[test,reliability]'
+	$(BIN)/python reliability/run.py $(RELIABILITY_ARGS)
+
+reliability-quick: $(STAMP) $(MO)
+	$(BIN)/pip install --quiet -e '.[test,reliability]'
+	$(BIN)/python reliability/run.py --quick --json var/reliability-quick.json --markdown var/reliability-quick.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -42,7 +43,8 @@ logger = logging.getLogger("hallboard.api")
 #: Statuses every operation may answer, with what they mean there.
 COMMON_ERRORS = {
     400: "Malformed request: a NUL character in the URL, a body that is not JSON "
-    "(or nested too deep, or holding NaN/Infinity), an invalid Idempotency-Key.",
+    "(or nested too deep, or holding NaN/Infinity), a multipart body that cannot be read, "
+    "an invalid Idempotency-Key.",
     401: "No, unknown or revoked credentials.",
     403: "Your role lacks the right for this in this school (or a session without CSRF token).",
     422: "A value is invalid; `detail` lists `{loc, msg}` per problem.",
@@ -162,6 +164,12 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(request, 400, "invalid_json", str(exc))
     codes = {403: "forbidden", 405: "method_not_allowed", 429: "rate_limited"}
     return _error(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    """A multipart body Django cannot read (no boundary, broken parts): the client's fault."""
+    return _error(request, 400, "invalid_request", f"The multipart body cannot be read: {exc}")
 
 
 @api.exception_handler(Exception)

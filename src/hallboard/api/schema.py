@@ -2,9 +2,11 @@
 
 - ``Schema``: ninja's, refusing timestamps whose UTC offset lies beyond
   ±14 h (the widest any time zone uses; PostgreSQL cannot even store some
-  beyond ±16 h) with a 422 naming the field. (NUL characters, out-of-range
-  integers and non-finite numbers never reach a schema: the body parser,
-  ``hallboard.safejson``, refuses them.)
+  beyond ±16 h) with a 422 naming the field, and times of day with a UTC
+  offset (``"08:00+05:00"``): a time of day is the school's local time, and
+  the database stores none with an offset (SQLite refuses one outright).
+  (NUL characters, out-of-range integers and non-finite numbers never reach
+  a schema: the body parser, ``hallboard.safejson``, refuses them.)
 - ``PatchDict[S]``: a partial update of ``S``. Unlike ninja's, fields keep
   their type and constraints: ``null`` is accepted only where ``S`` accepts
   it (``"body": null`` on an announcement, ``"grades": null`` on a screen are
@@ -35,6 +37,8 @@ class Schema(ninja.Schema):
             offset = value.utcoffset()
             if offset is not None and abs(offset) > MAX_UTC_OFFSET:
                 raise ValueError("The UTC offset must be between -14:00 and +14:00.")
+        if isinstance(value, dt.time) and value.tzinfo is not None:
+            raise ValueError("A time of day is the school's local time: give it without an offset.")
         return value
 
 

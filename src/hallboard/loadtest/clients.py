@@ -1,10 +1,12 @@
 """The coordinator's side of the client processes: start them, command them, collect their rows.
 
 Screens are spread round-robin over ``workers`` processes (one process holds
-at most ~19,000 sockets under the 20,000 file-descriptor limit). Each worker
-connects from its own loopback source address (127.0.0.2, .3, ...) when the
-target is 127.0.0.1, so that every worker has the whole ephemeral port range
-(about 28,000 ports per source address and target) to itself.
+at most ~19,000 sockets under the 20,000 file-descriptor limit). When the
+target is on loopback, each worker connects from loopback source addresses of
+its own (127.0.0.2, .3, ...), as many as keep every address under
+``PER_SOURCE`` sockets: a source address and target have about 28,000
+ephemeral ports (``ip_local_port_range``), which 50,000 screens, or a
+reconnect storm while the old connections are still closing, would exhaust.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ from typing import Any
 
 #: Sockets one worker is given at most (file descriptors: 20,000 per process here).
 MAX_PER_WORKER = 15_000
+#: Sockets one loopback source address carries at most (a third of the ephemeral range:
+#: room for the connections of a storm while the old ones are still closing).
+PER_SOURCE = 10_000
+
+
+def source_address(n: int) -> str:
+    """The n-th loopback source address (n from 0): 127.0.0.2, ..., 127.0.0.254, 127.0.1.1, ...
+
+    (All of 127/8 is loopback on Linux; 127.0.0.1 is left to everything else.)
+    """
+    third, fourth = divmod(n + 1, 254)
+    return f"127.0.{third}.{fourth + 1}"
+
 
 Row = list[Any]
 
@@ -92,6 +107,7 @@ class ClientPool:
         self.owner = {s.idx: s.idx % self.count for s in screens}
         self.listeners: list[Callable[[Row], None]] = []
         self.failures: Counter[str] = Counter()
+        self.sources = self._sources()
 
     # --- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -107,29 +123,41 @@ class ClientPool:
             )
             worker = _Worker(index, process)
             self.workers.append(worker)
-            mine = [
-                [s.idx, s.school, s.token, s.dk, s.mode]
-                for s in self.screens
-                if self.owner[s.idx] == index
-            ]
-            config = {
-                "target": self.target.to_json(),
-                "screens": mine,
-                "cpus": self.cpus,
-                "source": self._source(index),
-                "handshake_timeout": self.handshake_timeout,
-                "poll_fallback": self.poll_fallback,
-            }
-            await self._write(worker, config)
+            await self._write(worker, self.config(index))
             worker.reader = asyncio.create_task(self._read(worker))
             asyncio.create_task(self._read_stderr(worker))  # noqa: RUF006 - ends with the process
         for worker in self.workers:
             await asyncio.wait_for(worker.ready.wait(), 30)
 
-    def _source(self, index: int) -> str | None:
-        if self.target.host == "127.0.0.1":
-            return f"127.0.0.{2 + index}"
-        return None
+    def config(self, index: int) -> dict[str, Any]:
+        """What worker ``index`` is told at start (its first line on stdin)."""
+        return {
+            "target": self.target.to_json(),
+            "screens": [
+                [s.idx, s.school, s.token, s.dk, s.mode]
+                for s in self.screens
+                if self.owner[s.idx] == index
+            ],
+            "cpus": self.cpus,
+            "sources": self.sources[index],
+            "handshake_timeout": self.handshake_timeout,
+            "poll_fallback": self.poll_fallback,
+        }
+
+    def _sources(self) -> list[list[str]]:
+        """Each worker's loopback source addresses (none for another target)."""
+        if self.target.host != "127.0.0.1":
+            return [[] for _ in range(self.count)]
+        ports = 1 + len(self.target.more_ws_ports)
+        out, n = [], 0
+        for index in range(self.count):
+            # Per gateway port (screen n goes to port n mod ports, as the worker does):
+            # each (source, target) pair has its own ephemeral range.
+            per_port = Counter(s.idx % ports for s in self.screens if self.owner[s.idx] == index)
+            count = max(1, math.ceil(max(per_port.values(), default=0) / PER_SOURCE))
+            out.append([source_address(n + k) for k in range(count)])
+            n += count
+        return out
 
     async def stop(self, timeout: float = 10.0) -> None:
         for worker in self.workers:

@@ -3,7 +3,8 @@
 A polling display keeps one connection open and asks ``/api/display/status/``
 every few seconds with ``If-None-Match``; the answer is usually ``304`` with no
 body. A general client (httpx) costs far more CPU per request than that needs,
-and the load generator shares two cores with the server under test. One
+and the load generator shares two cores with the server under test; the
+parsing is httptools' (see ``ResponseParser``). One
 request at a time per connection (no pipelining), ``Content-Length`` and
 chunked bodies, ``Connection: close`` honoured.
 """
@@ -14,6 +15,8 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
+
+import httptools
 
 
 class HttpError(Exception):
@@ -48,97 +51,59 @@ def build_request(
 
 
 class ResponseParser:
-    """Feed bytes from the server, get complete responses back (no HEAD requests)."""
+    """Feed bytes from the server, get complete responses back (no HEAD requests).
 
-    __slots__ = ("_buffer", "_chunks", "_remaining", "_response", "_state")
+    httptools' parser (llhttp, in C) does the parsing: measured against the
+    hand-written parser this module had, it costs about half the CPU per status
+    answer (bench/loadgen_codecs.py, docs/loadtest.md). A response with a body
+    but neither ``Content-Length`` nor chunked encoding is refused: a poll must
+    not wait for the connection's end to know its answer is complete.
+    """
+
+    __slots__ = ("_body", "_done", "_error", "_headers", "_parser")
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._response: Response | None = None
-        self._state = "head"  # head | body | chunk-size | chunk-data | chunk-trailer
-        self._remaining = 0
-        self._chunks: list[bytes] = []
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers: dict[str, str] = {}
+        self._body = bytearray()
+        self._done: list[Response] = []
+        self._error: str | None = None
+
+    # httptools' callbacks
+    def on_message_begin(self) -> None:
+        self._headers, self._body = {}, bytearray()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        h = self._headers
+        if (
+            status not in (204, 304)
+            and status >= 200
+            and "content-length" not in h
+            and "chunked" not in h.get("transfer-encoding", "").lower()
+        ):
+            self._error = "a response without Content-Length or chunked encoding"
+
+    def on_body(self, body: bytes) -> None:
+        self._body += body
+
+    def on_message_complete(self) -> None:
+        self._done.append(
+            Response(self._parser.get_status_code(), self._headers, bytes(self._body))
+        )
 
     def feed(self, data: bytes) -> list[Response]:
-        self._buffer += data
-        out: list[Response] = []
-        while True:
-            response = self._step()
-            if response is None:
-                return out
-            out.append(response)
-
-    def _step(self) -> Response | None:
-        buf = self._buffer
-        while True:
-            if self._state == "head":
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
-                    if len(buf) > 65536:
-                        raise HttpError("response head over 64 KiB")
-                    return None
-                self._response = _parse_head(bytes(buf[:end]))
-                del buf[: end + 4]
-                response = self._response
-                if response.status in (204, 304) or 100 <= response.status < 200:
-                    return self._done()
-                if "chunked" in response.headers.get("transfer-encoding", "").lower():
-                    self._state = "chunk-size"
-                    continue
-                length = response.headers.get("content-length")
-                if length is None:
-                    raise HttpError("a response without Content-Length or chunked encoding")
-                self._remaining = int(length)
-                self._state = "body"
-            elif self._state == "body":
-                if len(buf) < self._remaining:
-                    return None
-                assert self._response is not None
-                self._response.body = bytes(buf[: self._remaining])
-                del buf[: self._remaining]
-                return self._done()
-            elif self._state == "chunk-size":
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    return None
-                size = int(bytes(buf[:end]).split(b";")[0], 16)
-                del buf[: end + 2]
-                self._remaining = size
-                self._state = "chunk-data" if size else "chunk-trailer"
-            elif self._state == "chunk-data":
-                if len(buf) < self._remaining + 2:
-                    return None
-                self._chunks.append(bytes(buf[: self._remaining]))
-                del buf[: self._remaining + 2]
-                self._state = "chunk-size"
-            else:  # chunk-trailer: skip trailer fields up to the empty line
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    return None
-                del buf[: end + 2]
-                if end == 0:
-                    assert self._response is not None
-                    self._response.body = b"".join(self._chunks)
-                    return self._done()
-
-    def _done(self) -> Response:
-        response = self._response
-        assert response is not None
-        self._response, self._state, self._chunks = None, "head", []
-        return response
-
-
-def _parse_head(head: bytes) -> Response:
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise HttpError(f"not an HTTP response: {lines[0][:60]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return Response(int(parts[1]), headers)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            raise HttpError(f"not a valid HTTP/1.1 response: {exc}") from None
+        if self._error is not None:
+            raise HttpError(self._error)
+        out, self._done = self._done, []
+        return out
 
 
 class HttpConnection(asyncio.Protocol):

@@ -125,3 +125,56 @@ def cpu_busy(
         if total_a > total_b:
             out[cpu] = round((busy_a - busy_b) / (total_a - total_b), 3)
     return out
+
+
+#: Slab caches a TCP socket end costs the kernel (Linux): the socket (TCP, or TCPv6),
+#: its inode and dentry, the open file, its epoll entry and wait queue, and the
+#: small allocations beside them (kmalloc-*: the socket's wait queue, filters...).
+SOCKET_CACHES = (
+    "TCP",
+    "TCPv6",
+    "sock_inode_cache",
+    "dentry",
+    "filp",
+    "eventpoll_epi",
+    "eventpoll_pwq",
+    "request_sock_TCP",
+    "tw_sock_TCP",
+    "skbuff_head_cache",
+)
+
+
+def slab() -> dict[str, int] | None:
+    """Bytes of memory per slab cache of the machine, from ``/proc/slabinfo``: its slabs times
+    pages per slab (what the cache holds, partly filled slabs included); None where it
+    cannot be read (it is root-only)."""
+    try:
+        lines = Path("/proc/slabinfo").read_text().splitlines()
+    except OSError:
+        return None
+    out: dict[str, int] = {}
+    for line in lines[2:]:
+        fields = line.split()
+        try:
+            at = fields.index("slabdata")
+            out[fields[0]] = int(fields[at + 2]) * int(fields[5]) * PAGE
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def slab_delta(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, object]:
+    """What the slab grew by between two readings: in all, in the socket caches (each),
+    and in kmalloc-* (general allocations, part of them a socket's)."""
+    if before is None or after is None:
+        return {"readable": False}
+    grew = {name: after.get(name, 0) - before.get(name, 0) for name in {*before, *after}}
+    sockets = {name: grew.get(name, 0) for name in SOCKET_CACHES if grew.get(name, 0)}
+    kmalloc = sum(v for name, v in grew.items() if name.startswith(("kmalloc-", "dma-kmalloc")))
+    return {
+        "readable": True,
+        "total_bytes": sum(grew.values()),
+        "socket_caches_bytes": sum(sockets.values()),
+        "socket_caches": dict(sorted(sockets.items(), key=lambda kv: -kv[1])),
+        "kmalloc_bytes": kmalloc,
+    }

@@ -190,7 +190,7 @@ class LoadRun:
     def _server_pids(self) -> list[int]:
         pids = list(self.options.server_pids)
         if self.server is not None and self.server.process is not None:
-            pids = [self.server.pid]
+            pids = self.server.pids()  # the gateways of a supervisor, not the supervisor
         return pids
 
     def _open_ws_by_school(self) -> dict[int, list[int]]:
@@ -315,6 +315,7 @@ class LoadRun:
             await asyncio.sleep(0.5)
         rest = [i for i in self.ws_ids if i not in self.open]
         before = self._server_sample()
+        slab_before = procstat.slab()
         cpu_client = self.pool.cpu_seconds()
         machine_before = procstat.cpu_jiffies()
         t0 = time.time()
@@ -366,6 +367,9 @@ class LoadRun:
             held = procstat.delta(before, after_hold)
             if held["rss_delta_bytes"] is not None and connected:
                 result["kib_per_connection"] = round(held["rss_delta_bytes"] / connected / 1024, 2)
+        # The kernel's side (both ends of every loopback connection, and whatever else
+        # the machine did meanwhile): the slab caches' growth over connect and hold.
+        result["slab"] = procstat.slab_delta(slab_before, procstat.slab())
         return result
 
     async def sync(self) -> dict[str, Any]:
@@ -524,7 +528,8 @@ class LoadRun:
             len(ws_open),
             lambda: len(ws_open) - len(self.open),
         )
-        codes = Counter(code for t, idx, code in self.close_rows if t >= t0 and idx in set(ws_open))
+        opened = set(ws_open)
+        codes = Counter(code for t, idx, code in self.close_rows if t >= t0 and idx in opened)
         # Every screen (push or not) converges on the revision of the push-off edit by polling.
         for edit in off_edits:
             school = self.tracker.edits[edit].school
@@ -637,7 +642,8 @@ class LoadRun:
         await self.pool.send({"cmd": "reconnect_policy", "policy": None})
         churned = sum(1 for t, _, code in self.close_rows if t >= t0 and code == 1000)
         result = self._delivery_result(edit_ids, expected, missing, PUSH)
-        via = Counter(self.tracker.via[k] for k in self.tracker.via if k[0] in set(edit_ids))
+        churn_edits = set(edit_ids)
+        via = Counter(self.tracker.via[k] for k in self.tracker.via if k[0] in churn_edits)
         result["delivered_by"] = {"push": via["i"] + via["a"], "hello_after_reconnect": via["h"]}
         result["sockets_churned"] = churned
         result["failures"] = self._failures_since(t0)
@@ -650,7 +656,11 @@ class LoadRun:
         if o.storm == "kill" and self.server is None:
             return {"skipped": "--storm kill needs a server this run started (--spawn)"}
         ws_open = [i for i in self.ws_ids if i in self.open]
-        schools = sorted({s.school for s in self.screens if s.idx in set(ws_open)})
+        # Sets built once: a membership test per screen against a list (or a set built
+        # anew each time) is quadratic, minutes at 50,000 screens, and while the loop
+        # runs no client process's rows are read, so their pipes fill and they stall.
+        opened = set(ws_open)
+        schools = sorted({s.school for s in self.screens if s.idx in opened})
         t0 = time.time()
         if o.storm == "kill":
             assert self.server is not None
@@ -687,7 +697,7 @@ class LoadRun:
         expected = 0
         for edit in edit_ids:
             school = self.tracker.edits[edit].school
-            screens = [s.idx for s in self.by_school[school] if s.idx in set(ws_open)]
+            screens = [s.idx for s in self.by_school[school] if s.idx in opened]
             self.tracker.expect(edit, screens, HELLO_OR_PUSH)
             expected += len(screens)
         missing = await self._settle_deliveries(
@@ -696,10 +706,11 @@ class LoadRun:
         self.tracker.forget_pending()
         await self.pool.send({"cmd": "reconnect_policy", "policy": None})
         back_times = [t for t, _ in self.hello_latency if t >= t_connect]
+        storm_edits = set(edit_ids)
         current_times = [
             self.tracker.edits[e].ts + lat
             for (e, _), lat in self.tracker.latency.items()
-            if e in set(edit_ids)
+            if e in storm_edits
         ]
         failures_down = self._failures_since(t0, ready_at)
         errors = self._failures_since(ready_at)

@@ -7,6 +7,7 @@ reconnect storm measures a crash, not a graceful drain.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 class ServerError(Exception):
@@ -94,6 +96,10 @@ class ServerProcess:
             return "\n" + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:])
         return ""
 
+    def pids(self) -> list[int]:
+        """The processes that serve: this one, or the gateways of a supervisor."""
+        return [self.pid]
+
     def kill(self) -> None:
         """SIGKILL (a crash), then reap."""
         if self.process is not None and self.process.poll() is None:
@@ -115,6 +121,68 @@ class ServerProcess:
         self.process = None
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux: /proc/<pid>/task/*/children)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(p) for p in (task / "children").read_text().split()]
+    return sorted(found)
+
+
+class SupervisedGateways(ServerProcess):
+    """``hallboard serve --role gateway --processes N``: the gateways are its children.
+
+    ``kill()`` SIGKILLs every gateway (a crash of them all), not the supervisor, which
+    starts them again; ``start()`` after that waits until the port accepts again and
+    every gateway is back. CPU and memory are read from the gateways (``pids``).
+    """
+
+    def __init__(self, argv: list[str], *, processes: int, **kwargs: Any) -> None:
+        super().__init__(argv, **kwargs)
+        self.processes = processes
+        self._killed: set[int] = set()
+
+    def pids(self) -> list[int]:
+        return [p for p in children(self.pid) if p not in self._killed]
+
+    def start(self, timeout: float = 90.0) -> float:
+        if self.process is None or self.process.poll() is not None:
+            ready = super().start(timeout)
+        else:
+            deadline = time.monotonic() + timeout
+            while not all(port_open(self.host, port) for port in self.ports):
+                if time.monotonic() > deadline:
+                    raise ServerError(f"the gateways were not back within {timeout:.0f} s")
+                time.sleep(0.01)
+            ready = time.time()
+        deadline = time.monotonic() + timeout
+        while len(self.pids()) < self.processes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.ready_at = ready
+        return ready
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """SIGTERM to the supervisor (every gateway drains); what is left after ``timeout``
+        is killed, the gateways by their own PIDs."""
+        gateways = self.pids() if self.process is not None else []
+        super().stop(timeout)
+        for pid in gateways:
+            with contextlib.suppress(OSError):  # gone: nothing to do
+                # Still one of ours (not a PID used again since)?
+                if b"--reuse-port" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        """SIGKILL every gateway process (the supervisor restarts them)."""
+        gateways = self.pids()
+        for pid in gateways:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self._killed = set(gateways)
+
+
 def hallboard_serve(
     port: int,
     gateway_port: int,
@@ -130,3 +198,21 @@ def hallboard_serve(
     argv += ["--gateway-port", str(gateway_port), "--role", role, "--log-level", "warning"]
     ports = {"all": [port, gateway_port], "web": [port], "gateway": [gateway_port]}[role]
     return ServerProcess(argv, env=env, ports=ports, cpus=cpus, log_path=log_path)
+
+
+def gateway_processes(
+    gateway_port: int,
+    processes: int,
+    *,
+    env: dict[str, str] | None = None,
+    cpus: list[int] | None = None,
+    log_path: Path | None = None,
+    python: str = sys.executable,
+) -> SupervisedGateways:
+    """``hallboard serve --role gateway --processes N`` on loopback (not started yet)."""
+    argv = [python, "-m", "hallboard", "serve", "--host", "127.0.0.1", "--role", "gateway"]
+    argv += ["--processes", str(processes), "--gateway-port", str(gateway_port)]
+    argv += ["--log-level", "warning"]
+    return SupervisedGateways(
+        argv, processes=processes, env=env, ports=[gateway_port], cpus=cpus, log_path=log_path
+    )

@@ -34,14 +34,20 @@ import sys
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from hallboard.loadtest import http1, wsframes
+from hallboard.realtime.core.close_codes import CloseCode, Retry
 
-# Reasons after which a display tries again (the others need a person: 4400/4401/4403;
-# 4409 means poll instead).
-NO_RETRY = frozenset({"close:4400", "close:4401", "close:4403", "close:4409"})
+#: Reasons after which a display does not reconnect at once: the core's retry policy
+#: (hallboard.realtime.core.close_codes), not a copy of it. NEVER needs a person
+#: (4400/4401/4403); SLOW means poll instead and try push again rarely (4409).
+NO_RETRY = frozenset(
+    f"close:{int(code)}" for code in CloseCode if code.retry in (Retry.NEVER, Retry.SLOW)
+)
+#: Reasons after which a display falls back to polling (4409).
+POLL_INSTEAD = frozenset(f"close:{int(code)}" for code in CloseCode if code.retry is Retry.SLOW)
 FLUSH_SECONDS = 0.05
 
 
@@ -56,11 +62,13 @@ class Screen:
         "polling",
         "rev",
         "school",
+        "source",
         "token",
     )
 
     def __init__(self, idx: int, school: int, token: str, dk: str, mode: str) -> None:
         self.idx, self.school, self.token, self.dk, self.mode = idx, school, token, dk, mode
+        self.source: str | None = None  # the loopback address it connects from, if chosen
         self.client: WsClient | None = None
         self.rev = 0
         self.etag = ""
@@ -259,6 +267,20 @@ async def connect_from(source: str | None, host: str, port: int) -> socket.socke
     return sock
 
 
+def assign_sources(
+    screens: Iterable[Screen], sources: list[str], port_of: Callable[[Screen], int]
+) -> None:
+    """Give each screen its source address: round-robin over ``sources`` among the screens
+    of each gateway port (every source and port pair has its own ephemeral range)."""
+    if not sources:
+        return
+    seen: Counter[int] = Counter()
+    for screen in sorted(screens, key=lambda s: s.idx):
+        port = port_of(screen)
+        screen.source = sources[seen[port] % len(sources)]
+        seen[port] += 1
+
+
 class Worker:
     def __init__(self, config: dict[str, Any]) -> None:
         target = config["target"]
@@ -267,13 +289,16 @@ class Worker:
         self.http_port: int = int(target["http_port"])
         self.ws_path: str = target["ws_path"]
         self.status_path: str = target["status_path"]
-        self.source: str | None = config.get("source")
+        #: Loopback source addresses: no address carries more sockets than its ephemeral
+        #: ports allow (clients.PER_SOURCE); see assign_sources.
+        self.sources: list[str] = list(config.get("sources") or [])
         self.handshake_timeout: float = float(config.get("handshake_timeout", 10.0))
         self.fallback: bool = bool(config.get("poll_fallback", True))
         self.screens = {
             int(i): Screen(int(i), int(school), token, dk, mode)
             for i, school, token, dk, mode in config["screens"]
         }
+        assign_sources(self.screens.values(), self.sources, self.ws_port)
         self.rows: list[list[Any]] = []
         self.counters: Counter[str] = Counter()
         self.open = 0
@@ -343,7 +368,7 @@ class Worker:
         # Dated by when the attempt started: a connect refused while the server was down
         # but reported after it came back is not an error "after the server was ready".
         self.emit(screen.idx, "f", reason, client.started)
-        if reason == "close:4409" and self.fallback:
+        if reason in POLL_INSTEAD and self.fallback:
             self.start_polling(screen)  # push refused: the display polls instead
         self._maybe_reconnect(screen, reason)
 
@@ -355,7 +380,7 @@ class Worker:
         if client.dropped:
             return
         self.emit(screen.idx, "c", code, time.time())
-        if code == 4409 and self.fallback:
+        if f"close:{code}" in POLL_INSTEAD and self.fallback:
             self.start_polling(screen)
         self._maybe_reconnect(screen, f"close:{code}")
 
@@ -387,7 +412,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         client.timer = loop.call_later(self.handshake_timeout, client.on_timeout)
         try:
-            sock = await connect_from(self.source, self.host, self.ws_port(client.screen))
+            sock = await connect_from(client.screen.source, self.host, self.ws_port(client.screen))
             await loop.create_connection(lambda: client, sock=sock)
         except asyncio.CancelledError:
             return  # given up on while connecting: already settled and reported

@@ -4,7 +4,9 @@
 ``--port`` (uvicorn, ASGI) and the gateway on ``settings.GATEWAY_PORT`` (which
 ``serve --gateway-port`` sets, so displays are told the same port); the in-process
 broker then connects them with no services. ``--role web`` and ``--role
-gateway`` let operators scale them separately (they then need ``REDIS_URL``).
+gateway`` let operators scale them separately (they then need ``REDIS_URL``);
+``--role gateway --processes N`` runs N gateways sharing one port
+(``hallboard.server.processes``).
 
 The web roles also run the watched-source scheduler (``hallboard.imports.watch``)
 in a thread, unless ``HALLBOARD_IMPORT_WATCH=false``.
@@ -32,7 +34,7 @@ from hallboard.imports import watch
 from hallboard.observability import multiprocess, summary
 from hallboard.realtime.brokers import broker_for, configured_url
 from hallboard.realtime.gateway.server import Gateway, GatewayOptions
-from hallboard.server import gctune
+from hallboard.server import gctune, processes
 from hallboard.server.uvicorn_config import ServeOptions, uvicorn_kwargs
 
 logger = logging.getLogger("hallboard.server")
@@ -41,9 +43,10 @@ Role = Literal["all", "web", "gateway"]
 ROLES: tuple[Role, ...] = ("all", "web", "gateway")
 
 
-def gateway_options(host: str) -> GatewayOptions:
+def gateway_options(host: str, reuse_port: bool = False) -> GatewayOptions:
     return GatewayOptions(
         host=host,
+        reuse_port=reuse_port,
         port=settings.GATEWAY_PORT,
         path=settings.DISPLAY_WS_PATH,
         max_connections=settings.WS_MAX_CONNECTIONS,
@@ -69,6 +72,7 @@ def check(options: ServeOptions, role: Role) -> None:
 
 async def _serve_gateway_until_signal(gateway: Gateway) -> None:
     await gateway.start()
+    processes.report_ready()  # to the supervisor of ``--processes N``, if any
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -128,7 +132,7 @@ async def serve(options: ServeOptions, role: Role) -> None:
     if role in ("all", "gateway"):
         gateway = Gateway(
             broker_for(configured_url()),
-            gateway_options(options.host),
+            gateway_options(options.host, options.reuse_port),
             freezer=gctune.Freezer(),
         )
     config = None
@@ -170,7 +174,9 @@ def run(options: ServeOptions, role: Role = "all") -> None:
             finally:
                 stop_summary.set()  # before the workers' metrics directory goes
         return
-    multiprocess.prepare()
+    processes.raise_fd_limit()  # every socket is a file
+    if not processes.supervised():  # siblings share the supervisor's metrics directory
+        multiprocess.prepare()
     try:
         import uvloop
 

@@ -18,6 +18,8 @@ class ServeOptions:
     proxy_headers: bool = True
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "info"
+    #: Gateway: share the port with other processes (SO_REUSEPORT; ``serve --processes N``).
+    reuse_port: bool = False
 
 
 def uvicorn_kwargs(options: ServeOptions) -> dict[str, Any]:

@@ -48,11 +48,18 @@ def test_one_batch_answers_every_kind_of_request(tenant: Tenant) -> None:
 
 
 def test_accepted_screens_are_marked_and_refusals_recorded(tenant: Tenant) -> None:
-    """Accepted screens are marked as on push now; a screen refused for its binding or
-    its push flags carries the refusal for the dashboard."""
+    """Accepted screens are marked as on push by the write batch after their hello (not
+    by the lookup: off the handshake's path); a screen refused for its binding or its
+    push flags carries the refusal for the dashboard."""
     screen, token = make_screen(tenant.school)
-    Screen.objects.filter(pk=screen.pk).update(device_key=DK, push_refused_code=4409)
-    db.authenticate_many([(token, DK)])
+    refused_at = timezone.now() - dt.timedelta(minutes=1)
+    Screen.objects.filter(pk=screen.pk).update(
+        device_key=DK, push_refused_code=4409, push_refused_at=refused_at
+    )
+    (accepted,) = db.authenticate_many([(token, DK)])
+    assert isinstance(accepted, db.Accepted)
+    assert Screen.objects.get(pk=screen.pk).connection_mode != Screen.Mode.PUSH
+    db.write(db.Writes(connected={screen.pk: timezone.now()}))
     marked = Screen.objects.get(pk=screen.pk)
     assert (marked.connection_mode, marked.push_refused_code) == (Screen.Mode.PUSH, None)
     assert marked.last_heartbeat_at is not None

@@ -202,6 +202,12 @@ class Writer:
             w.disconnected[item.screen] = timezone.now()
         self._schedule()
 
+    def connected(self, screen: int) -> None:
+        """A display admitted (its hello sent): marked on push by the next batch, not by
+        its token lookup (off the handshake's path: ``db.authenticate_many``)."""
+        self._writes.connected[screen] = timezone.now()
+        self._schedule()
+
     def _schedule(self) -> None:
         if not self._writing:
             self._writing = True

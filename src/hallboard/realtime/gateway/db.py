@@ -2,8 +2,14 @@
 
 Each function is plain synchronous Django code working on MANY sockets at once:
 a reconnect storm of ten thousand screens becomes a few hundred queries, not
-tens of thousands (one query looks up a whole batch of tokens; one UPDATE marks
-a whole batch connected). ``run_db`` runs a function in the gateway's thread
+tens of thousands (one query looks up a whole batch of tokens).
+
+Admission only reads when it can: a screen reconnecting with the device it is
+bound to, push on, is looked up without a row lock or a write. Marking it
+connected (push mode, the time, refusal cleared) is not on its handshake's
+path: the gateway puts it in the next write batch (``Writes.connected``),
+after the hello is sent. Only a binding or a refusal writes (and locks) during
+admission. ``run_db`` runs a function in the gateway's thread
 pool and gives the connection back afterwards (to the pool on PostgreSQL),
 like Channels' ``database_sync_to_async``.
 
@@ -192,9 +198,11 @@ def _valid(token: str, device_key: str) -> bool:
 def authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refused]:
     """For each (token, device key): the screen it may serve, or why not.
 
-    One query for the tokens, binding for unbound screens, one UPDATE marking
-    the accepted screens connected, one recording refusals, one for alerts and
-    one for pending commands; in one transaction, screens locked in id order.
+    One query for the tokens, binding for unbound screens, one UPDATE recording
+    refusals, one query for alerts and one for pending commands, in one
+    transaction; screens are locked (in id order) only when the batch binds or
+    refuses one. Accepted screens are marked connected later, by the gateway's
+    write batch (``Writes.connected``): not on the handshake's path.
     A request whose rows the database refuses is refused with 1013 on its own
     (``Refused.rejected``); the others of its batch are served all the same.
     """
@@ -267,7 +275,8 @@ def _authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refus
     hashes = [hash_token(token) if _valid(token, dk) else None for token, dk in requests]
     rows = _rows({h for h in hashes if h is not None})
     flags = PushSettings.current()
-    lock_screens(row.screen_id for row in rows.values())
+    if _writes_during_admission(requests, hashes, rows, flags):
+        lock_screens(row.screen_id for row in rows.values())
     results: list[Accepted | Refused] = []
     refused: dict[CloseCode, list[int]] = defaultdict(list)
     accepted: list[_Row] = []
@@ -301,12 +310,6 @@ def _authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refus
     if not accepted:
         return results
     ids = [r.screen_id for r in accepted]
-    Screen.objects.filter(pk__in=ids).update(
-        connection_mode=Screen.Mode.PUSH,
-        last_heartbeat_at=now,
-        push_refused_code=None,
-        push_refused_at=None,
-    )
     alerts = top_alerts({r.school_id: r.organisation_id for r in accepted}, now)
     commands = pending_commands(ids, now)
     return [
@@ -315,6 +318,22 @@ def _authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refus
         else r
         for r in results
     ]
+
+
+def _writes_during_admission(
+    requests: list[tuple[str, str]],
+    hashes: list[str | None],
+    rows: dict[str, _Row],
+    flags: PushSettings,
+) -> bool:
+    """Whether admitting this batch writes: a device to bind (or refuse), push refused."""
+    for (_, device_key), digest in zip(requests, hashes, strict=True):
+        row = rows.get(digest) if digest is not None else None
+        if row is None:
+            continue
+        if row.device_key != device_key or not push_enabled_for(row.screen_id, row.push, flags):
+            return True
+    return False
 
 
 def pending_commands(screen_ids: list[int], now: dt.datetime) -> dict[int, list[dict[str, Any]]]:
@@ -356,10 +375,17 @@ class Writes:
     acks: list[tuple[int, int]] = field(default_factory=list)  # (screen, command)
     alert_acks: list[tuple[int, int, str]] = field(default_factory=list)  # (screen, alert, state)
     disconnected: dict[int, dt.datetime] = field(default_factory=dict)
+    #: Screens admitted since (their hello sent), and when: marked connected (push mode).
+    connected: dict[int, dt.datetime] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
-            self.heartbeats or self.delivered or self.acks or self.alert_acks or self.disconnected
+            self.heartbeats
+            or self.delivered
+            or self.acks
+            or self.alert_acks
+            or self.disconnected
+            or self.connected
         )
 
 
@@ -393,6 +419,7 @@ def _command_info(c: Command, status: str, at: dt.datetime) -> dict[str, Any]:
 
 def _screens_of(batch: Writes) -> set[int]:
     return {
+        *batch.connected,
         *batch.heartbeats,
         *batch.disconnected,
         *(screen_id for screen_id, _ in batch.acks),
@@ -414,6 +441,8 @@ def write(batch: Writes) -> Written:
         with transaction.atomic():
             _lock(batch)
             now = timezone.now()
+            if batch.connected:
+                _mark_connected(batch.connected, batch.disconnected, now)
             if batch.heartbeats:
                 _write_heartbeats(batch.heartbeats, batch.heartbeat_at)
             if batch.delivered:
@@ -438,6 +467,15 @@ def _write_rows(batch: Writes) -> Written:
     out = Written()
     now = timezone.now()
     rows: list[tuple[str, str, Callable[[], object]]] = []
+    for screen_id, at in batch.connected.items():
+        what = f"the connect of screen {screen_id}"
+        rows.append(
+            (
+                "connect",
+                what,
+                partial(_mark_connected, {screen_id: at}, batch.disconnected, now),
+            )
+        )
     for screen_id, hb in batch.heartbeats.items():
         what = f"the heartbeat of screen {screen_id}"
         rows.append(
@@ -501,6 +539,38 @@ def _receipt(screen_id: int, alert_id: int, state: str) -> None:
     # logged, not fatal: a display bug must not cost its push channel.
     if record_receipt(screen_id, alert_id, state, "ws") is None:
         logger.info("screen %s acknowledged alert %s outside its scope", screen_id, alert_id)
+
+
+def _mark_connected(
+    connected: dict[int, dt.datetime], disconnected: dict[int, dt.datetime], now: dt.datetime
+) -> None:
+    """Screens admitted since the last batch: on push since ``now`` (a few statements
+    whatever their number: a storm's thousands of connects must not hold the transaction
+    open for a statement per screen, or one CASE per screen).
+
+    Written before the batch's disconnects: a screen that disconnected again within
+    the batch is marked polling here; one that disconnected and then connected again
+    stays on push (the disconnect's bound is older than ``now``)."""
+    left = [s for s, at in connected.items() if s in disconnected and disconnected[s] >= at]
+    gone = set(left)
+    stays = [s for s in connected if s not in gone]
+    if stays:
+        Screen.objects.filter(pk__in=stays).update(
+            connection_mode=Screen.Mode.PUSH, last_heartbeat_at=now
+        )
+    if left:
+        Screen.objects.filter(pk__in=left).update(
+            connection_mode=Screen.Mode.POLL, last_heartbeat_at=min(connected[s] for s in left)
+        )
+    # A refusal is cleared by a connect after it, not by one before it written late (a
+    # second device refused while the first one's mark waited for this batch). Few
+    # screens have one: one query finds them, one UPDATE clears those.
+    refused = Screen.objects.filter(
+        pk__in=list(connected), push_refused_code__isnull=False
+    ).values_list("pk", "push_refused_at")
+    clear = [pk for pk, at in refused if at is None or at <= connected[pk]]
+    if clear:
+        Screen.objects.filter(pk__in=clear).update(push_refused_code=None, push_refused_at=None)
 
 
 def _mark_polling(disconnected: dict[int, dt.datetime]) -> None:

@@ -37,6 +37,9 @@ class GatewayOptions:
     #: Live dashboards (gateway/staff.py): their path, and how long a socket may live.
     staff_path: str = staff.PATH
     staff_max_age: float = staff.MAX_AGE
+    #: Share the port with other gateway processes (SO_REUSEPORT: the kernel spreads
+    #: connections over them; ``hallboard serve --processes N``).
+    reuse_port: bool = False
 
     def node(self) -> node.Options:
         return node.Options(

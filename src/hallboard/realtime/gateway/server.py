@@ -135,7 +135,12 @@ class Gateway:
         await self.broker.subscribe(topics.CONTROL)
         o = self.options
         self._server = await loop.create_server(
-            lambda: Socket(self), o.host, o.port, backlog=2048, reuse_address=True
+            lambda: Socket(self),
+            o.host,
+            o.port,
+            backlog=2048,
+            reuse_address=True,
+            reuse_port=o.reuse_port or None,
         )
         self.meters.broker(self.broker)
         self._timers = [
@@ -485,6 +490,7 @@ class Gateway:
         )
         self._opened(sock, pending.handshake, frames)
         self.accepted += 1
+        self.writer.connected(result.screen_id)  # marked in the next write batch (db.py)
         if result.commands:
             self.meters.delivered("command", len(result.commands))
         self._do()

@@ -24,7 +24,13 @@ from hallboard.loadtest import fleet as fleets
 from hallboard.loadtest.clients import Target
 from hallboard.loadtest.report import ProgressBar, render
 from hallboard.loadtest.runner import SCENARIOS, LoadRun, RunOptions
-from hallboard.loadtest.server import ServerError, ServerProcess, free_port, hallboard_serve
+from hallboard.loadtest.server import (
+    ServerError,
+    ServerProcess,
+    free_port,
+    gateway_processes,
+    hallboard_serve,
+)
 from hallboard.loadtest.triggers import TriggerError, make_trigger
 
 
@@ -111,6 +117,14 @@ class Command(BaseCommand):
             "needed for --storm kill.",
         )
         run.add_argument("--server-cpus", type=cpu_list, help="Pin a spawned server, e.g. 0.")
+        run.add_argument(
+            "--gateway-processes",
+            type=int,
+            default=1,
+            help="With --spawn: start `serve --role gateway --processes N` instead (N gateways "
+            "on one port; needs REDIS_URL; no web app: polling screens need --port of one); "
+            "--storm kill then kills every gateway process and the supervisor restarts them.",
+        )
         run.add_argument(
             "--server-pid",
             type=int,
@@ -214,7 +228,21 @@ class Command(BaseCommand):
         server: ServerProcess | None = None
         port = options["port"]
         gateway_ports = options["gateway_port"] or [settings.GATEWAY_PORT]
-        if options["spawn"]:
+        if options["spawn"] and options["gateway_processes"] > 1:
+            gateway_ports = [free_port()]
+            log = Path(settings.DATA_DIR) / "loadtest" / "server.log"
+            server = gateway_processes(
+                gateway_ports[0],
+                options["gateway_processes"],
+                env=dict(os.environ),
+                cpus=options["server_cpus"],
+                log_path=log,
+            )
+            try:
+                server.start()
+            except ServerError as exc:
+                raise CommandError(str(exc)) from exc
+        elif options["spawn"]:
             port, gateway_ports = free_port(), [free_port()]
             log = Path(settings.DATA_DIR) / "loadtest" / "server.log"
             server = hallboard_serve(

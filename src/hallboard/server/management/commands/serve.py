@@ -8,6 +8,12 @@ separately, to scale them apart (with REDIS_URL).
 ``--gateway-port`` is also the port displays are told to connect to (their
 ``meta.ws_url``) when ``DISPLAY_WS_URL`` is not set, so two instances on one
 host each send their displays to their own gateway.
+
+``--role gateway --processes N`` runs N gateway processes sharing
+``--gateway-port`` (SO_REUSEPORT) under a supervisor
+(``hallboard.server.processes``): one process per core, each within its own
+file-descriptor limit. ``--reuse-port`` lets a single gateway share its port
+with others started some other way (one systemd unit per process).
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from hallboard.server import dbready
-from hallboard.server.runner import ROLES, run
+from hallboard.observability import multiprocess
+from hallboard.server import dbready, drain, processes
+from hallboard.server.runner import ROLES, gateway_options, run
 from hallboard.server.uvicorn_config import ServeOptions
 
 logger = logging.getLogger("hallboard.server.migrate")
@@ -60,6 +67,18 @@ class Command(BaseCommand):
         parser.add_argument("--role", choices=ROLES, default="all")
         parser.add_argument("--workers", type=int, default=1, help="Web worker processes.")
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="Gateway processes sharing --gateway-port (SO_REUSEPORT), supervised; "
+            "needs --role gateway.",
+        )
+        parser.add_argument(
+            "--reuse-port",
+            action="store_true",
+            help="Let other gateway processes listen on the same port (SO_REUSEPORT).",
+        )
+        parser.add_argument(
             "--graceful-timeout", type=int, default=10, help="Seconds to drain on shutdown."
         )
         parser.add_argument(
@@ -79,10 +98,19 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["gateway_port"] is not None:
             use_gateway_port(options["gateway_port"])
+        if options["processes"] < 1:
+            raise CommandError("--processes must be at least 1")
+        if options["processes"] > 1 and options["role"] != "gateway":
+            raise CommandError(
+                "--processes N needs --role gateway (web workers: --role web --workers N)"
+            )
         if options["migrate"]:
             call_command("migrate", interactive=False, verbosity=1, stdout=_LogLines())
         else:
             dbready.check_for_serving()
+        if options["processes"] > 1:
+            self._supervise(options)
+            return
         try:
             run(
                 ServeOptions(
@@ -92,8 +120,40 @@ class Command(BaseCommand):
                     graceful_timeout=options["graceful_timeout"],
                     forwarded_allow_ips=options["forwarded_allow_ips"],
                     log_level=options["log_level"],
+                    reuse_port=options["reuse_port"],
                 ),
                 options["role"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+
+    def _supervise(self, options: dict[str, Any]) -> None:
+        """N gateway processes on one port (hallboard.server.processes)."""
+        host = options["host"]
+        try:
+            reserved = processes.reserve_port(host, settings.GATEWAY_PORT)
+        except OSError as exc:
+            raise CommandError(
+                f"cannot share port {settings.GATEWAY_PORT} on {host}: {exc.strerror or exc} "
+                "(another program listens on it without SO_REUSEPORT?)"
+            ) from exc
+        with reserved, multiprocess.directory():
+            port = reserved.getsockname()[1]
+            use_gateway_port(port)  # port 0: the children share the one picked here
+            gateway = gateway_options(host)
+            supervisor = processes.Supervisor(
+                processes.child_argv(
+                    host,
+                    port,
+                    graceful_timeout=options["graceful_timeout"],
+                    log_level=options["log_level"],
+                ),
+                options["processes"],
+                drain_timeout=drain.longest_drain_seconds(gateway.max_connections, gateway) + 10,
+            )
+            processes.logger.info(
+                "%d gateway processes sharing %s:%d", options["processes"], host, port
+            )
+            code = supervisor.run()
+        if code:
+            raise CommandError("the gateway processes did not all stop cleanly (logged above)")

@@ -1,0 +1,75 @@
+"""The 50,000-screen figures in the docs are generated, never typed: docs/scale.md and the
+block of docs/scaling.md ("Held on one machine") are what bench/scale.py makes of
+docs/scale.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import scale  # noqa: E402 - the repository's bench/
+
+
+def results() -> dict[str, Any]:
+    return dict(json.loads((ROOT / "docs/scale.json").read_text()))
+
+
+def test_the_report_is_the_rendering_of_the_json() -> None:
+    """docs/scale.md is bench/scale.py's rendering of docs/scale.json."""
+    assert (ROOT / "docs/scale.md").read_text() == scale.render(results()) + "\n"
+
+
+def test_scaling_quotes_the_generated_block() -> None:
+    """docs/scaling.md "Held on one machine" holds exactly the generated block, between its
+    markers."""
+    text = (ROOT / "docs/scaling.md").read_text()
+    start = text.index(scale.SCALING_START) + len(scale.SCALING_START)
+    end = text.index(scale.SCALING_END)
+    assert text[start:end].strip() == scale.scaling_block(results()).strip()
+
+
+def test_the_figures_are_derived_from_the_raw_result() -> None:
+    """The stored figures are what `figures()` derives from the stored raw result now."""
+    r = results()
+    assert r["figures"] == scale.figures(r)
+
+
+def test_the_kernel_figure_is_half_the_socket_caches_growth_per_screen() -> None:
+    """Both ends of every loopback connection grow the slab: one socket end (what a gateway's
+    host holds per screen) is half the growth per connection; the RSS figure is separate."""
+    raw: dict[str, Any] = {
+        "settings": {
+            "screens": 1000,
+            "gateway_processes": 2,
+            "server_cpus": [0],
+            "push_all_repeat": 1,
+        },
+        "run": {
+            "scenarios": {
+                "connect": {
+                    "connected": 990,
+                    "warmup": 10,
+                    "elapsed_s": 1.0,
+                    "kib_per_connection": 3.0,
+                    "slab": {
+                        "readable": True,
+                        "total_bytes": 9_000_000,
+                        "socket_caches_bytes": 8_192_000,
+                        "socket_caches": {"TCP": 8_192_000},
+                        "kmalloc_bytes": 0,
+                    },
+                }
+            }
+        },
+    }
+    f = scale.figures(raw)
+    assert f["held"] == 1000
+    assert f["per_process"] == 500
+    assert f["kib_per_socket_end_kernel"] == 4.0  # 8,192,000 B / 1,000 / 2 / 1,024
+    assert f["mib_per_10k_kernel"] == 39.1
+    assert f["mib_per_10k_process"] == 29.3
