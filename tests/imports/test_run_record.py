@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
+from typing import Any
 
 from django.utils import timezone
 
-from hallboard.imports.models import ImportRun
+from hallboard.imports.models import ImportRun, WatchedSource
+from hallboard.imports.watch import check_source
 from tests.conftest import Tenant, make_user, signed_in
 
 from .conftest import fixture_bytes
@@ -47,3 +50,21 @@ def test_german_history_heads_by_and_source_apart(tenant: Tenant) -> None:
     assert texts["by"] != texts["source"]
     assert texts["by"].lower() == "ausgeführt von"
     assert texts["source"].lower() == "quelle"
+
+
+def test_a_failed_check_of_a_watched_source_starts_when_it_was_checked(
+    tenant: Tenant, tmp_path: Path, settings: Any
+) -> None:
+    """A watched source that cannot be read is recorded as failed at the moment of its check:
+    start and finish both that moment, never a start after the finish."""
+    settings.IMPORT_FOLDERS = [str(tmp_path)]
+    folder = tmp_path / "untis"
+    folder.mkdir()
+    source = WatchedSource(school=prepare(tenant.school), kind="folder", location=str(folder))
+    source.full_clean()
+    source.save()
+    folder.rmdir()  # the share is gone
+    checked = timezone.now() - dt.timedelta(minutes=5)
+    assert check_source(source, now=checked).outcome == "failed"
+    run = ImportRun.objects.get(status="failed")
+    assert run.started_at == run.finished_at == checked
