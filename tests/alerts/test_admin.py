@@ -169,3 +169,37 @@ def test_audit_log_list_is_scoped_and_read_only(tenant: Tenant) -> None:
     assert beta.get("/admin/alerts/alertauditentry/add/").status_code == 403
     beta.post(f"/admin/alerts/alertauditentry/{mine.pk}/delete/", {"post": "yes"})
     assert AlertAuditEntry.objects.filter(pk=mine.pk).exists()
+
+
+def test_a_new_alerts_kind_is_chosen_not_preset_to_other(tenant: Tenant) -> None:
+    """The add form preselects no kind (not "Other"): sending it without one is refused with
+    a form error and raises nothing; an existing alert keeps showing its own kind."""
+    client = signed_in(make_member(tenant.school, "safety"))
+    page = client.get(ADD).content.decode()
+    select = page[page.index('name="kind"') : page.index("</select>", page.index('name="kind"'))]
+    assert select.count("<option") == 7  # "Choose the kind of emergency" and the six kinds
+    assert select.count("selected") == select.count('value="" selected') == 1
+    assert 'value="other"' in select  # still there to choose
+    assert "required" in page[page.index('<select name="kind"') : page.index('name="kind"') + 60]
+    refused = client.post(ADD, add_form(tenant, kind=""))
+    assert refused.status_code == 200
+    assert "errorlist" in refused.content.decode()
+    assert not Alert.objects.exists()
+    assert client.post(ADD, add_form(tenant, kind="fire")).status_code == 302
+    alert = Alert.objects.get()
+    assert alert.kind == "fire"
+    change = client.get(f"/admin/alerts/alert/{alert.pk}/change/").content.decode()
+    assert 'value="fire" selected' in change
+
+
+def test_a_school_alert_does_not_ask_for_the_organisation(tenant: Tenant) -> None:
+    """A school's alert sent with the organisation left empty takes the school's; only an
+    alert for every school (school empty) asks for the organisation."""
+    client = signed_in(make_member(tenant.school, "safety"))
+    sent = client.post(ADD, add_form(tenant, organisation=""))
+    assert sent.status_code == 302, sent.content.decode()[:2000]
+    alert = Alert.objects.get()
+    assert (alert.school, alert.organisation) == (tenant.school, tenant.organisation)
+    unscoped = client.post(ADD, add_form(tenant, school=None, organisation="", headline="All"))
+    assert unscoped.status_code == 200
+    assert not Alert.objects.filter(headline="All").exists()

@@ -229,3 +229,29 @@ def test_the_dashboard_reports_an_identify_over_an_alert_as_hidden(
     cell = page.inner_text(f'tr[data-screen="{screen.pk}"] .col-command')
     assert "hidden behind the alert" in cell
     assert "acknowledged" not in cell
+
+
+def test_a_school_admin_rewords_a_template_from_the_panel_on_a_phone(
+    context: Any, site: str, tenant: Tenant
+) -> None:
+    """German phone: the panel's *Edit the templates* leads a school admin to the templates;
+    the lockdown's button is reworded in a plain form, and the panel shows the new words.
+    Both pages fit the phone's width."""
+    School.objects.filter(pk=tenant.school.pk).update(language="de")
+    ctx = context(viewport=PHONE, locale="de-DE", is_mobile=True, has_touch=True)
+    sign_in(ctx, site, make_user("alpha-head", "admin", school=tenant.school))
+    ctx.add_cookies([{"name": "django_language", "value": "de", "url": site}])
+    page = ctx.new_page()
+    page.goto(f"{site}/staff/emergency/{tenant.school.slug}/")
+    page.click("text=Vorlagen bearbeiten")
+    page.wait_for_selector("h1:has-text('Alarmvorlagen')")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "emergency-templates-phone-de")
+    page.locator(".template-item", has_text="Abriegelung").locator("text=Bearbeiten").click()
+    page.fill("#id_label", "SOFORT ABRIEGELN")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "emergency-template-form-phone-de")
+    page.click(".template-form button[type=submit]")
+    page.wait_for_selector(".template-name:has-text('SOFORT ABRIEGELN')")
+    page.click("text=Zurück zum Bedienfeld")
+    page.wait_for_selector(".template-label:has-text('SOFORT ABRIEGELN')")

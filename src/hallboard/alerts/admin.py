@@ -50,6 +50,23 @@ class OrganisationFromSchoolForm(forms.ModelForm):
         return data
 
 
+class AlertForm(OrganisationFromSchoolForm):
+    """A new alert's kind is chosen, never preselected: the model's default ("Other")
+    would label a lockdown as "Other" whenever nobody looked at the field."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.fields.get("kind")
+        if kind is None or self.instance.pk is not None:
+            return
+        assert isinstance(kind, forms.ChoiceField)
+        kind.choices = [("", _("Choose the kind of emergency")), *Alert.Kind.choices]
+        kind.required = True
+        kind.initial = None
+        if self.initial.get("kind") == Alert.Kind.OTHER:  # the model's default, not a choice
+            del self.initial["kind"]
+
+
 def school_before_organisation(fields: list[Any]) -> list[Any]:
     """``fields`` with ``school`` first and ``organisation`` right after it (optional)."""
     if "school" not in fields or "organisation" not in fields:
@@ -94,7 +111,7 @@ class AlertAdmin(AlertScopedAdmin):
     """
 
     right = Right.ALERT
-    form = OrganisationFromSchoolForm
+    form = AlertForm
     list_display = [
         "headline",
         "kind",

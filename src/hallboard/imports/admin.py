@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from hallboard.imports.hallboard_csv import template
@@ -153,7 +153,7 @@ class ImportRunAdmin(SchoolScopedAdmin):
             text += f" {timezone.localtime(obj.started_at, obj.school.tz).tzname()}"
         return text
 
-    @admin.display(description=_("by"))
+    @admin.display(description=pgettext_lazy("import run", "by"))
     def by(self, obj: ImportRun) -> str:
         return obj.user.get_username() if obj.user is not None else obj.get_origin_display()
 

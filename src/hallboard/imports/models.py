@@ -18,7 +18,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from hallboard.schools.models import School
 
@@ -41,7 +43,8 @@ class ImportRun(models.Model):
     school = models.ForeignKey(
         School, on_delete=models.CASCADE, related_name="import_runs", verbose_name=_("school")
     )
-    started_at = models.DateTimeField(_("started at"), auto_now_add=True, db_index=True)
+    #: When the import began (set by whoever runs it; the record is saved only at its end).
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -49,11 +52,14 @@ class ImportRun(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        verbose_name=_("by"),
+        verbose_name=pgettext_lazy("import run", "by"),
     )
     origin = models.CharField(_("way in"), max_length=8, choices=Origin.choices)
     source = models.CharField(
-        _("from"), max_length=300, blank=True, help_text=_("File names, folder or address.")
+        pgettext_lazy("import run", "source"),
+        max_length=300,
+        blank=True,
+        help_text=_("File names, folder or address."),
     )
     format = models.CharField(_("format"), max_length=16, default="auto")
     dry_run = models.BooleanField(_("dry run"), default=False)

@@ -111,6 +111,7 @@ def run_import(
     options = options or ImportOptions()
     run = ImportRun(
         school=school,
+        started_at=timezone.now(),  # now, not when the record is saved at the end
         user=user if getattr(user, "is_authenticated", False) else None,
         origin=origin,
         source=(source or describe_files(files))[:300],

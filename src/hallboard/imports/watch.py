@@ -185,6 +185,7 @@ def _failed(source: WatchedSource, problems: list[Problem], now: dt.datetime) ->
         format=source.format,
         status=ImportRun.Status.FAILED,
         problems=[p.as_dict() for p in problems],
+        started_at=now,
         finished_at=now,
     )
     return CheckResult("failed", run, source.last_error)

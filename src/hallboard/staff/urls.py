@@ -1,7 +1,7 @@
 from django.urls import path
 
 from hallboard.staff import views
-from hallboard.staff.pages import announcements, day, emergency
+from hallboard.staff.pages import announcements, day, emergency, emergency_templates
 
 app_name = "staff"
 
@@ -25,6 +25,21 @@ urlpatterns = [
     path("emergency/<slug:slug>/state", emergency.state, name="emergency-state"),
     path("emergency/<slug:slug>/trigger", emergency.trigger, name="emergency-trigger"),
     path("emergency/<slug:slug>/alerts/<int:pk>/clear", emergency.clear, name="emergency-clear"),
+    path(
+        "emergency/<slug:slug>/templates/",
+        emergency_templates.listing,
+        name="emergency-templates",
+    ),
+    path(
+        "emergency/<slug:slug>/templates/new",
+        emergency_templates.edit,
+        name="emergency-template-add",
+    ),
+    path(
+        "emergency/<slug:slug>/templates/<int:pk>",
+        emergency_templates.edit,
+        name="emergency-template",
+    ),
     path("announcements/", announcements.choose, name="announcements"),
     path("announcements/<slug:slug>/", announcements.page, name="announcements-page"),
     path("announcements/<slug:slug>/list", announcements.listing, name="announcements-list"),

@@ -181,7 +181,7 @@ def panel(request: HttpRequest, slug: str) -> HttpResponse:
         "school": school,
         "config": config,
         "may_edit_templates": who.can(Right.MANAGE, school),
-        "templates_admin": reverse("admin:alerts_alerttemplate_changelist"),
+        "templates_edit": reverse("staff:emergency-templates", args=[school.slug]),
         "i18n": jscatalog.page_data(default=language, languages=[language]),
     }
     response = render(request, "staff/emergency.html", context)
