@@ -25,8 +25,10 @@ class SchoolContentQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> int:
         with revision.batch(using=self.db):
             ids = self._school_ids()
+            pks = list(self.values_list("pk", flat=True))  # the filter may not match them after
             count = super().update(**kwargs)
-            ids |= self._school_ids()  # an update may move rows to another school
+            # An update may move rows to another school: find the rows again by key.
+            ids |= set(self.model.school_ids_of(self.model._default_manager.filter(pk__in=pks)))
             revision.touch(ids, using=self.db)
         return count
 
