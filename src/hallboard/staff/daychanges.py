@@ -295,7 +295,9 @@ def _conflict(lesson: Lesson, current: Substitution | None) -> DayError:
 
 def _current(lesson: Lesson, date: dt.date) -> Substitution | None:
     return (
-        Substitution.objects.select_for_update()
+        Substitution.objects.select_for_update(
+            of=("self",)
+        )  # the nullable joins are not locked (PostgreSQL refuses)
         .filter(lesson=lesson, date=date)
         .select_related("substitute_teacher", "room", "teacher")
         .first()
