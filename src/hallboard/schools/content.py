@@ -17,7 +17,6 @@ from django.db.models.signals import post_delete
 
 from hallboard.schools import revision
 
-
 #: Fields whose change moves a row to other schools' screens.
 _SCOPE_FIELDS = frozenset({"school", "school_id", "organisation", "organisation_id"})
 
