@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import json
 from typing import Any
 
@@ -14,12 +13,12 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from hallboard.alerts.models import Alert
-from hallboard.observability import gcpause, metrics
+from hallboard.observability import metrics
 from hallboard.realtime import publish
 from hallboard.realtime.brokers.memory import MemoryBroker
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
-from tests.conftest import Tenant, make_screen, sample
+from tests.conftest import Tenant, make_screen
 from tests.display.conftest import ScreenClient
 
 REQUESTS = "hallboard_display_requests_total"
@@ -180,16 +179,6 @@ async def test_events_carry_their_publish_time(settings: Any) -> None:
     event = json.loads(received[0])
     assert (event["e"], event["rev"]) == ("invalidate", 9)
     assert before <= event["ts"] <= timezone.now().timestamp()
-
-
-def test_gc_pauses_are_observed_by_generation() -> None:
-    """A full collection lands in hallboard_gc_pause_seconds{generation="2"} after a flush."""
-    assert gcpause.install() is False  # installed once, by the app, already
-    gcpause.flush()
-    before = sample("hallboard_gc_pause_seconds_count", generation="2")
-    gc.collect()
-    gcpause.flush()
-    assert sample("hallboard_gc_pause_seconds_count", generation="2") >= before + 1
 
 
 def _collected(collector: metrics.DatabaseCollector) -> dict[str, dict[tuple[str, ...], float]]:

@@ -17,6 +17,9 @@ from django.db.models.signals import post_delete
 
 from hallboard.schools import revision
 
+#: Fields whose change moves a row to other schools' screens.
+_SCOPE_FIELDS = frozenset({"school", "school_id", "organisation", "organisation_id"})
+
 
 class SchoolContentQuerySet(models.QuerySet[Any]):
     def _school_ids(self) -> set[int]:
@@ -25,8 +28,14 @@ class SchoolContentQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> int:
         with revision.batch(using=self.db):
             ids = self._school_ids()
+            # An update may move rows to another school, where the filter no longer finds
+            # them: then they are found again by key.
+            moves = bool(_SCOPE_FIELDS & kwargs.keys())
+            pks = list(self.values_list("pk", flat=True)) if moves else []
             count = super().update(**kwargs)
-            ids |= self._school_ids()  # an update may move rows to another school
+            if moves:
+                moved = self.model._default_manager.filter(pk__in=pks)
+                ids |= set(self.model.school_ids_of(moved))
             revision.touch(ids, using=self.db)
         return count
 

@@ -1,4 +1,5 @@
-"""Pairing: a code on the display, a claim by an admin, the token picked up exactly once."""
+"""Pairing endpoints (``hallboard.display.pairing_views``): a code on the display, a claim by an
+admin, the token picked up exactly once."""
 
 from __future__ import annotations
 
@@ -186,3 +187,40 @@ def test_a_nul_in_a_pairing_code_is_a_json_400(tenant: Tenant) -> None:
     response = Client(raise_request_exception=False).get("/api/display/pair/%00/")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+def test_the_device_key_may_come_in_a_header(tenant: Tenant) -> None:
+    """With no ``dk`` in the body, the ``X-Device-Key`` header is the device key."""
+    response = Client().post(
+        "/api/display/pair/",
+        "",
+        content_type="application/json",
+        headers={"X-Device-Key": "header-device-1"},
+    )
+    assert response.status_code == 201
+    assert PairingCode.objects.get(code=response.json()["code"]).device_key == "header-device-1"
+
+
+def test_a_code_gone_or_expired_is_410_and_the_secret_may_be_a_query_value(
+    tenant: Tenant, api_as: KeyFactory
+) -> None:
+    """Picking up twice, or an expired unclaimed code, is 410 with its code; the secret may be
+    sent as ``?secret=`` too."""
+    screen, _ = make_screen(tenant.school)
+    body = start().json()
+    claimed = api_as("admin").post(
+        f"schools/alpha/screens/{screen.pk}/pair", {"code": body["code"]}
+    )
+    assert claimed.status_code == 200
+    first = Client().get(f"/api/display/pair/{body['code']}/", {"secret": body["secret"]})
+    assert first.status_code == 200
+    assert first.json()["status"] == "paired"
+    assert first["Cache-Control"] == "no-store"
+    again = pick_up(body["code"], body["secret"])
+    assert (again.status_code, again.json()["error"]) == (410, "pairing_gone")
+    late = start("pairing-device-2").json()
+    PairingCode.objects.filter(code=late["code"]).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    expired = pick_up(late["code"], late["secret"])
+    assert (expired.status_code, expired.json()["error"]) == (410, "pairing_expired")
