@@ -7,7 +7,9 @@ that planning writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -39,21 +41,10 @@ from .conftest import fixture_bytes
 MONDAY = dt.date(2026, 9, 14)
 
 
-def lesson(room: str = "R101", **changes: object) -> LessonSpec:
-    values: dict[str, object] = {
-        "weekday": 1,
-        "period": 1,
-        "classes": ("7a",),
-        "group": "",
-        "subject": "M",
-        "teachers": ("MUE",),
-        "rooms": (room,),
-        "weeks": "",
-        "valid_from": None,
-        "valid_to": None,
-    }
-    values.update(changes)
-    return LessonSpec(**values)
+def lesson(room: str = "R101", **changes: Any) -> LessonSpec:
+    """Maths for 7a with MUE, Monday period 1, in ``room``; ``changes`` replace fields."""
+    spec = LessonSpec(1, 1, ("7a",), "", "M", ("MUE",), (room,), "", None, None)
+    return dataclasses.replace(spec, **changes)
 
 
 def stated_all(_key: str, _row: Current) -> bool:
