@@ -294,8 +294,10 @@ def _conflict(lesson: Lesson, current: Substitution | None) -> DayError:
 
 
 def _current(lesson: Lesson, date: dt.date) -> Substitution | None:
+    # Only the change's own row is locked: PostgreSQL refuses FOR UPDATE on the nullable
+    # side of the outer joins select_related makes.
     return (
-        Substitution.objects.select_for_update()
+        Substitution.objects.select_for_update(of=("self",))
         .filter(lesson=lesson, date=date)
         .select_related("substitute_teacher", "room", "teacher")
         .first()
