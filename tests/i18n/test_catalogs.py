@@ -1,4 +1,5 @@
-"""The catalogs are complete, compiled in the build, and cover every string of the code."""
+"""The catalogs are complete, compiled, and cover every string of the code (the build step that
+compiles them for every install: test_build.py)."""
 
 from __future__ import annotations
 
@@ -125,38 +126,6 @@ def test_compiled_catalogs_match_their_sources() -> None:
     """The .mo files Django reads are compiled from the current .po (run `make` if not)."""
     stale = [str(po) for po in catalogs.po_files() if catalogs.stale(po)]
     assert stale == []
-
-
-def test_the_build_step_compiles_the_catalogs(tmp_path: Path) -> None:
-    """The build step (pyproject's build_py) writes every .mo into the build, from nothing but
-    pyproject.toml and src/ without any .mo (what a wheel or an image build starts from)."""
-    tree = tmp_path / "tree"
-    shutil.copytree(
-        ROOT / "src",
-        tree / "src",
-        ignore=shutil.ignore_patterns("*.mo", "__pycache__", "*.egg-info"),
-    )
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, tree / name)
-    build = tmp_path / "build"
-    subprocess.run(  # noqa: S603 - our own build step, on a copy of our tree
-        [
-            sys.executable,
-            "-c",
-            "import setuptools; setuptools.setup()",
-            "-q",
-            "build_py",
-            "--build-lib",
-            str(build),
-        ],
-        cwd=tree,
-        check=True,
-        capture_output=True,
-    )
-    for po in catalogs.po_files():
-        relative = po.relative_to(SRC.parent).with_suffix(".mo")
-        assert (build / relative).is_file(), relative
-        assert (build / relative).read_bytes() == catalogs.mo_bytes(po)
 
 
 @pytest.mark.skipif(

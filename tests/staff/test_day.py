@@ -488,19 +488,6 @@ def test_a_paste_with_any_error_applies_nothing(tenant: Tenant, day: Any) -> Non
     assert Substitution.objects.filter(school=tenant.school).count() == 1
 
 
-def test_split_rows_sniffs_the_dialect() -> None:
-    """Tabs, semicolons and quoted commas are all read as cells; blank lines are skipped."""
-    assert daychanges.split_rows("7a\t1\tx\n\n8b\t2\tx") == [
-        (1, ["7a", "1", "x"]),
-        (3, ["8b", "2", "x"]),
-    ]
-    assert daychanges.split_rows('7a,1,note,,,"a, b"\n8b,2,x,,,') == [
-        (1, ["7a", "1", "note", "", "", "a, b"]),
-        (2, ["8b", "2", "x", "", "", ""]),
-    ]
-    assert daychanges.split_rows("7a;1;x") == [(1, ["7a", "1", "x"])]
-
-
 # --- what the screens show ----------------------------------------------------------------------
 
 
@@ -574,16 +561,6 @@ def test_moved_lessons_are_left_to_the_admin(tenant: Tenant, day: Any) -> None:
     )
     assert response.status_code == 422
     assert response.json()["error"] == "edit_in_admin"
-
-
-def test_today_is_the_schools_date() -> None:
-    """At 20:00 UTC on 30 November it is already 1 December in Auckland, still 30 November
-    in Berlin: the page opens on the school's date."""
-    now = dt.datetime(2026, 11, 30, 20, 0, tzinfo=dt.UTC)
-    auckland = School(slug="akl", name="Auckland", timezone="Pacific/Auckland")
-    berlin = School(slug="ber", name="Berlin", timezone="Europe/Berlin")
-    assert daychanges.today(auckland, now) == dt.date(2026, 12, 1)
-    assert daychanges.today(berlin, now) == dt.date(2026, 11, 30)
 
 
 def test_a_nul_in_a_body_is_refused_before_the_database(tenant: Tenant, day: Any) -> None:

@@ -1,0 +1,93 @@
+"""The gateway's metrics, children bound once, broker counters as deltas
+(realtime.gateway.meters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hallboard.realtime.brokers.memory import MemoryBroker
+from hallboard.realtime.core import events
+from hallboard.realtime.core.node import Kind
+from hallboard.realtime.gateway.meters import Meters
+from tests.conftest import sample
+
+
+@dataclass
+class FakeBroker:
+    """A broker's observable state (the Broker protocol's counters)."""
+
+    name: str = "fake"
+    state: str = "connected"
+    reconnects: int = 0
+    resync_failures: int = 0
+    callback_errors: int = 0
+
+
+def test_open_and_accepted_children_exist_for_every_kind() -> None:
+    """One open gauge and one accepted counter per connection kind, labelled by its name."""
+    meters = Meters(MemoryBroker())
+    assert set(meters.open) == set(Kind)
+    assert set(meters.accepted) == set(Kind)
+    before = sample("hallboard_gateway_connections", kind="staff", state="open")
+    meters.open[Kind.STAFF].inc()
+    assert sample("hallboard_gateway_connections", kind="staff", state="open") == before + 1
+    meters.open[Kind.STAFF].dec()
+    assert set(meters.ignored) == set(events.REASONS)
+
+
+def test_delivered_failed_and_received_count_by_label() -> None:
+    """delivered/failed add their count to the series of the message type; received adds 1."""
+    meters = Meters(MemoryBroker())
+    name = "hallboard_gateway_messages_delivered_total"
+    before = sample(name, type="t-meters")
+    meters.delivered("t-meters", 3)
+    meters.delivered("t-meters", 2)
+    assert sample(name, type="t-meters") == before + 5
+    failed = sample("hallboard_gateway_messages_failed_total", type="t-meters")
+    meters.failed("t-meters", 4)
+    assert sample("hallboard_gateway_messages_failed_total", type="t-meters") == failed + 4
+    received = sample("hallboard_gateway_events_received_total", kind="k-meters")
+    meters.received("k-meters")
+    meters.received("k-meters")
+    assert sample("hallboard_gateway_events_received_total", kind="k-meters") == received + 2
+
+
+def test_label_children_are_bound_once() -> None:
+    """A second write of the same label reuses the child bound by the first."""
+    meters = Meters(MemoryBroker())
+    meters.delivered("t-once", 1)
+    child = meters._delivered["t-once"]
+    meters.delivered("t-once", 1)
+    assert meters._delivered["t-once"] is child
+    assert len(meters._delivered) == 1
+
+
+def test_the_broker_state_is_a_gauge_of_connected() -> None:
+    """broker() sets 1 while the broker is connected and 0 otherwise."""
+    broker = FakeBroker(name="fake-state")
+    meters = Meters(broker)  # type: ignore[arg-type]
+    meters.broker(broker)  # type: ignore[arg-type]
+    assert sample("hallboard_broker_connected", broker="fake-state") == 1
+    broker.state = "reconnecting"
+    meters.broker(broker)  # type: ignore[arg-type]
+    assert sample("hallboard_broker_connected", broker="fake-state") == 0
+
+
+def test_broker_counters_are_added_as_deltas_never_twice() -> None:
+    """The broker's own totals become metric increments: only what is new since the last
+    report is added, so reporting twice adds nothing."""
+    broker = FakeBroker(name="fake-counts")
+    meters = Meters(broker)  # type: ignore[arg-type]
+    names = (
+        "hallboard_broker_reconnects_total",
+        "hallboard_broker_resync_failures_total",
+        "hallboard_broker_callback_errors_total",
+    )
+    before = [sample(n) for n in names]
+    broker.reconnects, broker.resync_failures, broker.callback_errors = 2, 1, 3
+    meters.broker(broker)  # type: ignore[arg-type]
+    meters.broker(broker)  # type: ignore[arg-type]
+    assert [sample(n) - b for n, b in zip(names, before, strict=True)] == [2, 1, 3]
+    broker.reconnects = 5
+    meters.broker(broker)  # type: ignore[arg-type]
+    assert sample(names[0]) - before[0] == 5
