@@ -57,6 +57,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_language_leaks() -> Iterator[None]:
+    """Each test starts in the default language: a request through the test client with a
+    German cookie leaves German active in the thread (LocaleMiddleware activates it), and
+    the next test would read German words."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
     """Each test starts with empty in-memory rate limit counters, and Redis not failing."""
     from hallboard import redisconn
