@@ -249,6 +249,9 @@ def test_a_trend_too_large_for_a_heartbeat_gives_way_and_the_heartbeat_still_arr
     page.reload()
     page.wait_for_selector("body:not(.booting)")
     page.wait_for_function("window.hallboard.kiosk.watchdog.trend.dom_nodes.length === 48")
+    # The reloaded page's socket is open before the heartbeat, so that it goes over it (on a
+    # loaded machine the socket may open only after the first heartbeat otherwise).
+    page.wait_for_function("window.hallboard.wsOpen === true")
     Screen.objects.filter(pk=screen.pk).update(client_info={})
     Announcement.objects.create(school=tenant.school, title="News")  # a heartbeat at once
 
