@@ -17,9 +17,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -34,6 +34,7 @@ from hallboard.schools import zones
 from hallboard.schools.access import Right, for_user
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
+from hallboard.staff.pages import tasks
 from hallboard.staff.pages.tasks import Refused, body, json_view, school_with, signed_in
 from hallboard.staff.views import CONTENT_SECURITY_POLICY
 from hallboard.timetable.models import Announcement
@@ -94,31 +95,18 @@ def _listing(school: School) -> dict[str, Any]:
 @login_required
 def choose(request: HttpRequest) -> HttpResponse:
     """``/staff/announcements/``: the page of the user's one school, or the list of them."""
-    schools = list(
-        for_user(request.user)
-        .schools(Right.ANNOUNCE)
-        .select_related("organisation")
-        .order_by("organisation__name", "name")
+    return tasks.choose(
+        request, Right.ANNOUNCE, "staff:announcements-page", "staff/announcements_choose.html"
     )
-    if len(schools) == 1:
-        return redirect("staff:announcements-page", schools[0].slug)
-    response = render(request, "staff/announcements_choose.html", {"schools": schools})
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    return response
 
 
 @require_GET
 @login_required
 def page(request: HttpRequest, slug: str) -> HttpResponse:
     who = for_user(request.user)
-    try:
-        school = school_with(who, slug, Right.ANNOUNCE)
-    except Refused as refused:
-        if refused.status == 404:
-            raise Http404(refused.detail) from None
-        return render(
-            request, "staff/refused.html", {"detail": refused.detail}, status=refused.status
-        )
+    school = tasks.page_school(request, who, slug, Right.ANNOUNCE)
+    if not isinstance(school, School):
+        return school
     base = reverse("staff:announcements-page", args=[school.slug])
     screens = list(
         Screen.objects.filter(school=school).order_by("name", "pk").values("id", "name", "location")

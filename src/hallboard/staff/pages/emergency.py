@@ -20,9 +20,9 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -34,6 +34,7 @@ from hallboard.alerts.models import Alert, AlertAuditEntry, AlertTemplate
 from hallboard.i18n import jscatalog, supported
 from hallboard.schools.access import Principal, Right, for_user
 from hallboard.schools.models import School
+from hallboard.staff.pages import tasks
 from hallboard.staff.pages.tasks import Refused, body, json_view, school_with, signed_in
 from hallboard.staff.views import CONTENT_SECURITY_POLICY
 
@@ -128,31 +129,18 @@ def _actor(who: Principal) -> service.Actor:
 @login_required
 def choose(request: HttpRequest) -> HttpResponse:
     """``/staff/emergency/``: the panel of the user's one school, or the list of them."""
-    schools = list(
-        for_user(request.user)
-        .schools(Right.ALERT)
-        .select_related("organisation")
-        .order_by("organisation__name", "name")
+    return tasks.choose(
+        request, Right.ALERT, "staff:emergency-panel", "staff/emergency_choose.html"
     )
-    if len(schools) == 1:
-        return redirect("staff:emergency-panel", schools[0].slug)
-    response = render(request, "staff/emergency_choose.html", {"schools": schools})
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    return response
 
 
 @require_GET
 @login_required
 def panel(request: HttpRequest, slug: str) -> HttpResponse:
     who = for_user(request.user)
-    try:
-        school = school_with(who, slug, Right.ALERT)
-    except Refused as refused:
-        if refused.status == 404:
-            raise Http404(refused.detail) from None
-        return render(
-            request, "staff/refused.html", {"detail": refused.detail}, status=refused.status
-        )
+    school = tasks.page_school(request, who, slug, Right.ALERT)
+    if not isinstance(school, School):
+        return school
     org_ok = organisation_scope_allowed(who, school)
     base = reverse("staff:emergency-panel", args=[school.slug])
     config = {

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -116,6 +117,37 @@ def body(request: HttpRequest) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Refused(400, "invalid_json", _("Send a JSON object."))
     return data
+
+
+def choose(request: HttpRequest, right: Right, page: str, template: str) -> HttpResponse:
+    """A task's landing URL: the page of the user's one school, or the list of their schools."""
+    from hallboard.staff.views import CONTENT_SECURITY_POLICY
+
+    schools = list(
+        for_user(request.user)
+        .schools(right)
+        .select_related("organisation")
+        .order_by("organisation__name", "name")
+    )
+    if len(schools) == 1:
+        return redirect(page, schools[0].slug)
+    response = render(request, template, {"schools": schools})
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def page_school(
+    request: HttpRequest, who: Principal, slug: str, right: Right
+) -> School | HttpResponse:
+    """The school of a task page, or the page refusing it (404 when it may not be seen)."""
+    try:
+        return school_with(who, slug, right)
+    except Refused as refused:
+        if refused.status == 404:
+            raise Http404(refused.detail) from None
+        return render(
+            request, "staff/refused.html", {"detail": refused.detail}, status=refused.status
+        )
 
 
 @dataclass(frozen=True)
