@@ -64,7 +64,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from hallboard.realtime.brokers import ORIGIN, Guarded, OnMessage, OnReconnect
 from hallboard.realtime.brokers.memory import MemoryBroker
-from hallboard.realtime.brokers.redis import command
+from hallboard.realtime.brokers.redis import Resyncing, command
 
 logger = logging.getLogger("hallboard.realtime.broker")
 
@@ -348,7 +348,9 @@ class _NodeSubscription(asyncio.Protocol):
             self.transport.close()
 
 
-class ClusterBroker:
+class ClusterBroker(Resyncing):
+    _recovered = "the cluster recovered"
+
     name = "cluster"
 
     def __init__(
@@ -706,40 +708,4 @@ class ClusterBroker:
             for sub in self._subs.values():
                 sub.send(b"PING")
 
-    # --- resync after a loss (the revision rule) ---------------------------------------------
-
-    def _start_resync(self) -> None:
-        self._stop_resync()
-        if self._on_reconnect is not None:
-            self._resync = asyncio.create_task(self._resync_until_done(), name="cluster-resync")
-
-    def _stop_resync(self) -> None:
-        if self._resync is not None and not self._resync.done():
-            self._resync.cancel()
-        self._resync = None
-
-    async def _resync_until_done(self) -> None:
-        assert self._on_reconnect is not None
-        attempt = 0
-        while True:
-            try:
-                await self._on_reconnect()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                self.resync_failures += 1
-                delay = self._backoff.compute(attempt)
-                logger.warning(
-                    "resync after the cluster recovered failed (attempt %d; again in %.1f s): "
-                    "%s: %s",
-                    attempt,
-                    delay,
-                    type(exc).__name__,
-                    (str(exc).strip().splitlines() or [""])[0][:200],
-                )
-                await asyncio.sleep(delay)
-            else:
-                if attempt:
-                    logger.info("resync done after %d failed attempts", attempt)
-                return
+    # Resync after a loss (the revision rule): Resyncing, shared with the Redis broker.

@@ -105,7 +105,56 @@ class _Subscription(asyncio.Protocol):
             self.transport.close()
 
 
-class RedisBroker:
+class Resyncing:
+    """The revision rule after a loss, shared by the Redis brokers: run the gateway's resync
+    until it succeeds, with backoff (one line per failure). The broker sets ``_on_reconnect``,
+    ``_resync``, ``_backoff`` and ``resync_failures``; ``_recovered`` names the loss in logs."""
+
+    _recovered = "the broker reconnect"
+    _on_reconnect: OnReconnect | None
+    _resync: asyncio.Task[None] | None
+    _backoff: ExponentialWithJitterBackoff
+    resync_failures: int
+
+    def _start_resync(self) -> None:
+        self._stop_resync()
+        if self._on_reconnect is not None:
+            self._resync = asyncio.create_task(self._resync_until_done(), name="broker-resync")
+
+    def _stop_resync(self) -> None:
+        if self._resync is not None and not self._resync.done():
+            self._resync.cancel()
+        self._resync = None
+
+    async def _resync_until_done(self) -> None:
+        """Run the gateway's resync until it succeeds, with backoff (one line per failure)."""
+        assert self._on_reconnect is not None
+        attempt = 0
+        while True:
+            try:
+                await self._on_reconnect()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                self.resync_failures += 1
+                delay = self._backoff.compute(attempt)
+                logger.warning(
+                    "resync after %s failed (attempt %d; again in %.1f s): %s: %s",
+                    self._recovered,
+                    attempt,
+                    delay,
+                    type(exc).__name__,
+                    (str(exc).strip().splitlines() or [""])[0][:200],
+                )
+                await asyncio.sleep(delay)
+            else:
+                if attempt:
+                    logger.info("resync done after %d failed attempts", attempt)
+                return
+
+
+class RedisBroker(Resyncing):
     name = "redis"
 
     def __init__(
@@ -276,43 +325,6 @@ class RedisBroker:
                 await self._disconnect()
                 failures += 1
                 await asyncio.sleep(self._backoff.compute(failures))
-
-    def _start_resync(self) -> None:
-        self._stop_resync()
-        if self._on_reconnect is not None:
-            self._resync = asyncio.create_task(self._resync_until_done(), name="redis-resync")
-
-    def _stop_resync(self) -> None:
-        if self._resync is not None and not self._resync.done():
-            self._resync.cancel()
-        self._resync = None
-
-    async def _resync_until_done(self) -> None:
-        """Run the gateway's resync until it succeeds, with backoff (one line per failure)."""
-        assert self._on_reconnect is not None
-        attempt = 0
-        while True:
-            try:
-                await self._on_reconnect()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                self.resync_failures += 1
-                delay = self._backoff.compute(attempt)
-                logger.warning(
-                    "resync after the broker reconnect failed (attempt %d; again in %.1f s): "
-                    "%s: %s",
-                    attempt,
-                    delay,
-                    type(exc).__name__,
-                    (str(exc).strip().splitlines() or [""])[0][:200],
-                )
-                await asyncio.sleep(delay)
-            else:
-                if attempt:
-                    logger.info("resync done after %d failed attempts", attempt)
-                return
 
     async def _listen(self) -> None:
         """Until the subscription is lost: keep it alive with PINGs, drop it when silent."""
