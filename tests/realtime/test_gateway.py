@@ -13,6 +13,7 @@ from websockets.asyncio.client import connect
 
 from hallboard.alerts.models import Alert
 from hallboard.realtime.core.close_codes import CloseCode
+from hallboard.realtime.gateway import db
 from hallboard.realtime.gateway.server import Gateway
 from hallboard.schools.models import School
 from hallboard.screens.models import Command, PushSettings, Screen
@@ -176,6 +177,36 @@ async def test_pending_commands_are_delivered_on_connect(
         lambda: Command.objects.get(pk=command.pk).status, Command.Status.DELIVERED
     )
     assert delivered == Command.Status.DELIVERED
+    await ws.close()
+
+
+async def test_a_command_made_during_the_screens_admission_is_delivered_once(
+    gateway: Gateway, screen: tuple[Screen, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command committed after the screen's token lookup but before the gateway listens
+    to the screen's topic (its event reaches no one here) still arrives right after hello,
+    once, and is stored as delivered: the gateway reads pending commands again once it
+    listens."""
+    made: list[Command] = []
+    lookup = db.authenticate_many
+
+    def lookup_then_command(requests: list[tuple[str, str]]) -> Any:
+        results = lookup(requests)
+        made.append(Command.objects.create(screen=screen[0], name="identify", payload={}))
+        return results
+
+    monkeypatch.setattr(db, "authenticate_many", lookup_then_command)
+    ws = await open_display(gateway, screen[1])
+    await receive_type(ws, "hello")
+    assert (await receive_type(ws, "command"))["id"] == made[0].pk
+    delivered = await eventually(
+        lambda: Command.objects.get(pk=made[0].pk).status, Command.Status.DELIVERED
+    )
+    assert delivered == Command.Status.DELIVERED
+    await ws.send('{"type":"heartbeat","rev":1,"mode":"ws"}')
+    # Nothing after the heartbeat's turn but what the gateway sends anyway: no second copy.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(receive_type(ws, "command"), 0.5)
     await ws.close()
 
 

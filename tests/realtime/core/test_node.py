@@ -97,6 +97,38 @@ def test_events_arriving_during_admission_follow_hello() -> None:
     ]
 
 
+def test_a_command_both_held_and_looked_up_is_sent_once_and_stored() -> None:
+    """A command whose event came during admission is held by the hub; if the lookup (or
+    the re-read after subscribing) also found it, hello is not followed by a second copy,
+    and the held command is stored as delivered when the screen opens."""
+    n = make()
+    n.admit_display("a", 11, SCHOOL, 0.0)
+    n.receive_event(events.Command(11, 4, "identify", {}), 0.1)
+    assert n.actions() == []
+    frames = n.open_display("a", 5, None, [{"id": 4, "name": "identify"}], 0.2, TODAY)
+    assert [json.loads(f)["type"] for f in frames] == ["hello"]
+    actions = n.actions()
+    assert [frame for _, frame in sent(actions)] == [
+        {"type": "command", "id": 4, "name": "identify"}
+    ]
+    assert Store(CommandsDelivered((4,))) in actions
+
+
+def test_a_held_command_of_a_slow_screen_stays_pending() -> None:
+    """A screen that became slow before it opened is closed as it opens: what the hub held
+    for it may be lost, so its held command is not stored as delivered (the next
+    connection's lookup sends it again)."""
+    n = make(slow_after=1.0)
+    n.admit_display("a", 11, SCHOOL, 0.0)
+    n.receive_event(events.Command(11, 4, "identify", {}), 0.1)
+    n.tick(5.0)  # still not open after slow_after: marked slow
+    n.actions()
+    n.open_display("a", 5, None, [], 5.0, TODAY)
+    actions = n.actions()
+    assert not [a for a in actions if isinstance(a, Store)]
+    assert [a.code for a in actions if isinstance(a, Close)] == [CloseCode.SLOW_CLIENT]
+
+
 def open_display_frames(n: Node[str], conn: str) -> list[dict[str, Any]]:
     return [json.loads(f) for f in n.open_display(conn, 5, None, [], 0.2, TODAY)]
 

@@ -213,6 +213,8 @@ class Peer:
     rev_shown: int | None = None
     #: Reported slow by the hub before it was open: closed with 4408 once open.
     slow: bool = False
+    #: Commands the hub holds for it while it is not yet open (sent when it opens).
+    held_commands: list[int] | None = None
 
 
 class Node(Generic[C]):
@@ -345,9 +347,17 @@ class Node(Generic[C]):
             # Expiry is not an event: the lookup that admitted this socket is fresher.
             shown = self._alerts[school_id] = alert
         frames = [messages.hello(rev, peer.screen, self.options.heartbeat_s, shown)]
+        # A command both found by the lookup and held by the hub (its event came after
+        # the subscription) is sent once: from the hub, right after these frames.
+        held = peer.held_commands or []
+        peer.held_commands = None
+        commands = [c for c in commands if c["id"] not in held]
         frames += [messages.encode({"type": "command", **c}) for c in commands]
-        if commands:
-            self._actions.append(Store(CommandsDelivered(tuple(c["id"] for c in commands))))
+        # (A slow one is closed as it opens: what the hub held may be lost, so those stay
+        # pending for its next connection.)
+        delivered = tuple(c["id"] for c in commands) + (() if peer.slow else tuple(held))
+        if delivered:
+            self._actions.append(Store(CommandsDelivered(delivered)))
         self._actions.append(Dash(school_id, screen_frame(school_id, peer.screen, "connected")))
         self._open(conn, peer, now)
         return frames
@@ -489,6 +499,10 @@ class Node(Generic[C]):
             frame = messages.encode(
                 {"type": "command", "id": event.id, "name": event.name, **event.payload}
             )
+            for conn in self.hub.listeners(event.topic):
+                peer = self.peers[conn]
+                if not peer.open:  # held by the hub: stored as delivered when it opens
+                    peer.held_commands = [*(peer.held_commands or ()), event.id]
             then = CommandsDelivered((event.id,))
             self._deliver(event.topic, frame, "command", then=then)
         elif isinstance(event, events.CloseScreen):

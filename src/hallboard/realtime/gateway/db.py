@@ -345,6 +345,17 @@ def pending_commands(screen_ids: list[int], now: dt.datetime) -> dict[int, list[
     return found
 
 
+def after_subscribe(
+    schools: Iterable[int], screen_ids: list[int], now: dt.datetime
+) -> tuple[dict[int, int], dict[int, dict[str, Any] | None], dict[int, list[dict[str, Any]]]]:
+    """What was committed between a batch's token lookup and its subscription, and so
+    reached no one here: the new schools' revisions and alerts (``current_state``) and the
+    admitted screens' pending commands."""
+    schools = list(schools)
+    revs, alerts = current_state(schools) if schools else ({}, {})
+    return revs, alerts, pending_commands(screen_ids, now)
+
+
 def current_state(
     schools: Iterable[int],
 ) -> tuple[dict[int, int], dict[int, dict[str, Any] | None]]:

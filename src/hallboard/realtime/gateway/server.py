@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -466,33 +466,43 @@ class Gateway:
         if not admitted:
             return
         await self.subscribe_wanted()
-        if new_schools:
-            # Changes committed between the token lookup and the subscription
-            # reached no one here: read the state again now that we listen.
-            try:
-                revs, alerts = await db.run_db(self.executor, db.current_state, new_schools)
-            except DatabaseError:
-                revs, alerts = {}, {}
-                logger.warning("database unavailable re-reading %d schools", len(new_schools))
-            for school_id in new_schools:
-                self.node.school_state(school_id, revs.get(school_id, 0))
-                if school_id in alerts:
-                    self.node.school_alert(school_id, alerts[school_id])
+        # Changes committed between the token lookup and the subscription reached no one
+        # here (a school's edit or alert, a screen's command): read them again now that
+        # we listen.
+        screens = [result.screen_id for _, result in admitted]
+        commands: dict[int, list[dict[str, Any]]] = {}
+        try:
+            revs, alerts, commands = await db.run_db(
+                self.executor, db.after_subscribe, new_schools, screens, dt.datetime.now(dt.UTC)
+            )
+        except DatabaseError:
+            revs, alerts = {}, {}
+            logger.warning("database unavailable re-reading %d screens", len(screens))
+        for school_id in new_schools:
+            self.node.school_state(school_id, revs.get(school_id, 0))
+            if school_id in alerts:
+                self.node.school_alert(school_id, alerts[school_id])
         for pending, result in admitted:
-            self._open(pending, result)
+            self._open(pending, result, commands.get(result.screen_id, ()))
 
-    def _open(self, pending: Pending, result: db.Accepted) -> None:
+    def _open(
+        self, pending: Pending, result: db.Accepted, later: Iterable[dict[str, Any]] = ()
+    ) -> None:
+        """Open an admitted display with its lookup's commands and those found ``later``."""
         sock = pending.sock
         if sock.phase != Phase.PENDING:
             return  # closed meanwhile; socket_lost took it out of the node
+        known = {c["id"] for c in result.commands}
+        commands = [*result.commands, *(c for c in later if c["id"] not in known)]
         frames = self.node.open_display(
-            sock, result.rev, result.alert, result.commands, self.clock(), dt.datetime.now(dt.UTC)
+            sock, result.rev, result.alert, commands, self.clock(), dt.datetime.now(dt.UTC)
         )
         self._opened(sock, pending.handshake, frames)
         self.accepted += 1
         self.writer.connected(result.screen_id)  # marked in the next write batch (db.py)
-        if result.commands:
-            self.meters.delivered("command", len(result.commands))
+        sent = len(frames) - 1  # after the hello
+        if sent:
+            self.meters.delivered("command", sent)
         self._do()
 
     # --- the broker ---------------------------------------------------------------------------
