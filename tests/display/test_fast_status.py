@@ -16,7 +16,7 @@ from hallboard.schools.models import School
 from hallboard.screens.models import Screen
 from hallboard.timetable.models import Announcement
 from tests.conftest import Tenant, make_screen, sample
-from tests.realtime.test_gateway import in_thread
+from tests.realtime.gateway.test_server import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -27,7 +27,7 @@ from hallboard.screens.models import Command, Screen
 from tests.conftest import Tenant, make_screen, sample
 from tests.display.conftest import ScreenClient
 from tests.realtime.conftest import closed_with, open_display, receive_type
-from tests.realtime.test_gateway import eventually, in_thread
+from tests.realtime.gateway.test_server import eventually, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,7 +21,7 @@ from hallboard.realtime.gateway.server import Gateway
 from hallboard.screens.models import Screen
 from tests.conftest import Tenant, make_screen
 from tests.realtime.conftest import open_display, receive_type
-from tests.realtime.test_gateway import eventually, in_thread
+from tests.realtime.gateway.test_server import eventually, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,7 @@ from tests.realtime.conftest import (
     receive_type,
     start_gateway,
 )
-from tests.realtime.test_gateway import in_thread
+from tests.realtime.gateway.test_server import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,8 @@ from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.gateway.server import Gateway
 from tests.conftest import Tenant, make_screen
 from tests.realtime.conftest import closed_with, open_display, receive, receive_type
-from tests.realtime.test_gateway import in_thread
-from tests.realtime.test_gateway_protocol import UPGRADE, raw_request
+from tests.realtime.gateway.test_server import in_thread
+from tests.realtime.gateway.test_server_protocol import UPGRADE, raw_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,8 +23,8 @@ from tests.realtime.conftest import (
     receive_type,
     start_gateway,
 )
-from tests.realtime.test_gateway import in_thread
-from tests.realtime.test_gateway_protocol import raw_request
+from tests.realtime.gateway.test_server import in_thread
+from tests.realtime.gateway.test_server_protocol import raw_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

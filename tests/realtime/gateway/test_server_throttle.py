@@ -11,7 +11,7 @@ from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.gateway.server import Gateway
 from tests.conftest import Tenant, make_screen, sample
 from tests.realtime.conftest import TIMEOUT, closed_with, receive_type, url
-from tests.realtime.test_gateway import in_thread
+from tests.realtime.gateway.test_server import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

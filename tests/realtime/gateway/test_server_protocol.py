@@ -24,7 +24,7 @@ from tests.realtime.conftest import (
     receive_type,
     start_gateway,
 )
-from tests.realtime.test_gateway import eventually, in_thread
+from tests.realtime.gateway.test_server import eventually, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

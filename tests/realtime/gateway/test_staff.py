@@ -28,7 +28,7 @@ from tests.realtime.conftest import (
     receive_type,
     start_gateway,
 )
-from tests.realtime.test_gateway import in_thread
+from tests.realtime.gateway.test_server import in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -237,7 +237,7 @@ async def test_a_dashboard_on_another_replica_gets_web_side_frames_through_redis
 ) -> None:
     """A staff socket held by a gateway process of its own receives what this process
     publishes, through Redis."""
-    from tests.realtime.test_redis import GatewayProcess, Port
+    from tests.realtime.brokers.test_redis import GatewayProcess, Port
 
     settings.REDIS_URL = redis_process.url
     replica = await in_thread(GatewayProcess, redis_process.url, tmp_path)
