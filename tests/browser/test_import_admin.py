@@ -13,7 +13,7 @@ from hallboard.timetable.models import Substitution
 from tests.browser.conftest import needs_chromium
 from tests.conftest import Tenant, make_user, revision_of, signed_in
 from tests.imports.conftest import FIXTURES
-from tests.imports.test_pipeline import prepare
+from tests.imports.test_service import prepare
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 

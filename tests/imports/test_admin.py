@@ -14,7 +14,7 @@ from hallboard.timetable.models import Lesson, Substitution
 from tests.conftest import Tenant, make_user, revision_of, signed_in
 
 from .conftest import fixture_bytes
-from .test_pipeline import prepare
+from .test_service import prepare
 
 UPLOAD = "/admin/imports/importrun/upload/"
 

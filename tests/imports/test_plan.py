@@ -1,6 +1,6 @@
 """The difference an import would make, worked out before anything is written (imports.plan).
 
-The whole pipeline (plan + apply through ``run_import``) is tested in test_pipeline.py; here
+The whole pipeline (plan + apply through ``run_import``) is tested in test_service.py; here
 the plan's own rules: the comparison by external id, manual edits, unknown references and
 that planning writes nothing.
 """

@@ -15,7 +15,7 @@ from hallboard.imports.watch import check_source
 from tests.conftest import Tenant, make_user, signed_in
 
 from .conftest import fixture_bytes
-from .test_pipeline import do, prepare
+from .test_service import do, prepare
 
 
 def test_a_run_records_when_it_began_not_when_it_was_saved(tenant: Tenant) -> None:

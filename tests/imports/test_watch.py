@@ -26,7 +26,7 @@ from tests.conftest import Tenant, make_screen, make_user, revision_of, signed_i
 from tests.display.conftest import ScreenClient
 
 from .conftest import fixture_bytes
-from .test_pipeline import prepare
+from .test_service import prepare
 
 GPU001 = fixture_bytes("gpu001.txt")
 GPU014 = fixture_bytes("gpu014_comma_utf8.txt")

@@ -4,7 +4,7 @@ Every error has one shape, ``{"error": code, "detail": ...}`` (docs/api.md), and
 every status an operation can answer is in the OpenAPI document: the ones any
 operation can give (``COMMON_ERRORS``, plus 404 under a path with parameters and
 413 with a request body) are added here for all of them; those only some give
-(409, ...) are declared in their ``response=``. ``tests/api/test_openapi_statuses.py``
+(409, ...) are declared in their ``response=``. ``tests/api/test_router.py``
 walks every operation with good and bad requests and fails on any status the
 document does not list.
 """

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import Tenant, make_user, signed_in
 from tests.i18n.test_catalogs import TRANSLATED, js_messages, translations
 
-DAY_JS = Path(__file__).resolve().parents[2] / "src/hallboard/staff/static/staff/day.js"
+DAY_JS = Path(__file__).resolve().parents[3] / "src/hallboard/staff/static/staff/day.js"
 
 
 def test_every_string_of_day_js_is_translated() -> None:
