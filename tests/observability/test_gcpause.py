@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections import deque
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -51,16 +52,24 @@ def test_install_is_idempotent() -> None:
     assert gc.callbacks.count(gcpause._callback) == hooks == 1
 
 
-def test_the_callback_only_queues_a_pause_from_start_to_stop(pending: _Owned) -> None:
-    """Start then stop of a generation queues one (generation, seconds ≥ 0); nothing else."""
+def test_the_callback_only_queues_a_pause_from_start_to_stop(
+    pending: _Owned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start then stop of a generation queues one (generation, seconds from start to stop),
+    measured on the performance counter; nothing else."""
+    readings = iter([100.0, 100.25])
+    monkeypatch.setattr(gcpause, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
     info: dict[str, Any] = {"generation": 1}
-    gcpause._callback("start", info)
-    assert list(pending) == []
-    gcpause._callback("stop", info)
-    assert len(pending) == 1
-    generation, seconds = pending[0]
-    assert generation == 1
-    assert seconds >= 0
+    enabled = gc.isenabled()
+    gc.disable()  # no real collection calls the callback (and reads the clock) meanwhile
+    try:
+        gcpause._callback("start", info)
+        assert list(pending) == []
+        gcpause._callback("stop", info)
+    finally:
+        if enabled:
+            gc.enable()
+    assert list(pending) == [(1, 0.25)]
 
 
 def test_a_stop_without_a_start_queues_nothing(pending: _Owned) -> None:

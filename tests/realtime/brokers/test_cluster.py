@@ -29,9 +29,9 @@ from hallboard.realtime.brokers.cluster import ClusterBroker, channel, parse, pa
 from hallboard.realtime.core import topics
 from hallboard.schools.models import School
 from tests.conftest import Tenant, make_school, make_screen, revision_of, sample
+from tests.realtime.brokers.test_redis import GatewayProcess, Port, in_thread
 from tests.realtime.conftest import open_display, receive_type
 from tests.realtime.rediscluster import LocalCluster, binaries
-from tests.realtime.brokers.test_redis import GatewayProcess, Port, in_thread
 
 needs_cluster = pytest.mark.skipif(
     binaries() is None,

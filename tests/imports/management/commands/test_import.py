@@ -13,7 +13,6 @@ from django.core.management import CommandError, call_command
 
 from hallboard.schools.models import School
 from tests.conftest import Tenant, revision_of
-
 from tests.imports.test_service import UNTIS, prepare
 
 pytestmark = pytest.mark.django_db
