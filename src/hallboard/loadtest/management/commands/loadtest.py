@@ -142,6 +142,13 @@ class Command(BaseCommand):
         )
         run.add_argument("--inflight", type=int, default=512, help="Handshakes in flight.")
         run.add_argument(
+            "--handshake-timeout",
+            type=float,
+            default=10.0,
+            help="Seconds a client waits for hello before it gives the attempt up (counted as "
+            "a failure; a reconnect after it waits its backoff, as a display's would).",
+        )
+        run.add_argument(
             "--hold",
             type=float,
             default=0.0,
@@ -272,6 +279,7 @@ class Command(BaseCommand):
             push_share=options["push_share"],
             rate=options["rate"],
             inflight=options["inflight"],
+            handshake_timeout=options["handshake_timeout"],
             workers=options["workers"],
             client_cpus=options["client_cpus"],
             server_pids=options["server_pid"],
