@@ -108,7 +108,8 @@ class Command(BaseCommand):
         run.add_argument(
             "--trigger",
             default="db",
-            help="db (needs REDIS_URL), api, or module:factory (default db).",
+            help="db (needs the server's broker: HALLBOARD_BROKER_URL or REDIS_URL), api, or "
+            "module:factory (default db).",
         )
         run.add_argument(
             "--spawn",
