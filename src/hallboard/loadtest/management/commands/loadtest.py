@@ -27,6 +27,7 @@ from hallboard.loadtest.runner import SCENARIOS, LoadRun, RunOptions
 from hallboard.loadtest.server import (
     ServerError,
     ServerProcess,
+    drain_timeout_for,
     free_port,
     gateway_processes,
     hallboard_serve,
@@ -116,6 +117,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Start `hallboard serve` here (free ports) and stop it at the end; "
             "needed for --storm kill.",
+        )
+        run.add_argument(
+            "--drain-timeout",
+            type=float,
+            help="With --gateway-processes N: seconds the supervisor lets the gateways drain "
+            "when the run stops them (default: grows with the screens held, "
+            "loadtest.server.drain_timeout_for).",
         )
         run.add_argument("--server-cpus", type=cpu_list, help="Pin a spawned server, e.g. 0.")
         run.add_argument(
@@ -239,9 +247,12 @@ class Command(BaseCommand):
         if options["spawn"] and options["gateway_processes"] > 1:
             gateway_ports = [free_port()]
             log = Path(settings.DATA_DIR) / "loadtest" / "server.log"
+            held = options["screens"] or len(fleet.screens)
             server = gateway_processes(
                 gateway_ports[0],
                 options["gateway_processes"],
+                drain_timeout=options["drain_timeout"]
+                or drain_timeout_for(held, options["gateway_processes"]),
                 env=dict(os.environ),
                 cpus=options["server_cpus"],
                 log_path=log,
