@@ -73,3 +73,22 @@ def test_the_kernel_figure_is_half_the_socket_caches_growth_per_screen() -> None
     assert f["kib_per_socket_end_kernel"] == 4.0  # 8,192,000 B / 1,000 / 2 / 1,024
     assert f["mib_per_10k_kernel"] == 39.1
     assert f["mib_per_10k_process"] == 29.3
+
+
+def test_the_method_states_how_the_screens_of_the_run_reconnected() -> None:
+    """A run whose load generator recorded its storm reconnects (the core's policy) is
+    described by them: the backoff's range and the handshake's give-up, and a storm not
+    recovered is put down to the backoff, not to retries at once; the stored run (which
+    recorded none) keeps its own description."""
+    old = results()
+    assert "capped at 1 s" in scale.render(old)
+    new = json.loads(json.dumps(old))
+    storm = new["run"]["scenarios"]["storm"]
+    storm["reconnect"] = {"policy": "core", "backoff_s": [1.0, 60.0], "handshake_timeout_s": 30}
+    new["figures"]["storm_after_ready_s"] = None  # not recovered within the storm's bound
+    text = scale.render(new)
+    assert "capped at 1 s" not in text
+    assert "after a random 1\N{EN DASH}60 s backoff (full jitter" in text
+    assert "gives a handshake up after 30 s and backs off too" in text
+    assert "each timeout was retried" not in text
+    assert "each screen's reconnect after its backoff" in text

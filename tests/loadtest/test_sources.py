@@ -1,5 +1,5 @@
-"""The load generator spreads its sockets over loopback source addresses, and retries
-after a close exactly as the core's close-code policy says."""
+"""The load generator spreads its sockets over loopback source addresses (how it retries
+after a close: test_reconnect.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 from hallboard.loadtest import clients, worker
 from hallboard.loadtest.clients import ClientPool, SimScreen, Target, source_address
-from hallboard.realtime.core.close_codes import CloseCode, Retry
 
 
 def _screens(n: int) -> list[SimScreen]:
@@ -49,16 +48,6 @@ def test_a_remote_target_gets_no_source_addresses() -> None:
     """Only a loopback target is connected to from chosen source addresses."""
     pool = ClientPool(Target("192.0.2.1", 9001, 9000), _screens(10), workers=1)
     assert pool.sources == [[]]
-
-
-def test_the_retry_policy_is_the_cores() -> None:
-    """A close code the core marks NEVER or SLOW is not retried at once; SLOW (4409) falls
-    back to polling; every other code (and a close without one) is retried with backoff."""
-    for code in CloseCode:
-        reason = f"close:{int(code)}"
-        assert (reason in worker.NO_RETRY) == (code.retry in (Retry.NEVER, Retry.SLOW)), code
-        assert (reason in worker.POLL_INSTEAD) == (code.retry is Retry.SLOW), code
-    assert "close:1006" not in worker.NO_RETRY
 
 
 async def test_a_worker_connects_from_each_of_its_source_addresses() -> None:

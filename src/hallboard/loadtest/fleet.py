@@ -102,6 +102,14 @@ def device_key(screen_id: int) -> str:
     return f"loadtest-{screen_id:08d}"
 
 
+#: Screens created per transaction (whole schools). The connection's bounds
+#: (``DATABASE_STATEMENT_TIMEOUT``: statement_timeout and
+#: idle_in_transaction_session_timeout on PostgreSQL) are for requests; a
+#: 50,000-screen setup in one transaction outlasted them on a busy machine.
+#: Each chunk commits on its own, so none comes near them, at any size.
+CHUNK_SCREENS = 2_000
+
+
 def setup(
     schools: int,
     screens_per_school: int = 5,
@@ -110,8 +118,14 @@ def setup(
     replace: bool = False,
     bind: bool = True,
     path: Path | None = None,
+    chunk_screens: int = CHUNK_SCREENS,
 ) -> tuple[Fleet, Path]:
-    """Create the load-test organisation and write its secrets file (mode 0600)."""
+    """Create the load-test organisation and write its secrets file (mode 0600).
+
+    The schools are created in chunks of about ``chunk_screens`` screens, each in a
+    transaction of its own, with the Python work (tokens and their hashes) done before
+    it opens. A setup that fails part way deletes what it created (``cleanup``).
+    """
     if schools < 1 or screens_per_school < 1:
         raise FleetError("--schools and --screens-per-school must be at least 1")
     path = path or fleet_path(org)
@@ -123,66 +137,90 @@ def setup(
             )
         cleanup(org=org, path=path)
     now = timezone.now()
-    with transaction.atomic():
-        organisation = Organisation.objects.create(slug=org, name=f"Load test ({org})")
-        School.objects.bulk_create(
-            [
-                School(
-                    organisation=organisation,
-                    slug=f"{org}-{n:05d}",
-                    name=f"Load test school {n}",
-                    timezone="UTC",
-                )
-                for n in range(1, schools + 1)
-            ],
-            batch_size=500,
-        )
-        school_ids = dict(
-            School.objects.filter(organisation=organisation)
-            .order_by("pk")
-            .values_list("pk", "slug")
-        )
-        # One announcement per school: the `api` trigger edits it (a real PATCH).
-        Announcement.objects.bulk_create(
-            [
-                Announcement(school_id=sid, title="Load test", body="", starts_at=now)
-                for sid in school_ids
-            ],
-            batch_size=500,
-        )
-        announcements = dict(
-            Announcement.objects.filter(school__organisation=organisation).values_list(
-                "school_id", "pk"
-            )
-        )
-        secrets: list[tuple[int, int, str]] = []  # (school, position, token) in creation order
-        rows = []
-        for sid in school_ids:
-            for n in range(screens_per_school):
-                token, digest = tokens.new_token()
-                secrets.append((sid, n, token))
-                rows.append(
-                    Screen(
-                        school_id=sid,
-                        name=f"Load test screen {n + 1}",
-                        token_hash=digest,
-                        token_issued_at=now,
-                    )
-                )
-        Screen.objects.bulk_create(rows, batch_size=1000)
-        by_hash = dict(
-            Screen.objects.filter(school__organisation=organisation).values_list("token_hash", "pk")
-        )
-        credentials = []
-        for sid, _, token in secrets:
-            screen_id = by_hash[tokens.hash_token(token)]
-            credentials.append(ScreenCredentials(screen_id, sid, token, device_key(screen_id)))
-        if bind:
-            _bind(credentials, now)
+    organisation = Organisation.objects.create(slug=org, name=f"Load test ({org})")
+    per_chunk = max(1, chunk_screens // screens_per_school)
+    school_ids: dict[int, str] = {}
+    announcements: dict[int, int] = {}
+    credentials: list[ScreenCredentials] = []
+    try:
+        for first in range(1, schools + 1, per_chunk):
+            numbers = range(first, min(first + per_chunk, schools + 1))
+            # Outside the transaction: the tokens, and their hashes, of this chunk's screens.
+            made = [[tokens.new_token() for _ in range(screens_per_school)] for _ in numbers]
+            with transaction.atomic():
+                chunk = _create_chunk(organisation, numbers, made, now, bind)
+            school_ids.update(chunk[0])
+            announcements.update(chunk[1])
+            credentials += chunk[2]
         _, api_key = ApiKey.create(name="load test", organisation=organisation, role=Role.ADMIN)
+    except BaseException:
+        cleanup(org=org, path=path)  # half a fleet is none: nothing left behind
+        raise
     fleet = Fleet(org, organisation.pk, school_ids, announcements, credentials, api_key)
     write(fleet, path)
     return fleet, path
+
+
+def _create_chunk(
+    organisation: Organisation,
+    numbers: range,
+    made: list[list[tuple[str, str]]],
+    now: Any,
+    bind: bool,
+) -> tuple[dict[int, str], dict[int, int], list[ScreenCredentials]]:
+    """Schools ``numbers`` with their announcement and screens (tokens ``made``, per school)."""
+    org = organisation.slug
+    slugs = [f"{org}-{n:05d}" for n in numbers]
+    School.objects.bulk_create(
+        [
+            School(
+                organisation=organisation,
+                slug=slug,
+                name=f"Load test school {n}",
+                timezone="UTC",
+            )
+            for n, slug in zip(numbers, slugs, strict=True)
+        ],
+        batch_size=500,
+    )
+    by_slug = dict(
+        School.objects.filter(organisation=organisation, slug__in=slugs).values_list("slug", "pk")
+    )
+    school_ids = {by_slug[slug]: slug for slug in slugs}
+    # One announcement per school: the `api` trigger edits it (a real PATCH).
+    Announcement.objects.bulk_create(
+        [
+            Announcement(school_id=sid, title="Load test", body="", starts_at=now)
+            for sid in school_ids
+        ],
+        batch_size=500,
+    )
+    announcements = dict(
+        Announcement.objects.filter(school_id__in=list(school_ids)).values_list("school_id", "pk")
+    )
+    rows = []
+    for sid, pairs in zip(school_ids, made, strict=True):
+        for n, (_, digest) in enumerate(pairs):
+            rows.append(
+                Screen(
+                    school_id=sid,
+                    name=f"Load test screen {n + 1}",
+                    token_hash=digest,
+                    token_issued_at=now,
+                )
+            )
+    Screen.objects.bulk_create(rows, batch_size=1000)
+    by_hash = dict(
+        Screen.objects.filter(school_id__in=list(school_ids)).values_list("token_hash", "pk")
+    )
+    credentials = []
+    for sid, pairs in zip(school_ids, made, strict=True):
+        for token, digest in pairs:
+            screen_id = by_hash[digest]
+            credentials.append(ScreenCredentials(screen_id, sid, token, device_key(screen_id)))
+    if bind:
+        _bind(credentials, now)
+    return school_ids, announcements, credentials
 
 
 def _bind(credentials: list[ScreenCredentials], now: Any) -> None:

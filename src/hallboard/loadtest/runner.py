@@ -33,6 +33,7 @@ from hallboard.loadtest.deliveries import PUSH, Edit, Tracker
 from hallboard.loadtest.fleet import Fleet
 from hallboard.loadtest.server import ServerProcess
 from hallboard.loadtest.triggers import Trigger, in_thread, revisions
+from hallboard.realtime.core.close_codes import BACKOFF_SECONDS
 
 SCENARIOS = ("connect", "sync", "latency", "push-all", "poll", "churn", "storm")
 HELLO_OR_PUSH = frozenset({"h", "i", "a"})
@@ -69,7 +70,6 @@ class RunOptions:
     churn_edit_rate: float = 5.0
     storm: str = "drop"  # or "kill" (needs `server`)
     storm_timeout: float = 60.0
-    storm_inflight: int = 100_000
     max_duration: float = 900.0
     seed: int = 1
 
@@ -603,9 +603,8 @@ class LoadRun:
             return {"skipped": "no open push socket"}
         t0 = time.time()
         until = t0 + min(o.churn_duration, self._remaining())
-        await self.pool.send(
-            {"cmd": "reconnect_policy", "policy": {"base": 0.5, "cap": 5.0, "deadline": until + 30}}
-        )
+        # A socket that fails to come back retries as a display would (the core's policy).
+        await self.pool.send({"cmd": "reconnect_policy", "policy": {"deadline": until + 30}})
         per_worker = o.churn_share * len(self.ws_ids) / self.pool.count
         await self.pool.send(
             {"cmd": "churn", "per_second": per_worker, "until": until, "delay": [0.2, 2.0]}
@@ -662,6 +661,16 @@ class LoadRun:
         opened = set(ws_open)
         schools = sorted({s.school for s in self.screens if s.idx in opened})
         t0 = time.time()
+        # Every screen reconnects as a display does after its socket ended without a close
+        # frame (1006): the core's backoff with full jitter, from the moment it ended; an
+        # attempt refused, reset or given up on (--handshake-timeout) backs off further.
+        # The bound covers the server's restart (start timeout 90 s) and the storm.
+        await self.pool.send(
+            {
+                "cmd": "reconnect_policy",
+                "policy": {"deadline": t0 + 30 + 90 + o.storm_timeout},
+            }
+        )
         if o.storm == "kill":
             assert self.server is not None
             self.server.kill()
@@ -680,15 +689,8 @@ class LoadRun:
         # edits as soon as the server is back, while the screens reconnect.)
         edit_later = o.storm == "kill" and self.trigger.name == "api"
         edit_ids = [] if edit_later else await self._edit(schools)
-        await self.pool.send(
-            {
-                "cmd": "reconnect_policy",
-                "policy": {"base": 0.1, "cap": 1.0, "deadline": time.time() + o.storm_timeout},
-            }
-        )
-        t_connect = time.time()
-        await self.pool.connect(ws_open, inflight=o.storm_inflight)
-        ready_at = t_connect
+        t_connect = t0
+        ready_at = time.time()
         if o.storm == "kill":
             assert self.server is not None
             ready_at = await asyncio.to_thread(self.server.start)
@@ -732,6 +734,12 @@ class LoadRun:
             ),
             "retries_while_down": failures_down,
             "errors": errors,
+            # How the screens came back (bench/scale.py's report states it).
+            "reconnect": {
+                "policy": "core",
+                "backoff_s": list(BACKOFF_SECONDS),
+                "handshake_timeout_s": o.handshake_timeout,
+            },
         }
 
     async def _current(self) -> dict[str, Any]:

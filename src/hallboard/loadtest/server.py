@@ -8,6 +8,7 @@ reconnect storm measures a crash, not a graceful drain.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import socket
@@ -131,17 +132,52 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+#: Gateway CPU allowed per socket for closing it in a drain (its close frame, the peer's
+#: answer, its last rows), the processes sharing the server's cores: an allowance, not a
+#: measurement, about 30 times what a delivered message costs a gateway (docs/scale.md).
+CLOSE_WORK_SECONDS = 0.001
+#: Seconds added to a drain's bound for the processes' own exit.
+DRAIN_MARGIN = 10.0
+#: Seconds the load test waits beyond the supervisor's drain timeout before it kills what
+#: is left itself (the supervisor kills its gateways at the drain timeout).
+STOP_MARGIN = 30.0
+
+
+def drain_timeout_for(screens: int, processes: int) -> float:
+    """How long ``processes`` gateways holding ``screens`` together may take to drain when
+    the load test stops them: the longest drain of one process's share
+    (``hallboard.server.drain``: batches, pauses, the last closing handshakes), plus
+    ``CLOSE_WORK_SECONDS`` for every socket of them all (they drain at once on the same
+    cores), plus ``DRAIN_MARGIN``. It grows with the screens held."""
+    from hallboard.server.drain import longest_drain_seconds
+
+    per_process = math.ceil(screens / max(processes, 1))
+    return round(
+        longest_drain_seconds(per_process) + screens * CLOSE_WORK_SECONDS + DRAIN_MARGIN, 1
+    )
+
+
 class SupervisedGateways(ServerProcess):
     """``hallboard serve --role gateway --processes N``: the gateways are its children.
 
     ``kill()`` SIGKILLs every gateway (a crash of them all), not the supervisor, which
     starts them again; ``start()`` after that waits until the port accepts again and
     every gateway is back. CPU and memory are read from the gateways (``pids``).
+    ``drain_timeout``: how long the supervisor lets them drain when stopped (its
+    ``--drain-timeout``); ``stop()`` waits that long and ``STOP_MARGIN`` more.
     """
 
-    def __init__(self, argv: list[str], *, processes: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        processes: int,
+        drain_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(argv, **kwargs)
         self.processes = processes
+        self.drain_timeout = drain_timeout
         self._killed: set[int] = set()
 
     def pids(self) -> list[int]:
@@ -163,9 +199,12 @@ class SupervisedGateways(ServerProcess):
         self.ready_at = ready
         return ready
 
-    def stop(self, timeout: float = 120.0) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         """SIGTERM to the supervisor (every gateway drains); what is left after ``timeout``
-        is killed, the gateways by their own PIDs."""
+        (default: the drain timeout and ``STOP_MARGIN``, at least 120 s) is killed, the
+        gateways by their own PIDs."""
+        if timeout is None:
+            timeout = max(120.0, (self.drain_timeout or 0.0) + STOP_MARGIN)
         gateways = self.pids() if self.process is not None else []
         super().stop(timeout)
         for pid in gateways:
@@ -204,15 +243,26 @@ def gateway_processes(
     gateway_port: int,
     processes: int,
     *,
+    drain_timeout: float | None = None,
     env: dict[str, str] | None = None,
     cpus: list[int] | None = None,
     log_path: Path | None = None,
     python: str = sys.executable,
 ) -> SupervisedGateways:
-    """``hallboard serve --role gateway --processes N`` on loopback (not started yet)."""
+    """``hallboard serve --role gateway --processes N`` on loopback (not started yet), its
+    supervisor letting them drain ``drain_timeout`` seconds when stopped (``--drain-timeout``;
+    None: the supervisor's default)."""
     argv = [python, "-m", "hallboard", "serve", "--host", "127.0.0.1", "--role", "gateway"]
     argv += ["--processes", str(processes), "--gateway-port", str(gateway_port)]
+    if drain_timeout is not None:
+        argv += ["--drain-timeout", f"{drain_timeout:g}"]
     argv += ["--log-level", "warning"]
     return SupervisedGateways(
-        argv, processes=processes, env=env, ports=[gateway_port], cpus=cpus, log_path=log_path
+        argv,
+        processes=processes,
+        drain_timeout=drain_timeout,
+        env=env,
+        ports=[gateway_port],
+        cpus=cpus,
+        log_path=log_path,
     )

@@ -3,8 +3,11 @@
 - ``db``: bumps revisions through hallboard's own code
   (``hallboard.schools.revision.touch`` inside a transaction, on the configured
   ``DATABASE_URL``), so the real publish path runs after commit: the in-process
-  bus and Redis. The server runs in another process, so this needs the same
-  ``REDIS_URL`` as the server.
+  bus and the configured broker. The server runs in another process, so this
+  needs the server's broker, found as every publisher finds it
+  (``hallboard.realtime.brokers.configured_url``: ``HALLBOARD_BROKER_URL``,
+  else ``REDIS_URL``; a Redis or a Redis Cluster). With the gateway in this
+  process (``same_process``), the in-process bus is enough: no broker needed.
 - ``api``: edits the school's load-test announcement through the management
   API (``PATCH /api/v1/schools/{slug}/announcements/{id}``) with the
   organisation's API key: the whole web path, with no Redis needed when the
@@ -27,12 +30,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
 from hallboard.loadtest.deliveries import Edit
 from hallboard.loadtest.fleet import Fleet
 from hallboard.loadtest.http1 import HttpClient
+from hallboard.realtime.brokers import configured_url
 
 CHUNK = 500  # schools per IN (...) query
 
@@ -94,6 +97,12 @@ class Database:
         self.executor.shutdown(wait=True)
 
 
+def reaches_other_processes(url: str) -> bool:
+    """Whether events published on the broker ``url`` reach another process: not for the
+    in-process broker (an empty URL, ``memory://``)."""
+    return bool(url) and not url.startswith("memory://")
+
+
 def _bump(school_ids: Sequence[int]) -> tuple[list[Edit], float]:
     from hallboard.schools import revision
 
@@ -134,10 +143,10 @@ class DbTrigger:
         self.last_publish_s: float | None = None
 
     async def start(self, fleet: Fleet) -> None:
-        if not settings.REDIS_URL and not self.same_process:
+        if not self.same_process and not reaches_other_processes(configured_url()):
             raise TriggerError(
-                "the db trigger publishes through Redis to the server's process: set REDIS_URL "
-                "to the server's Redis, or use --trigger api"
+                "the db trigger publishes through the broker to the server's process: set "
+                "HALLBOARD_BROKER_URL or REDIS_URL as the server has it, or use --trigger api"
             )
 
     async def edit(self, school_ids: Sequence[int]) -> list[Edit]:

@@ -15,6 +15,15 @@ frame), ``f`` a connection attempt failed (reason: ``close:4409``,
 ``p`` a poll answered 200 (rev), ``e`` a poll failed (reason). Times are
 ``time.time()``: the same clock the coordinator stamps its edits with.
 
+Reconnecting (while the coordinator has set a reconnect policy: the churn and
+the storm) is a display's: after a socket closes or an attempt fails, the
+core's rule for the close code (``hallboard.realtime.core.close_codes``:
+``retry_for``, ``reconnect_bounds``) says whether and after how long; a failed
+or abandoned attempt (timeout, refused, reset, an HTTP refusal) is the network's
+case, exponential backoff with full jitter from the core's bounds. Giving up on
+a handshake (``handshake_timeout``) is such a failure: the next attempt waits
+its backoff like any other, never at once.
+
 A push screen is a raw asyncio Protocol speaking the client side of RFC 6455
 (``wsframes``); a polling screen keeps one HTTP/1.1 connection alive
 (``http1``) and polls the status endpoint with ``If-None-Match``, adaptively
@@ -25,6 +34,7 @@ answer up to the maximum).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -38,17 +48,27 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from hallboard.loadtest import http1, wsframes
-from hallboard.realtime.core.close_codes import CloseCode, Retry
-
-#: Reasons after which a display does not reconnect at once: the core's retry policy
-#: (hallboard.realtime.core.close_codes), not a copy of it. NEVER needs a person
-#: (4400/4401/4403); SLOW means poll instead and try push again rarely (4409).
-NO_RETRY = frozenset(
-    f"close:{int(code)}" for code in CloseCode if code.retry in (Retry.NEVER, Retry.SLOW)
+from hallboard.realtime.core.close_codes import (
+    CloseCode,
+    Retry,
+    reconnect_bounds,
+    retry_for,
 )
+
 #: Reasons after which a display falls back to polling (4409).
 POLL_INSTEAD = frozenset(f"close:{int(code)}" for code in CloseCode if code.retry is Retry.SLOW)
 FLUSH_SECONDS = 0.05
+
+
+def retry_rule(reason: str) -> Retry:
+    """The core's rule for why a socket ended or an attempt failed: ``close:<code>`` is that
+    code's rule; anything else (``timeout``, ``refused``, ``reset``, ``closed`` without a
+    close frame, ``http:503``...) is what a display sees as 1006: ``DEFAULT_RETRY``."""
+    code = None
+    if reason.startswith("close:"):
+        with contextlib.suppress(ValueError):
+            code = int(reason.removeprefix("close:"))
+    return retry_for(code)
 
 
 class Screen:
@@ -60,6 +80,7 @@ class Screen:
         "idx",
         "mode",
         "polling",
+        "retry",
         "rev",
         "school",
         "source",
@@ -73,7 +94,8 @@ class Screen:
         self.rev = 0
         self.etag = ""
         self.polling: asyncio.Task[None] | None = None
-        self.backoff_step = 0
+        self.backoff_step = 0  # backoffs in a row since the last hello
+        self.retry: asyncio.TimerHandle | None = None  # the reconnect waiting its delay
 
 
 class WsClient(asyncio.Protocol):
@@ -282,7 +304,15 @@ def assign_sources(
 
 
 class Worker:
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock  # the reconnect policy's deadline is on the coordinator's time.time()
+        self.random = rng or random.Random()  # noqa: S311 - jitter, not crypto
         target = config["target"]
         self.host: str = target["host"]
         self.ws_ports: list[int] = [int(target["ws_port"]), *target.get("more_ws_ports", [])]
@@ -384,14 +414,34 @@ class Worker:
             self.start_polling(screen)
         self._maybe_reconnect(screen, f"close:{code}")
 
+    def retry_delay(self, screen: Screen, reason: str) -> float | None:
+        """Seconds ``screen`` waits before reconnecting after ``reason``, or None (never):
+        the core's rule and bounds, a random time between them (full jitter)."""
+        rule = retry_rule(reason)
+        if rule is Retry.BACKOFF:
+            screen.backoff_step += 1
+        elif rule is Retry.JITTER:
+            screen.backoff_step = 0
+        bounds = reconnect_bounds(rule, screen.backoff_step)
+        return None if bounds is None else self.random.uniform(*bounds)
+
     def _maybe_reconnect(self, screen: Screen, reason: str) -> None:
+        """With a reconnect policy set (``{"deadline": time}``), schedule the screen's next
+        attempt as a display would (``retry_delay``); never at once."""
         policy = self.reconnect
-        if policy is None or reason in NO_RETRY or time.time() > policy["deadline"]:
+        if policy is None or self.clock() > policy["deadline"]:
             return
-        screen.backoff_step += 1
-        cap = min(policy["cap"], policy["base"] * 2 ** (screen.backoff_step - 1))
-        delay = random.uniform(0, cap)  # noqa: S311 - full jitter, not crypto
-        asyncio.get_running_loop().call_later(delay, self.connect_one, screen)
+        delay = self.retry_delay(screen, reason)
+        if delay is None:
+            return
+        if screen.retry is not None:
+            screen.retry.cancel()
+        screen.retry = asyncio.get_running_loop().call_later(delay, self._retry, screen)
+
+    def _retry(self, screen: Screen) -> None:
+        screen.retry = None
+        if self.reconnect is not None:  # reconnecting was not turned off meanwhile
+            self.connect_one(screen)
 
     # --- connecting ---------------------------------------------------------------
     def connect_one(self, screen: Screen, release: Callable[[], None] | None = None) -> None:
@@ -399,6 +449,9 @@ class Worker:
             if release is not None:
                 release()
             return
+        if screen.retry is not None:  # this attempt replaces the one waiting its delay
+            screen.retry.cancel()
+            screen.retry = None
         client = WsClient(self, screen)
         client.release = release
         screen.client = client
@@ -444,7 +497,9 @@ class Worker:
             self.connect_one(screen, slots.release)
 
     def drop(self) -> None:
-        """Abort every push socket at once (the clients' side of a network cut)."""
+        """Abort every push socket at once (the clients' side of a network cut): with a
+        reconnect policy set, each screen then reconnects as after a close without a close
+        frame (1006: backoff)."""
         for screen in self.screens.values():
             client = screen.client
             if client is not None:
@@ -457,6 +512,7 @@ class Worker:
                     self.connecting -= 1
                 screen.client = None
                 client.abort()
+                self._maybe_reconnect(screen, "closed")
 
     def close_some(self, count: int) -> list[int]:
         """Close ``count`` random open sockets cleanly (1000); returns their screens."""

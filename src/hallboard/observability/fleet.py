@@ -51,6 +51,13 @@ def process_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def merged_ids() -> set[str]:
+    """The fleet names of the processes whose figures this process's registry already merges:
+    the gateways sharing its metrics directory on this host (``serve --processes N``)."""
+    host = socket.gethostname()
+    return {f"{host}:{pid}" for pid in multiprocess.pids()}
+
+
 @dataclass(frozen=True)
 class Report:
     id: str
@@ -87,8 +94,14 @@ class Report:
 
 
 def local_gateway_figures() -> fig.Figures:
-    """This process's gateway figures, as ``report_forever`` sends them."""
-    return fig.read(multiprocess.registry(), gateway_only=True)
+    """This process's own gateway figures, as ``report_forever`` sends them.
+
+    Only its own: gateways under one supervisor (``serve --processes N``) share a metrics
+    directory, and each reports for itself, so a reader adding the reports counts each
+    process once (reporting the merged directory, every process's figures were counted
+    N times).
+    """
+    return fig.read(multiprocess.own_registry(), gateway_only=True)
 
 
 async def report_forever(

@@ -111,6 +111,21 @@ def prepare() -> None:
         clear_others(directory)
 
 
+def pids() -> set[int]:
+    """The processes whose figures ``registry()`` merges: every process with a file in this
+    process's multiprocess directory (this one included); none without a directory."""
+    directory = path()
+    if directory is None or not directory.is_dir():
+        return set()
+    return {pid for file in directory.glob("*.db") if (pid := _pid_of(file)) is not None}
+
+
+def own_registry() -> CollectorRegistry:
+    """This process's own metrics, never its siblings': in multiprocess mode the default
+    registry reads this process's values only (``registry()`` merges every process's)."""
+    return REGISTRY
+
+
 def registry() -> CollectorRegistry:
     """What to read this server's metrics from: every process's, or this process's."""
     directory = path()

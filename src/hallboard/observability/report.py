@@ -6,8 +6,10 @@ Where the figures come from:
   publishes, display requests, and the gateway's figures when this process
   runs one (``--role all``);
 - with ``REDIS_URL``, the gateways in other processes and hosts
-  (``fleet``): their fresh reports are added. This process's own report, if
-  its gateway sends one, is skipped (its figures are already counted).
+  (``fleet``): their fresh reports are added. The reports of processes whose
+  figures this process's registry already holds are skipped: its own gateway's,
+  and those of the gateways sharing its metrics directory (``serve --processes
+  N``: each reports only its own figures, and a scrape here merges them all).
 
 The seed's fields keep the seed's meaning, as lifetime counters; the health
 verdict is judged on what changed over the last 5 minutes (``health``).
@@ -72,9 +74,8 @@ def collect(*, now: float | None = None) -> Snapshot:
     fleet_error = ""
     if settings.REDIS_URL:
         try:
-            reports = [
-                r for r in fleet.read(settings.REDIS_URL, now=now) if r.id != fleet.process_id()
-            ]
+            counted = {fleet.process_id(), *fleet.merged_ids()}
+            reports = [r for r in fleet.read(settings.REDIS_URL, now=now) if r.id not in counted]
         except Exception as exc:  # Redis down: answer with what this process knows
             fleet_error = f"Redis unreachable ({type(exc).__name__})"
         fleet_info["reporting"] = len(reports)

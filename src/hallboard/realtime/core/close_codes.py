@@ -170,6 +170,35 @@ def advice(code: CloseCode) -> str:
     return advice_default()
 
 
+def retry_for(code: int | None) -> Retry:
+    """The rule for ``code``: its own, or ``DEFAULT_RETRY`` for a code this module does not
+    know and for ``None`` (no close frame: 1006, or a connection that failed before it opened)."""
+    if code is None:
+        return DEFAULT_RETRY
+    try:
+        return CloseCode(code).retry
+    except ValueError:
+        return DEFAULT_RETRY
+
+
+def reconnect_bounds(rule: Retry, attempt: int) -> tuple[float, float] | None:
+    """(lowest, highest) seconds to wait before reconnecting under ``rule``; None for NEVER.
+
+    ``attempt`` counts the backoffs in a row (1 for the first; a display resets it when a
+    socket opens, and on ``JITTER``): ``BACKOFF`` waits a random time between the lower
+    bound and ``min(upper, lower * 2**attempt)`` (full jitter, never below the lower bound),
+    as the display page does.
+    """
+    if rule is Retry.NEVER:
+        return None
+    if rule is Retry.JITTER:
+        return JITTER_SECONDS
+    if rule is Retry.SLOW:
+        return SLOW_SECONDS
+    low, high = BACKOFF_SECONDS
+    return low, min(high, low * 2 ** max(attempt, 1))
+
+
 def policy() -> dict[str, Any]:
     """The retry policy as JSON, for the display page (snapshot ``meta.close_codes``)."""
     codes: dict[str, dict[str, str]] = {}

@@ -27,6 +27,7 @@ from hallboard.loadtest.runner import SCENARIOS, LoadRun, RunOptions
 from hallboard.loadtest.server import (
     ServerError,
     ServerProcess,
+    drain_timeout_for,
     free_port,
     gateway_processes,
     hallboard_serve,
@@ -108,13 +109,21 @@ class Command(BaseCommand):
         run.add_argument(
             "--trigger",
             default="db",
-            help="db (needs REDIS_URL), api, or module:factory (default db).",
+            help="db (needs the server's broker: HALLBOARD_BROKER_URL or REDIS_URL), api, or "
+            "module:factory (default db).",
         )
         run.add_argument(
             "--spawn",
             action="store_true",
             help="Start `hallboard serve` here (free ports) and stop it at the end; "
             "needed for --storm kill.",
+        )
+        run.add_argument(
+            "--drain-timeout",
+            type=float,
+            help="With --gateway-processes N: seconds the supervisor lets the gateways drain "
+            "when the run stops them (default: grows with the screens held, "
+            "loadtest.server.drain_timeout_for).",
         )
         run.add_argument("--server-cpus", type=cpu_list, help="Pin a spawned server, e.g. 0.")
         run.add_argument(
@@ -141,6 +150,13 @@ class Command(BaseCommand):
             help="Connects per second while ramping (default: no limit).",
         )
         run.add_argument("--inflight", type=int, default=512, help="Handshakes in flight.")
+        run.add_argument(
+            "--handshake-timeout",
+            type=float,
+            default=10.0,
+            help="Seconds a client waits for hello before it gives the attempt up (counted as "
+            "a failure; a reconnect after it waits its backoff, as a display's would).",
+        )
         run.add_argument(
             "--hold",
             type=float,
@@ -231,9 +247,12 @@ class Command(BaseCommand):
         if options["spawn"] and options["gateway_processes"] > 1:
             gateway_ports = [free_port()]
             log = Path(settings.DATA_DIR) / "loadtest" / "server.log"
+            held = options["screens"] or len(fleet.screens)
             server = gateway_processes(
                 gateway_ports[0],
                 options["gateway_processes"],
+                drain_timeout=options["drain_timeout"]
+                or drain_timeout_for(held, options["gateway_processes"]),
                 env=dict(os.environ),
                 cpus=options["server_cpus"],
                 log_path=log,
@@ -272,6 +291,7 @@ class Command(BaseCommand):
             push_share=options["push_share"],
             rate=options["rate"],
             inflight=options["inflight"],
+            handshake_timeout=options["handshake_timeout"],
             workers=options["workers"],
             client_cpus=options["client_cpus"],
             server_pids=options["server_pid"],

@@ -28,6 +28,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hallboard.observability import multiprocess
+from hallboard.realtime.gateway.options import GatewayOptions
 from hallboard.server import dbready, drain, processes
 from hallboard.server.runner import ROLES, gateway_options, run
 from hallboard.server.uvicorn_config import ServeOptions
@@ -49,6 +50,12 @@ def use_gateway_port(port: int) -> None:
     """Serve the gateway on ``port`` and tell displays so (also in spawned web workers)."""
     settings.GATEWAY_PORT = port
     os.environ["GATEWAY_PORT"] = str(port)
+
+
+def default_drain_timeout(gateway: GatewayOptions) -> float:
+    """The supervisor's drain timeout unless ``--drain-timeout``: the longest drain of a
+    process at ``WS_MAX_CONNECTIONS`` (``hallboard.server.drain``) plus 10 s."""
+    return drain.longest_drain_seconds(gateway.max_connections, gateway) + 10
 
 
 class Command(BaseCommand):
@@ -82,6 +89,14 @@ class Command(BaseCommand):
             "--graceful-timeout", type=int, default=10, help="Seconds to drain on shutdown."
         )
         parser.add_argument(
+            "--drain-timeout",
+            type=float,
+            default=None,
+            help="With --processes N: seconds the supervisor lets its gateway processes drain "
+            "after SIGTERM before it kills them (default: the longest drain at "
+            "WS_MAX_CONNECTIONS plus 10 s; raise it where the processes share few cores).",
+        )
+        parser.add_argument(
             "--forwarded-allow-ips",
             default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             help="Comma-separated addresses of the reverse proxies whose X-Forwarded-For and "
@@ -100,6 +115,8 @@ class Command(BaseCommand):
             use_gateway_port(options["gateway_port"])
         if options["processes"] < 1:
             raise CommandError("--processes must be at least 1")
+        if options["drain_timeout"] is not None and options["drain_timeout"] <= 0:
+            raise CommandError("--drain-timeout must be more than 0 seconds")
         if options["processes"] > 1 and options["role"] != "gateway":
             raise CommandError(
                 "--processes N needs --role gateway (web workers: --role web --workers N)"
@@ -149,7 +166,7 @@ class Command(BaseCommand):
                     log_level=options["log_level"],
                 ),
                 options["processes"],
-                drain_timeout=drain.longest_drain_seconds(gateway.max_connections, gateway) + 10,
+                drain_timeout=options["drain_timeout"] or default_drain_timeout(gateway),
             )
             processes.logger.info(
                 "%d gateway processes sharing %s:%d", options["processes"], host, port
