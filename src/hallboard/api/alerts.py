@@ -3,9 +3,11 @@
 An alert created through a school's URL covers that school, or with
 ``"scope": "organisation"`` every school of its organisation; triggering,
 updating, clearing and cancelling need the ``alert`` right (admin or safety
-role) in the school named in the URL, and go through
-``hallboard.alerts.service`` (which writes the audit log). CAP 1.2 messages are
-posted raw to ``.../alerts/cap`` (``hallboard.alerts.cap``).
+role) in the school named in the URL and, for an organisation-wide alert, over
+the organisation as a whole (an organisation-wide key or an organisation
+membership): a school's key or member gets ``403 forbidden``. Everything goes
+through ``hallboard.alerts.service`` (the rule, and the audit log). CAP 1.2
+messages are posted raw to ``.../alerts/cap`` (``hallboard.alerts.cap``).
 """
 
 # No `from __future__ import annotations` here: ninja's PatchDict needs the
@@ -23,7 +25,7 @@ from ninja import Field, Router, Status
 
 from hallboard.alerts import cap, delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry
-from hallboard.api.errors import ApiError, ErrorOut, forbidden, invalid, not_found
+from hallboard.api.errors import ApiError, ErrorOut, invalid, not_found
 from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import (
@@ -179,8 +181,8 @@ def _refusals() -> Iterator[None]:
     """The service's refusals as API errors."""
     try:
         yield
-    except service.NotAllowed:
-        raise forbidden(Right.ALERT.value) from None
+    except service.NotAllowed as exc:  # the service's words: e.g. an organisation-wide alert
+        raise ApiError(403, "forbidden", str(exc)) from None
     except service.AlertEnded as exc:
         raise ApiError(409, "alert_ended", str(exc)) from None
     except ValidationError as exc:
