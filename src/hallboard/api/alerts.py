@@ -48,7 +48,12 @@ class AlertIn(Schema):
     instructions: str = Field("", max_length=2000)
     kind: Alert.Kind = Alert.Kind.OTHER
     severity: Alert.Severity = Alert.Severity.SEVERE
-    scope: Literal["school", "organisation"] = "school"
+    scope: Literal["school", "organisation"] = Field(
+        "school",
+        description="`organisation`: every school of the organisation. Needs the alert right "
+        "over the whole organisation (an organisation-wide key or organisation role); a "
+        "school's key or member gets 403 `forbidden`.",
+    )
     starts_at: dt.datetime | None = Field(
         None, description=f"Default: now. {SCHOOL_TIME}", examples=[SCHOOL_TIME_EXAMPLE]
     )
@@ -233,7 +238,11 @@ def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[di
 def receive_cap(
     request: HttpRequest, slug: str, scope: Literal["school", "organisation"] = "school"
 ) -> Status[dict[str, object]]:
-    """A CAP 1.2 message: Alert triggers, Update updates, Cancel clears (docs/api.md)."""
+    """A CAP 1.2 message: Alert triggers, Update updates, Cancel clears (docs/api.md).
+
+    ``?scope=organisation``, and an Update or Cancel of an alert of every school, need the
+    alert right over the whole organisation: else 403 ``forbidden``.
+    """
     school = school_for(request, slug, Right.ALERT)
     length = request.headers.get("Content-Length") or "0"
     if length.isdigit() and int(length) > cap.MAX_BYTES:
