@@ -16,11 +16,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from hallboard.loadtest.server import ServerProcess, free_port, port_open  # noqa: E402
+from reliability.tcpproxy import Proxy  # noqa: E402
 
 
 class StackError(Exception):
@@ -136,83 +135,6 @@ class Redis:
         if self.process is not None and self.frozen:
             os.kill(self.process.pid, signal.SIGCONT)
             self.frozen = False
-
-
-# --- a TCP proxy in front of the database ---
-class Proxy:
-    """Forwards 127.0.0.1:<port> to the database; ``cut()`` closes every connection and refuses
-    new ones (the database went away for this replica), ``restore()`` forwards again."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self._cut = False
-        self._closed = False
-        self._lock = threading.Lock()
-        self._sockets: set[socket.socket] = set()
-        threading.Thread(target=self._accept, name="db-proxy", daemon=True).start()
-
-    @property
-    def is_cut(self) -> bool:
-        return self._cut
-
-    def cut(self) -> None:
-        self._cut = True
-        with self._lock:
-            sockets, self._sockets = self._sockets, set()
-        for s in sockets:
-            _close(s)
-
-    def restore(self) -> None:
-        self._cut = False
-
-    def close(self) -> None:
-        self._closed = True
-        self.cut()
-        _close(self.listener)
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self._cut:
-                _close(client)
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
-            with self._lock:
-                self._sockets.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while not self._cut:
-                data = source.recv(65536)
-                if not data or self._cut:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with self._lock:
-                    self._sockets.discard(s)
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                _close(s)
-
-
-def _close(s: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        s.close()
 
 
 # --- the database ---

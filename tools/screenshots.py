@@ -10,6 +10,7 @@ API, and stops the demo (by PID) when done.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -21,6 +22,8 @@ import tempfile
 import time
 import urllib.request
 import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +120,25 @@ def holiday(browser: Any, base: str, key: str, url: str) -> None:
     urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
 
 
-def main() -> None:
-    web, gateway = free_port(), free_port()
+@dataclass(frozen=True)
+class Demo:
+    """A running `hallboard demo`: where it serves and what it printed."""
+
+    base: str
+    #: The display URLs it printed, in its order (German school first).
+    urls: list[str]
+    org_key: str
+    user: str
+    password: str
+    #: Its screens' ids, in the order of ``urls``.
+    screen_ids: list[str]
+
+
+@contextlib.contextmanager
+def running_demo(web: int | None = None, gateway: int | None = None) -> Iterator[Demo]:
+    """Start `hallboard demo` on ``web``/``gateway`` (free ports if not given) with a
+    throwaway data directory; yield what it printed once it serves; stop it (by PID)."""
+    web, gateway = web or free_port(), gateway or free_port()
     base = f"http://127.0.0.1:{web}"
     with tempfile.TemporaryDirectory() as data:
         env = {
@@ -138,61 +158,76 @@ def main() -> None:
             lines: list[str] = []
             assert demo.stdout is not None
             while not any(line.startswith("Serving") for line in lines):
-                lines.append(demo.stdout.readline())
+                line = demo.stdout.readline()
+                if not line and demo.poll() is not None:
+                    raise SystemExit(f"the demo stopped before serving:\n{''.join(lines)}")
+                lines.append(line)
             text = "".join(lines)
             urls = re.findall(r"http://\S+/display/\?token=\S+", text)
             org_key = re.search(r"organisation API key: (hbk_\S+)", text)
             admin = re.search(r"user '(\S+)'\s+password '(\S+)'", text)
             if not urls or org_key is None or admin is None:
-                raise SystemExit(f"the demo printed no display URLs or API key:\n{text}")
+                raise SystemExit(f"the demo printed no display URLs, API key or admin:\n{text}")
             time.sleep(1)
-            OUT.mkdir(parents=True, exist_ok=True)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-                shots = [
-                    ("landscape", urls[0], (1920, 1080), "Europe/Berlin"),
-                    ("portrait", urls[1], (1080, 1920), "Europe/Berlin"),
-                    ("staff-room", urls[5], (1920, 1080), "Europe/London"),
-                ]
-                for name, url, size, tz in shots:
-                    page = screen_page(browser, url, size, tz)
-                    page.screenshot(path=str(OUT / f"{name}.png"))
-                    if name == "landscape":
-                        alert = api(
-                            base,
-                            org_key.group(1),
-                            "schools/lindenhof/alerts",
-                            {
-                                "headline": "Lockdown",
-                                "kind": "lockdown",
-                                "severity": "extreme",
-                                "instructions": "Lock the doors. Stay away from windows.\n"
-                                "Wait for the all-clear.",
-                            },
-                        )
-                        page.wait_for_selector("#alert:not([hidden])")
-                        page.evaluate("document.querySelector('#alert').style.animation = 'none'")
-                        page.screenshot(path=str(OUT / "alert.png"))
-                        api(
-                            base,
-                            org_key.group(1),
-                            f"schools/lindenhof/alerts/{alert['id']}/clear",
-                            {},
-                        )
-                        page.wait_for_selector("#alert", state="hidden")
-                    page.close()
-                holiday(browser, base, org_key.group(1), urls[3])
-                page = browser.new_page(viewport={"width": 1920, "height": 1080})
-                page.goto(f"{base}/display/")
-                page.wait_for_selector("#pairing-qr svg")
-                page.screenshot(path=str(OUT / "pairing.png"))
-                ids = re.findall(r"screen\s+(\d+)\s", text)
-                dashboard(browser, base, urls, ids, admin.group(1), admin.group(2))
-                staff_screenshots.shots(browser, base, urls, admin.group(1), admin.group(2))
-                browser.close()
+            yield Demo(
+                base,
+                urls,
+                org_key.group(1),
+                admin.group(1),
+                admin.group(2),
+                re.findall(r"screen\s+(\d+)\s", text),
+            )
         finally:
             demo.terminate()
             demo.wait(timeout=30)
+
+
+def main() -> None:
+    with running_demo() as demo:
+        base, urls = demo.base, demo.urls
+        OUT.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            shots = [
+                ("landscape", urls[0], (1920, 1080), "Europe/Berlin"),
+                ("portrait", urls[1], (1080, 1920), "Europe/Berlin"),
+                ("staff-room", urls[5], (1920, 1080), "Europe/London"),
+            ]
+            for name, url, size, tz in shots:
+                page = screen_page(browser, url, size, tz)
+                page.screenshot(path=str(OUT / f"{name}.png"))
+                if name == "landscape":
+                    alert = api(
+                        base,
+                        demo.org_key,
+                        "schools/lindenhof/alerts",
+                        {
+                            "headline": "Lockdown",
+                            "kind": "lockdown",
+                            "severity": "extreme",
+                            "instructions": "Lock the doors. Stay away from windows.\n"
+                            "Wait for the all-clear.",
+                        },
+                    )
+                    page.wait_for_selector("#alert:not([hidden])")
+                    page.evaluate("document.querySelector('#alert').style.animation = 'none'")
+                    page.screenshot(path=str(OUT / "alert.png"))
+                    api(
+                        base,
+                        demo.org_key,
+                        f"schools/lindenhof/alerts/{alert['id']}/clear",
+                        {},
+                    )
+                    page.wait_for_selector("#alert", state="hidden")
+                page.close()
+            holiday(browser, base, demo.org_key, urls[3])
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"{base}/display/")
+            page.wait_for_selector("#pairing-qr svg")
+            page.screenshot(path=str(OUT / "pairing.png"))
+            dashboard(browser, base, urls, demo.screen_ids, demo.user, demo.password)
+            staff_screenshots.shots(browser, base, urls, demo.user, demo.password)
+            browser.close()
     print("wrote", ", ".join(sorted(p.name for p in OUT.glob("*.png"))))
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/staff_screenshots.py [WEB_PORT GATEWAY_PORT]
 
-Starts `hallboard demo` (like tools/screenshots.py, which also calls ``shots``),
+Starts `hallboard demo` (``screenshots.running_demo``; tools/screenshots.py also calls ``shots``),
 opens two of the German school's screens, and as the demo's admin: triggers a
 lockdown on the panel on a phone, waits for the screens to show it, takes the pictures, gives the
 all-clear; then adds an announcement on a laptop. Writes
@@ -82,52 +82,17 @@ def shots(browser: Any, base: str, urls: list[str], user: str, password: str) ->
 
 
 def main() -> None:
-    import os
-    import re
-    import subprocess
-    import tempfile
-
     from playwright.sync_api import sync_playwright
-    from screenshots import ARGS, free_port
+    from screenshots import ARGS, running_demo
 
     # Ports may be given (python tools/staff_screenshots.py WEB GATEWAY); else free ones.
-    web, gateway = (
-        (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else (free_port(), free_port())
-    )
-    base = f"http://127.0.0.1:{web}"
-    with tempfile.TemporaryDirectory() as data:
-        env = {
-            **os.environ,
-            "HALLBOARD_DATA_DIR": data,
-            "GATEWAY_PORT": str(gateway),
-            "HALLBOARD_PUBLIC_URL": base,
-        }
-        demo = subprocess.Popen(  # noqa: S603 - our own command
-            [sys.executable, "-m", "hallboard", "demo", "--port", str(web)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            lines: list[str] = []
-            assert demo.stdout is not None
-            while not any(line.startswith("Serving") for line in lines):
-                lines.append(demo.stdout.readline())
-            text = "".join(lines)
-            urls = re.findall(r"http://\S+/display/\?token=\S+", text)
-            admin = re.search(r"user '(\S+)'\s+password '(\S+)'", text)
-            if not urls or admin is None:
-                raise SystemExit(f"the demo printed no display URLs or admin:\n{text}")
-            time.sleep(1)
-            OUT.mkdir(parents=True, exist_ok=True)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-                shots(browser, base, urls, admin.group(1), admin.group(2))
-                browser.close()
-        finally:
-            demo.terminate()
-            demo.wait(timeout=30)
+    web, gateway = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else (None, None)
+    with running_demo(web, gateway) as demo:
+        OUT.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            shots(browser, demo.base, demo.urls, demo.user, demo.password)
+            browser.close()
 
 
 if __name__ == "__main__":

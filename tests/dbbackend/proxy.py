@@ -1,110 +1,18 @@
-"""A TCP proxy between hallboard and PostgreSQL that a test can cut or hold (loopback only).
-
-- ``forward()``: bytes flow both ways (the normal case);
-- ``hold()``: connections stay open and new ones are accepted, but nothing is
-  forwarded (what arrives waits in the proxy): a network that swallows
-  packets, a frozen database host;
-- ``cut()``: every connection is closed and new ones are closed at once: the
-  database went away.
-
-The machine's PostgreSQL is never touched: only this proxy, which the test
-started and stops.
+"""A TCP proxy between hallboard and PostgreSQL that a test can cut or hold (loopback only):
+``reliability.tcpproxy.Proxy`` (forward, hold, cut), and what the database tests need
+around it. The machine's PostgreSQL is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from reliability.tcpproxy import Proxy
 
-class Proxy:
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self.accepted = 0
-        self._flowing = threading.Event()
-        self._flowing.set()
-        self._cut = False
-        self._closed = False
-        self._lock = threading.Lock()
-        self._sockets: set[socket.socket] = set()
-        threading.Thread(target=self._accept, name="db-proxy", daemon=True).start()
-
-    # --- what the test does -------------------------------------------------------
-    def forward(self) -> None:
-        self._cut = False
-        self._flowing.set()
-
-    def hold(self) -> None:
-        self._flowing.clear()
-
-    def cut(self) -> None:
-        self._cut = True
-        self._flowing.set()  # the pumps wake up, and find their sockets closed
-        with self._lock:
-            sockets, self._sockets = self._sockets, set()
-        for s in sockets:
-            _close(s)
-
-    def close(self) -> None:
-        self._closed = True
-        self.cut()
-        _close(self.listener)
-
-    # --- the proxy -----------------------------------------------------------------
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            if self._cut:
-                _close(client)
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
-            with self._lock:
-                self._sockets.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while True:
-                self._flowing.wait()
-                if self._cut:
-                    break
-                data = source.recv(65536)
-                if not data:
-                    break
-                self._flowing.wait()  # held while this was read: it waits here
-                if self._cut:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with self._lock:
-                    self._sockets.discard(s)
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                _close(s)
-
-
-def _close(s: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        s.close()
+__all__ = ["Proxy", "end_other_sessions", "proxy_to_postgres"]
 
 
 @contextlib.contextmanager
