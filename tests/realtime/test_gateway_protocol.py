@@ -228,17 +228,17 @@ async def test_frames_published_before_hello_are_held_not_lost(tenant: Tenant) -
         screen, token = await in_thread(make_screen, tenant.school, "Hall")
         school_id = tenant.school.pk
         rev = await in_thread(revision_of, tenant.school)
-        original = gw._open
+        original = gw.admission._open
 
-        def open_late(pending: Any, result: Any) -> None:
+        def open_late(pending: Any, result: Any, later: Any = ()) -> None:
             # The command arrives between the lookup and hello.
             event = {"e": "command", "screen": screen.pk, "id": 99, "name": "reload", "payload": {}}
             gw.on_broker_message(topics.screen(screen.pk), json.dumps(event).encode())
             event = {"e": "invalidate", "school": school_id, "rev": rev + 7}
             gw.on_broker_message(topics.school(school_id), json.dumps(event).encode())
-            original(pending, result)
+            original(pending, result, later)
 
-        gw._open = open_late  # type: ignore[method-assign]
+        gw.admission._open = open_late  # type: ignore[method-assign]
         ws = await open_display(gw, token)
         hello = await receive_type(ws, "hello")
         assert hello["rev"] == rev + 7  # hello already says the newest revision

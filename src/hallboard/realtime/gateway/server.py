@@ -1,56 +1,47 @@
-"""The gateway: the asyncio glue around the node.
+"""The gateway: the listener, its sockets, and the node's actions carried out.
 
 The node (``hallboard.realtime.core.node``) decides what each socket is sent,
-when, and when one is closed; it does no I/O. This module feeds it — broker
-events, admitted sockets, client messages, back-pressure, the time — and
-carries out the actions it answers with. Around that, only what needs the
-outside world:
+when, and when one is closed; it does no I/O. The ``Gateway`` owns one node and
+every socket (``connection.Socket``, one per TCP connection, which knows it only
+as its ``Owner``); it feeds the node what sockets report and the time, and
+carries out the actions the node answers with (``carry_out``). The rest is
+done beside it, each by a module of its own:
 
-- the listener and its sockets (``connection.Socket``, one per TCP connection),
-  and the routing of a request: plain HTTP (``probes``), a display's or a staff
-  page's upgrade, the refusals that need no database;
-- the batched work behind callbacks (``batches``): token lookups, the writes of
-  what sockets report, the staff frames published;
-- the broker (subscriptions the node asks for, a resync after an outage), the
-  timers (the node's ``next_wakeup``; once a second, what only sockets know:
-  handshakes and closing handshakes that take too long), the drain at shutdown,
-  and metrics.
+- ``admission``: an upgrade, refused or looked up and opened (display or staff);
+- ``subscriber``: the broker's side: topics, events in, resync after an outage;
+- ``batches``: the database writes and the staff frames, behind callbacks;
+- ``probes``: plain HTTP on the gateway port.
+
+What stays here: routing a request (upgrade or plain HTTP), the wake timer (the
+node's ``next_wakeup``), once a second what only sockets know (handshakes and
+closing handshakes that take too long), the drain at shutdown, and metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError
-
-from hallboard import throttle
-from hallboard.display.auth import DEVICE_KEY
 from hallboard.observability import fleet, metrics
 from hallboard.realtime.brokers import Broker
-from hallboard.realtime.core import events, node, topics
+from hallboard.realtime.core import node, topics
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.realtime.core.hub import Hub
-from hallboard.realtime.core.node import Kind, Node
-from hallboard.realtime.gateway import batches, db, probes, staff
+from hallboard.realtime.core.node import Node
+from hallboard.realtime.gateway import batches, probes
+from hallboard.realtime.gateway.admission import Admission
 from hallboard.realtime.gateway.connection import Phase, Socket, encode_frame
-from hallboard.realtime.gateway.handshake import (
-    HandshakeError,
-    Request,
-    check_upgrade,
-    switching_protocols,
-)
+from hallboard.realtime.gateway.handshake import Request
 from hallboard.realtime.gateway.meters import Meters
 from hallboard.realtime.gateway.options import GatewayOptions
-from hallboard.staff import tickets
+from hallboard.realtime.gateway.subscriber import Subscriber
 
 if TYPE_CHECKING:
     from hallboard.server.gctune import Freezer
@@ -62,9 +53,6 @@ logger = logging.getLogger("hallboard.realtime.gateway")
 #: A drain's pause between two batches is drain_interval times a factor drawn from here
 #: (hallboard.server.drain derives how long a drain takes from it).
 DRAIN_JITTER = (0.5, 1.5)
-
-
-Pending = batches.Pending[Socket]
 
 
 class Gateway:
@@ -83,28 +71,16 @@ class Gateway:
         self.clock = clock
         self.node: Node[Socket] = Node(o.node())
         self.executor = ThreadPoolExecutor(o.db_threads, thread_name_prefix="gw-db")
-        #: Refused connects by close code; accepted sockets; server closes by code (metrics).
-        self.refused: Counter[int] = Counter()
-        self.accepted = 0
+        #: Server closes of open sockets by code (metrics).
         self.closed_by_server: Counter[int] = Counter()
         self._sockets: set[Socket] = set()
         #: Sockets not (or no longer) open: their timeouts are checked every second.
         self._unsettled: set[Socket] = set()
         self._server: asyncio.Server | None = None
-        self._draining = False
         self._tasks: set[asyncio.Future[Any]] = set()
         self._timers: list[asyncio.Task[None]] = []
         self._wake: asyncio.TimerHandle | None = None
         self._wake_at: float | None = None
-        self._subscribing = asyncio.Lock()
-        self.auth = batches.Authenticator[Socket](
-            self.executor,
-            self.spawn,
-            self._admit,
-            self._abandon,
-            batch=o.auth_batch,
-            concurrency=o.auth_concurrency,
-        )
         self.staff_frames = batches.StaffFrames(broker.publish, self.spawn)
         self.writer = batches.Writer(
             self.executor,
@@ -115,6 +91,19 @@ class Gateway:
             clock=clock,
         )
         self.meters = Meters(broker)
+        self.subscriber = Subscriber(
+            broker, self.node, self.executor, self.meters, self.carry_out, clock
+        )
+        self.admission = Admission(
+            self,
+            self.node,
+            o,
+            self.executor,
+            self.meters,
+            self.writer,
+            self.subscriber.subscribe_wanted,
+            clock,
+        )
 
     @property
     def hub(self) -> Hub[Socket]:
@@ -126,12 +115,22 @@ class Gateway:
 
     @property
     def db_errors(self) -> int:
-        return self.auth.errors + self.writer.errors
+        return self.admission.auth.errors + self.writer.errors
+
+    @property
+    def refused(self) -> Counter[int]:
+        """Refused connects by close code (metrics)."""
+        return self.admission.refused
+
+    @property
+    def accepted(self) -> int:
+        """Display sockets accepted."""
+        return self.admission.accepted
 
     # --- lifecycle ------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        await self.broker.start(self.on_broker_message, self.resync)
+        await self.broker.start(self.subscriber.on_message, self.subscriber.resync)
         await self.broker.subscribe(topics.CONTROL)
         o = self.options
         self._server = await loop.create_server(
@@ -161,7 +160,7 @@ class Gateway:
 
     @property
     def draining(self) -> bool:
-        return self._draining
+        return self.admission.draining
 
     async def shutdown(self) -> None:
         """Close every socket with 1001 in batches with jitter, then stop.
@@ -169,7 +168,7 @@ class Gateway:
         Closing all at once would send every display back at the same moment;
         batches spread the reconnects over the other replicas.
         """
-        self._draining = True
+        self.admission.draining = True
         self.staff_frames.stopped = self.writer.stopped = True
         if self._server is not None:
             self._server.close()
@@ -220,7 +219,7 @@ class Gateway:
         task.add_done_callback(_log_failure)
 
     # --- carrying out what the node says -----------------------------------------------
-    def _do(self) -> int:
+    def carry_out(self) -> int:
         """Carry out the node's actions; how many frames were written."""
         written = 0
         for action in self.node.actions():
@@ -237,7 +236,7 @@ class Gateway:
             elif isinstance(action, node.Drop):
                 action.conn.drop(action.reason)
             else:
-                self.spawn(self._check_push(action.screens))
+                self.spawn(self.subscriber.check_push(action.screens))
         self._arm_wake()
         return written
 
@@ -285,7 +284,7 @@ class Gateway:
         """Run what the node has due now (the wake timer does; so may a test that advanced
         an injected clock)."""
         self.node.tick(self.clock())
-        self._do()
+        self.carry_out()
 
     # --- sockets: called by connection.Socket (its Owner) ----------------------------------
     def socket_made(self, sock: Socket) -> None:
@@ -301,11 +300,11 @@ class Gateway:
 
     def drained(self, sock: Socket) -> None:
         self.node.drained(sock)
-        self._do()
+        self.carry_out()
 
     def text_received(self, sock: Socket, data: bytes) -> None:
         self.node.receive_message(sock, data, self.clock())
-        self._do()
+        self.carry_out()
 
     def socket_closing(self, sock: Socket) -> None:
         """The closing handshake started (either side): it must end within close_timeout."""
@@ -318,7 +317,7 @@ class Gateway:
         if sock.live:
             self.meters.open[sock.kind].dec()
         self.node.lost(sock, sock.close_code)
-        self._do()
+        self.carry_out()
 
     def close(self, sock: Socket, code: CloseCode, reason: str | None = None) -> None:
         if sock.close(int(code), reason or code.reason):
@@ -343,54 +342,9 @@ class Gateway:
                 sock, request, path, executor=self.executor, broker=self.broker, spawn=self.spawn
             )
             return
-        try:
-            check_upgrade(request)
-        except HandshakeError as exc:
-            logger.info("HTTP request refused with %d: %s", exc.status, exc.detail)
-            sock.respond(exc.status, exc.detail.encode() + b"\n")
-            return
-        handshake = switching_protocols(request.websocket_key)
-        address = throttle.socket_address(sock.peer(), request.headers.get("x-forwarded-for"))
-        if path == o.staff_path.rstrip("/"):
-            self._admit_staff(sock, request, handshake, address)
-            return
-        token = request.query.get("token", "")
-        device_key = request.query.get("dk", "")
-        if self._draining:
-            self.refuse(sock, handshake, CloseCode.GOING_AWAY)
-        elif not token or not device_key or DEVICE_KEY.fullmatch(device_key) is None:
-            self.refuse(sock, handshake, CloseCode.MISSING_PARAMETERS)
-        elif throttle.blocked(throttle.Kind.SOCKET, address) is not None:
-            self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER, staff.THROTTLED_REASON)
-        elif not db.token_well_formed(token):
-            # Never looked up: no token has a NUL or is that long (one refusal, its own).
-            self.refuse(sock, handshake, CloseCode.INVALID_TOKEN)
-            throttle.failed(throttle.Kind.SOCKET, address)
-        elif self.node.at_capacity():
-            self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
-        else:
-            self.node.pending += 1
-            self.meters.pending.inc()
-            self.auth.add(batches.Pending(sock, handshake, token, device_key, address))
+        self.admission.upgrade(sock, request, path)
 
-    def refuse(
-        self,
-        sock: Socket,
-        handshake: bytes,
-        code: CloseCode,
-        reason: str | None = None,
-        *,
-        log: bool = True,
-    ) -> None:
-        """Complete the handshake only to close with ``code``; counted, and logged unless
-        the caller logs a whole batch's refusals as one line."""
-        self.refused[int(code)] += 1
-        metrics.gateway_refused_total.labels(code=str(int(code))).inc()
-        if log:
-            logger.info("%s socket refused: %s (%d)", sock.kind.name.lower(), code.reason, code)
-        sock.refuse(handshake, int(code), reason or code.reason)
-
-    def _opened(self, sock: Socket, handshake: bytes, frames: list[str]) -> None:
+    def opened(self, sock: Socket, handshake: bytes, frames: list[str]) -> None:
         """Complete the handshake with ``frames`` (hello first), counted as open."""
         sock.open(handshake, [encode_frame(f) for f in frames])
         self._unsettled.discard(sock)
@@ -401,164 +355,9 @@ class Gateway:
         self.meters.accepted[sock.kind].inc()
         self.meters.delivered("hello", 1)
 
-    # --- staff sockets ----------------------------------------------------------------------
-    def _admit_staff(self, sock: Socket, request: Request, handshake: bytes, address: str) -> None:
-        """A staff socket's handshake arrived: refuse it, or subscribe it and say hello."""
-        ticket = staff.verify(request)
-        if self._draining:
-            self.refuse(sock, handshake, CloseCode.GOING_AWAY)
-        elif throttle.blocked(throttle.Kind.SOCKET, address) is not None:
-            self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER, staff.THROTTLED_REASON)
-        elif ticket is None:
-            throttle.failed(throttle.Kind.SOCKET, address)
-            self.refuse(sock, handshake, CloseCode.INVALID_TOKEN, staff.BAD_TICKET_REASON)
-        elif self.node.at_capacity():
-            self.refuse(sock, handshake, CloseCode.TRY_AGAIN_LATER)
-        else:
-            sock.kind = Kind.STAFF
-            self.node.admit_staff(sock, ticket.user_id, ticket.school_ids, self.clock())
-            self.spawn(self._open_staff(sock, handshake, ticket, address))
-
-    async def _open_staff(
-        self, sock: Socket, handshake: bytes, ticket: tickets.StaffTicket, address: str
-    ) -> None:
-        if not await staff.claim(self.executor, ticket):
-            throttle.failed(throttle.Kind.SOCKET, address)
-            self.refuse(sock, handshake, CloseCode.INVALID_TOKEN, staff.BAD_TICKET_REASON)
-            return
-        await self.subscribe_wanted()
-        if sock.phase == Phase.PENDING:
-            self._opened(sock, handshake, [staff.hello(ticket)])
-            self.node.open_staff(sock, self.clock())
-            self._do()
-
-    # --- display sockets: after their lookup ------------------------------------------------
-    def _abandon(self, batch: list[Pending]) -> None:
-        self.node.pending -= len(batch)
-        self.meters.pending.dec(len(batch))
-
-    async def _admit(self, batch: list[Pending], results: batches.Results) -> None:
-        # From here the batch's sockets are in the node (or refused): no longer pending.
-        self._abandon(batch)
-        now = self.clock()
-        admitted: list[tuple[Pending, db.Accepted]] = []
-        new_schools: set[int] = set()
-        refused: Counter[CloseCode] = Counter()
-        for pending, result in zip(batch, results, strict=True):
-            sock = pending.sock
-            if sock.phase != Phase.PENDING:
-                continue  # gone while we looked it up
-            if isinstance(result, db.Refused):
-                if result.rejected is not None:
-                    self.rejected("auth", f"a display socket ({pending.address})", result.rejected)
-                elif result.code == CloseCode.INVALID_TOKEN:
-                    throttle.failed(throttle.Kind.SOCKET, pending.address)
-                self.refuse(sock, pending.handshake, result.code, log=False)
-                refused[result.code] += 1
-                self.node.refused(result.school_id, result.screen_id, result.code)
-                continue
-            if self.node.admit_display(sock, result.screen_id, result.school_id, now):
-                new_schools.add(result.school_id)
-            admitted.append((pending, result))
-        self._do()
-        for code, count in refused.items():  # one line per code, however big the storm
-            logger.info("%d display socket(s) refused: %s (%d)", count, code.reason, code)
-        if not admitted:
-            return
-        await self.subscribe_wanted()
-        # Changes committed between the token lookup and the subscription reached no one
-        # here (a school's edit or alert, a screen's command): read them again now that
-        # we listen.
-        screens = [result.screen_id for _, result in admitted]
-        commands: dict[int, list[dict[str, Any]]] = {}
-        try:
-            revs, alerts, commands = await db.run_db(
-                self.executor, db.after_subscribe, new_schools, screens, dt.datetime.now(dt.UTC)
-            )
-        except DatabaseError:
-            revs, alerts = {}, {}
-            logger.warning("database unavailable re-reading %d screens", len(screens))
-        for school_id in new_schools:
-            self.node.school_state(school_id, revs.get(school_id, 0))
-            if school_id in alerts:
-                self.node.school_alert(school_id, alerts[school_id])
-        for pending, result in admitted:
-            self._open(pending, result, commands.get(result.screen_id, ()))
-
-    def _open(
-        self, pending: Pending, result: db.Accepted, later: Iterable[dict[str, Any]] = ()
-    ) -> None:
-        """Open an admitted display with its lookup's commands and those found ``later``."""
-        sock = pending.sock
-        if sock.phase != Phase.PENDING:
-            return  # closed meanwhile; socket_lost took it out of the node
-        known = {c["id"] for c in result.commands}
-        commands = [*result.commands, *(c for c in later if c["id"] not in known)]
-        frames = self.node.open_display(
-            sock, result.rev, result.alert, commands, self.clock(), dt.datetime.now(dt.UTC)
-        )
-        self._opened(sock, pending.handshake, frames)
-        self.accepted += 1
-        self.writer.connected(result.screen_id)  # marked in the next write batch (db.py)
-        sent = len(frames) - 1  # after the hello
-        if sent:
-            self.meters.delivered("command", sent)
-        self._do()
-
-    # --- the broker ---------------------------------------------------------------------------
-    async def subscribe_wanted(self) -> None:
-        """Subscribe every topic the node wants (one broker command for all of them)."""
-        async with self._subscribing:
-            wanted = self.node.take_subscribe()
-            if wanted:
-                await self.broker.subscribe(*wanted)
-
-    async def _unsubscribe_unwanted(self) -> None:
-        async with self._subscribing:
-            unwanted = self.node.take_unsubscribe()
-            if unwanted:
-                await self.broker.unsubscribe(*unwanted)
-
     def on_broker_message(self, topic: str, data: bytes) -> None:
-        try:
-            received = events.parse(topic, data)
-        except events.EventError as exc:
-            self.meters.ignored[exc.reason].inc()
-            logger.warning(
-                "ignored an %s event %r on %s: %s", exc.reason, exc.kind, topic, exc.detail
-            )
-            return
-        event = received.event
-        self.meters.received(event.kind)
-        coalesced = self.node.coalesced
-        self.node.receive_event(event, self.clock())
-        if self.node.coalesced != coalesced:
-            metrics.gateway_coalesced_total.inc()
-        written = self._do()
-        if written and received.ts is not None:
-            # Clamped: the publisher may run on another host with another clock.
-            metrics.push_latency_seconds.observe(max(0.0, time.time() - received.ts))
-
-    async def _check_push(self, screens: frozenset[int]) -> None:
-        states = await db.run_db(self.executor, db.push_states, screens)
-        self.node.push_states(screens, states)
-        self._do()
-
-    async def resync(self) -> None:
-        """After a broker outage: tell every local screen its school's current revision.
-
-        Rate-limited in batches of schools so a large gateway does not make every
-        display fetch its snapshot in the same instant.
-        """
-        school_ids = self.node.schools()
-        revs, alerts = await db.run_db(self.executor, db.current_state, school_ids)
-        for start in range(0, len(school_ids), 50):
-            for school_id in school_ids[start : start + 50]:
-                rev = revs.get(school_id)
-                if rev is not None:
-                    self.node.resync(school_id, rev, alerts.get(school_id))
-            self._do()
-            await asyncio.sleep(0.05)
+        """What the broker delivers (it calls ``subscriber.on_message`` itself)."""
+        self.subscriber.on_message(topic, data)
 
     # --- once a second: what only sockets know ----------------------------------------------
     def sweep(self) -> None:
@@ -579,7 +378,7 @@ class Gateway:
             elif sock.phase == Phase.HANDSHAKE and now - sock.opened_at > o.open_timeout:
                 sock.drop("open_timeout")
         if self.node.unwanted():
-            self.spawn(self._unsubscribe_unwanted())
+            self.spawn(self.subscriber.unsubscribe_unwanted())
         self.meters.broker(self.broker)
 
 

@@ -1,8 +1,8 @@
 """The staff socket, ``/ws/staff/?ticket=...``: live dashboards listening to schools' frames.
 
 Kept apart from the display path: ``server.py`` routes a request for
-``GatewayOptions.staff_path`` to its staff admission, which uses what is here
-(the ticket, the hello), and the node (``core.node``) marks the connection
+``GatewayOptions.staff_path`` to ``admission.py``, whose staff admission uses
+what is here (the ticket, the hello), and the node (``core.node``) marks the connection
 ``Kind.STAFF``, so display-only work (push flags, heartbeats,
 acknowledgements) leaves it alone.
 Staff sockets share the gateway's hub, broker subscriptions, back-pressure and
