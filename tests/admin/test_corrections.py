@@ -49,10 +49,13 @@ def test_push_settings_are_one_page_not_a_list(tenant: Tenant) -> None:
 
 
 def test_a_school_alert_does_not_ask_for_an_organisation(tenant: Tenant) -> None:
-    """School chosen: its organisation is taken. Neither: the form asks for one of them."""
-    client = signed_in(make_user("alpha-safety", "safety", school=tenant.school))
-    form = client.get("/admin/alerts/alert/add/").content.decode()
+    """School chosen: its organisation is taken. Neither: the form asks for one of them (only
+    an organisation role gets the organisation field, after the school)."""
+    district = signed_in(make_user("north-safety", "safety", organisation=tenant.organisation))
+    form = district.get("/admin/alerts/alert/add/").content.decode()
     assert form.index('name="school"') < form.index('name="organisation"')
+    client = signed_in(make_user("alpha-safety", "safety", school=tenant.school))
+    assert 'name="organisation"' not in client.get("/admin/alerts/alert/add/").content.decode()
     response = client.post(
         "/admin/alerts/alert/add/",
         {
@@ -68,7 +71,7 @@ def test_a_school_alert_does_not_ask_for_an_organisation(tenant: Tenant) -> None
     alert = Alert.objects.get()
     assert (alert.school, alert.organisation) == (tenant.school, tenant.organisation)
 
-    neither = client.post(
+    neither = district.post(
         "/admin/alerts/alert/add/",
         {
             "kind": "fire",

@@ -209,12 +209,13 @@ def test_the_same_message_for_another_scope_is_another_alert(
     assert set(Alert.objects.values_list("school__slug", flat=True)) == {"alpha", "beta"}
 
 
-def test_organisation_scope(tenant: Tenant, safety: ApiClient) -> None:
-    """?scope=organisation puts the CAP alert on every school of the organisation; a Cancel
-    through any school URL of it finds it."""
+def test_organisation_scope(tenant: Tenant, api_as: KeyFactory) -> None:
+    """?scope=organisation from an organisation-wide key puts the CAP alert on every school of
+    the organisation; a Cancel through any school URL of it finds it."""
     make_screen(tenant.school)
     make_screen(tenant.other_school)
-    body = post_cap(safety, sample("hallboard_school_lockdown.xml"), scope="organisation").json()
+    district = api_as("safety", school=None)
+    body = post_cap(district, sample("hallboard_school_lockdown.xml"), scope="organisation").json()
     [out] = body["alerts"]
     assert (out["scope"], out["reach"]["in_scope"]) == ("organisation", 2)
     cancel = (
@@ -226,8 +227,42 @@ def test_organisation_scope(tenant: Tenant, safety: ApiClient) -> None:
         )
         .replace(b"NORTH-2026-0042</identifier>", b"NORTH-2026-0043</identifier>")
     )
-    assert post_cap(safety, cancel).json()["action"] == "cleared"
+    assert post_cap(district, cancel, slug="beta").json()["action"] == "cleared"
     assert not Alert.objects.get(pk=out["id"]).active
+
+
+def test_a_school_key_cannot_alert_or_end_for_every_school(
+    tenant: Tenant, api_as: KeyFactory, safety: ApiClient
+) -> None:
+    """?scope=organisation from a school's safety key is 403 forbidden and stores nothing, also
+    when the same message came before from the district's key; that key's alert of every
+    school is not ended by the school key's Cancel (403)."""
+    lockdown = sample("hallboard_school_lockdown.xml")
+    refused = post_cap(safety, lockdown, scope="organisation")
+    assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+    assert "whole organisation" in refused.json()["detail"]
+    assert not Alert.objects.exists()
+    assert not CapMessage.objects.exists()
+    assert not AlertAuditEntry.objects.exists()
+
+    district = api_as("safety", school=None)
+    made = post_cap(district, lockdown, scope="organisation")
+    assert made.status_code == 201
+    assert post_cap(safety, lockdown, scope="organisation").status_code == 403  # the repeat too
+    cancel = lockdown.replace(
+        b"<msgType>Alert</msgType>",
+        b"<msgType>Cancel</msgType><references>safety@north-district.example,NORTH-2026-0042,"
+        b"2026-11-23T09:41:00+01:00</references>",
+    ).replace(b"NORTH-2026-0042</identifier>", b"NORTH-2026-0043</identifier>")
+    ended = post_cap(safety, cancel)
+    assert (ended.status_code, ended.json()["error"]) == (403, "forbidden")
+    assert Alert.objects.get().active
+    assert post_cap(district, cancel).json()["action"] == "cleared"
+    assert post_cap(safety, cancel).status_code == 403  # its repeat: refused, not "duplicate"
+    assert list(AlertAuditEntry.objects.order_by("pk").values_list("action", flat=True)) == [
+        "trigger",
+        "clear",
+    ]
 
 
 # --- errors -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hallboard.schools.access import for_api_key, for_user
 from hallboard.schools.models import Membership
 from hallboard.screens.models import Screen
 from tests.alerts.conftest import make_member
-from tests.conftest import Tenant, make_screen, revision_of
+from tests.conftest import Tenant, make_screen, make_user, revision_of
 
 pytestmark = pytest.mark.django_db
 
@@ -95,18 +95,65 @@ def test_other_schools_alerts_are_out_of_reach(tenant: Tenant) -> None:
         service.clear(who, betas, via_school=tenant.school)
 
 
-def test_organisation_scope_needs_the_right_in_the_school_it_comes_through(tenant: Tenant) -> None:
-    """Safety in alpha and viewer in beta: an organisation alert goes through alpha, not beta."""
+def test_organisation_wide_alerts_need_the_right_over_the_organisation(tenant: Tenant) -> None:
+    """The alert right in a school, even in every school of the organisation, neither
+    triggers, updates, clears nor cancels an alert of every school, with or without a school
+    it comes through (admin: none; API, CAP, panel: the URL's): nothing changes, nothing is
+    audited. The same holds for a school's API key."""
     user = make_member(tenant.school, "safety")
-    Membership.objects.create(user=user, school=tenant.other_school, role="viewer")
-    who = actor_for(user)
-    with pytest.raises(service.NotAllowed):
-        service.trigger(who, new_alert(tenant, school=None), via_school=tenant.other_school)
-    alert = service.trigger(who, new_alert(tenant, school=None), via_school=tenant.school)
-    with pytest.raises(service.NotAllowed):
-        service.clear(who, alert, via_school=tenant.other_school)
-    service.clear(who, alert)  # the admin's way: the right in any school of the organisation
-    assert Alert.objects.get(pk=alert.pk).cleared_at is not None
+    Membership.objects.create(user=user, school=tenant.other_school, role="safety")
+    school_key, _ = ApiKey.create(
+        name="Alpha safety", organisation=tenant.organisation, school=tenant.school, role="safety"
+    )
+    existing = Alert.objects.create(organisation=tenant.organisation, headline="Storm")
+    for who in (actor_for(user), service.Actor(for_api_key(school_key), API)):
+        assert not service.organisation_scope_allowed(who.principal, tenant.organisation)
+        for via in (None, tenant.school):
+            with pytest.raises(service.NotAllowed, match="whole organisation"):
+                service.trigger(who, new_alert(tenant, school=None), via_school=via)
+            with pytest.raises(service.NotAllowed):
+                service.update(who, existing, {"headline": "Changed"}, via_school=via)
+            with pytest.raises(service.NotAllowed):
+                service.clear(who, existing, via_school=via)
+            with pytest.raises(service.NotAllowed):
+                service.cancel(who, existing, via_school=via)
+        assert service.may_act(who.principal, new_alert(tenant))  # alpha's own: as before
+    existing.refresh_from_db()
+    assert (existing.headline, existing.cleared_at) == ("Storm", None)
+    assert Alert.objects.count() == 1
+    assert not AlertAuditEntry.objects.exists()
+
+
+def test_organisation_roles_keys_and_superusers_act_on_organisation_wide_alerts(
+    tenant: Tenant, south: Tenant
+) -> None:
+    """An organisation membership with the alert right, an organisation-wide key with it and
+    a superuser trigger, update and end alerts of every school, through any of its schools or
+    none; an organisation role of another organisation, or one without the alert right (a
+    viewer of the district who is safety officer of alpha), may not."""
+    district = make_user("north-safety", "safety", organisation=tenant.organisation)
+    district_key, _ = ApiKey.create(name="North", organisation=tenant.organisation, role="admin")
+    root = make_user("root", superuser=True)
+    for who in (
+        actor_for(district),
+        service.Actor(for_api_key(district_key), API),
+        actor_for(root),
+    ):
+        alert = service.trigger(who, new_alert(tenant, school=None), via_school=tenant.other_school)
+        service.update(who, alert, {"severity": "extreme"}, via_school=tenant.school)
+        service.clear(who, alert)
+        alert.refresh_from_db()
+        assert (alert.school, alert.severity) == (None, "extreme")
+        assert alert.cleared_at is not None
+    assert AlertAuditEntry.objects.filter(action="clear").count() == 3
+
+    southern = make_user("south-safety", "safety", organisation=south.organisation)
+    viewer = make_user("north-viewer", "viewer", organisation=tenant.organisation)
+    Membership.objects.create(user=viewer, school=tenant.school, role="safety")
+    for user in (southern, viewer):
+        with pytest.raises(service.NotAllowed):
+            service.trigger(actor_for(user), new_alert(tenant, school=None))
+    assert Alert.objects.filter(cleared_at__isnull=True).count() == 0
 
 
 def test_trigger_audit_says_who_when_scope_and_reach(tenant: Tenant, freeze: Any) -> None:
@@ -142,7 +189,8 @@ def test_trigger_audit_says_who_when_scope_and_reach(tenant: Tenant, freeze: Any
     assert (entry.headline, entry.severity, entry.note) == ("Lockdown", "severe", "drill")
     assert entry.changes["headline"] == "Lockdown"
 
-    org = service.trigger(actor_for(user), new_alert(tenant, school=None, starts_at=now))
+    district = make_user("north-safety", "safety", organisation=tenant.organisation)
+    org = service.trigger(actor_for(district), new_alert(tenant, school=None, starts_at=now))
     entry = AlertAuditEntry.objects.get(alert=org)
     assert entry.scope == "All schools of North District"
     assert entry.school is None

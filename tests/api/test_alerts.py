@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from hallboard.alerts import delivery
 from hallboard.alerts.models import Alert, AlertAuditEntry
 from hallboard.schools.models import Membership
 from tests.alerts.conftest import make_member, signed_in
-from tests.conftest import ApiClient, KeyFactory, Tenant, make_screen
+from tests.conftest import ApiClient, KeyFactory, Tenant, make_screen, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +53,10 @@ def test_roles_without_the_alert_right_are_refused(
 
 @pytest.mark.parametrize("role", ["safety", "admin"])
 def test_safety_and_admin_may_do_everything(tenant: Tenant, api_as: KeyFactory, role: str) -> None:
-    """Safety and admin keys trigger, update, see reach, clear (and cancel is idempotent after)."""
+    """Organisation-wide safety and admin keys trigger (for the school and for every school),
+    update, see reach, clear (and cancel is idempotent after)."""
     alert = alpha_alert(tenant)
-    answers = writes(api_as(role), alert.pk)
+    answers = writes(api_as(role, school=None), alert.pk)
     assert {path: r.status_code for path, r in answers.items()} == {
         "create": 201,
         "create organisation": 201,
@@ -73,6 +73,30 @@ def test_safety_and_admin_may_do_everything(tenant: Tenant, api_as: KeyFactory, 
     assert AlertAuditEntry.objects.filter(source="api").count() == 4
 
 
+@pytest.mark.parametrize("role", ["safety", "admin"])
+def test_a_school_key_alerts_its_school_but_not_every_school(
+    tenant: Tenant, api_as: KeyFactory, role: str
+) -> None:
+    """A school's safety or admin key does everything for its school's alerts, but "scope":
+    "organisation" is 403 forbidden, naming the organisation role it needs; nothing of it is
+    stored or audited."""
+    alert = alpha_alert(tenant)
+    answers = writes(api_as(role), alert.pk)
+    assert {path: r.status_code for path, r in answers.items()} == {
+        "create": 201,
+        "create organisation": 403,
+        "update": 200,
+        "reach": 200,
+        "clear": 200,
+        "cancel": 200,
+    }
+    refused = answers["create organisation"].json()
+    assert refused["error"] == "forbidden"
+    assert "whole organisation" in refused["detail"]
+    assert not Alert.objects.filter(school__isnull=True).exists()
+    assert not AlertAuditEntry.objects.filter(school__isnull=True).exists()
+
+
 def test_other_schools_are_not_found(tenant: Tenant, api_as: KeyFactory) -> None:
     """A key of beta sees no alpha: every path answers 404, nothing changes."""
     alert = alpha_alert(tenant)
@@ -85,26 +109,46 @@ def test_other_schools_are_not_found(tenant: Tenant, api_as: KeyFactory) -> None
     assert Alert.objects.get(pk=alert.pk).cleared_at is None
 
 
-def test_organisation_scope_needs_the_right_in_the_urls_school(tenant: Tenant) -> None:
-    """Safety in alpha, viewer in beta: an organisation alert through beta's URL is refused;
-    through alpha's it goes out, and beta's URL may not clear it."""
+def test_organisation_scope_needs_the_right_over_the_organisation(
+    tenant: Tenant, api_as: KeyFactory
+) -> None:
+    """A safety officer of alpha and beta (every school, but no organisation role) and alpha's
+    safety key: "scope": "organisation" is 403 through any school's URL; an alert of every
+    school (raised by an organisation role) is visible to them but its update, all-clear and
+    cancel through their school's URL are 403 and change nothing; the district officer
+    (organisation membership) and the district key do all of it."""
     user = make_member(tenant.school, "safety")
-    Membership.objects.create(user=user, school=tenant.other_school, role="viewer")
-    client = signed_in(user)
+    Membership.objects.create(user=user, school=tenant.other_school, role="safety")
+    member = ApiClient(client=signed_in(user))
+    district = ApiClient(
+        client=signed_in(make_user("north-safety", "safety", organisation=tenant.organisation))
+    )
+    storm = {"headline": "Storm", "scope": "organisation"}
+    for school_role in (member, api_as("safety")):
+        refused = school_role.post("schools/alpha/alerts", storm)
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+    assert member.post("schools/beta/alerts", storm).status_code == 403
+    assert not Alert.objects.exists()
 
-    def post(path: str, body: Any = None) -> Any:
-        return client.post(
-            f"/api/v1/{path}", json.dumps(body or {}), content_type="application/json"
-        )
-
-    refused = post("schools/beta/alerts", {"headline": "Storm", "scope": "organisation"})
-    assert refused.status_code == 403
-    made = post("schools/alpha/alerts", {"headline": "Storm", "scope": "organisation"})
+    made = district.post("schools/beta/alerts", storm)
     assert made.status_code == 201
     pk = made.json()["id"]
-    assert client.get(f"/api/v1/schools/beta/alerts/{pk}").status_code == 200  # visible there
-    assert post(f"schools/beta/alerts/{pk}/clear").status_code == 403
-    assert post(f"schools/alpha/alerts/{pk}/clear").status_code == 200
+    for school_role in (member, api_as("safety")):
+        assert school_role.get(f"schools/alpha/alerts/{pk}").status_code == 200  # visible
+        for response in (
+            school_role.patch(f"schools/alpha/alerts/{pk}", {"headline": "Changed"}),
+            school_role.post(f"schools/alpha/alerts/{pk}/clear"),
+            school_role.post(f"schools/alpha/alerts/{pk}/cancel"),
+        ):
+            assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+    alert = Alert.objects.get(pk=pk)
+    assert (alert.headline, alert.cleared_at) == ("Storm", None)
+    assert list(AlertAuditEntry.objects.values_list("action", flat=True)) == ["trigger"]
+
+    assert district.patch(f"schools/alpha/alerts/{pk}", {"severity": "extreme"}).status_code == 200
+    assert district.post(f"schools/alpha/alerts/{pk}/clear").status_code == 200
+    by_key = api_as("safety", school=None).post("schools/alpha/alerts", storm)
+    assert (by_key.status_code, by_key.json()["scope"]) == (201, "organisation")
 
 
 def test_alerts_carry_their_reach(tenant: Tenant, api_as: KeyFactory) -> None:
@@ -114,7 +158,8 @@ def test_alerts_carry_their_reach(tenant: Tenant, api_as: KeyFactory) -> None:
     make_screen(tenant.other_school, name="Canteen")
     client = api_as("safety")
     pk = client.post("schools/alpha/alerts", {"headline": "Fire", "kind": "fire"}).json()["id"]
-    org = client.post("schools/alpha/alerts", {"headline": "Storm", "scope": "organisation"})
+    district = api_as("safety", school=None)
+    org = district.post("schools/alpha/alerts", {"headline": "Storm", "scope": "organisation"})
     delivery.record_receipt(hall.pk, pk, "shown", "ws")
     assert client.get(f"schools/alpha/alerts/{pk}").json()["reach"] == {
         "in_scope": 2,
@@ -137,7 +182,8 @@ def test_reach_names_screens_only_where_the_caller_holds_the_alert_right(
     make_screen(tenant.school, name="Gym")
     make_screen(tenant.other_school, name="Canteen")
     alpha_key = api_as("safety")
-    pk = alpha_key.post(
+    district_key = api_as("safety", school=None)
+    pk = district_key.post(
         "schools/alpha/alerts", {"headline": "Storm", "scope": "organisation"}
     ).json()["id"]
     delivery.record_receipt(hall.pk, pk, "shown", "http")
@@ -148,10 +194,10 @@ def test_reach_names_screens_only_where_the_caller_holds_the_alert_right(
     ]
     assert reach["elsewhere_not_shown"] == 1
     assert reach["not_cleared"] == []
-    district = api_as("safety", school=None).get(f"schools/alpha/alerts/{pk}/reach").json()
+    district = district_key.get(f"schools/alpha/alerts/{pk}/reach").json()
     assert [s["name"] for s in district["not_shown"]] == ["Gym", "Canteen"]
 
-    alpha_key.post(f"schools/alpha/alerts/{pk}/clear")
+    district_key.post(f"schools/alpha/alerts/{pk}/clear")
     reach = alpha_key.get(f"schools/alpha/alerts/{pk}/reach").json()
     assert [s["name"] for s in reach["not_cleared"]] == ["Hall"]
 
@@ -163,7 +209,9 @@ def test_audit_log_is_scoped_to_what_the_school_may_see(tenant: Tenant, api_as: 
     alpha = api_as("safety")
     beta = api_as("safety", school=tenant.other_school)
     mine = alpha.post("schools/alpha/alerts", {"headline": "Fire"}).json()["id"]
-    org = beta.post("schools/beta/alerts", {"headline": "Storm", "scope": "organisation"})
+    org = api_as("safety", school=None).post(
+        "schools/beta/alerts", {"headline": "Storm", "scope": "organisation"}
+    )
     theirs = beta.post("schools/beta/alerts", {"headline": "Beta only"}).json()["id"]
     alpha.post(f"schools/alpha/alerts/{mine}/clear")
     log = api_as("viewer").get("schools/alpha/alerts/audit").json()

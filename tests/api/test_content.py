@@ -129,8 +129,9 @@ def test_replacing_a_day_bumps_the_revision_once(tenant: Tenant, api_as: KeyFact
 
 
 def test_alert_and_all_clear(tenant: Tenant, api_as: KeyFactory) -> None:
-    """A safety officer raises an organisation alert and clears it; both reach every school."""
-    client = api_as("safety")
+    """A district safety key raises an organisation alert and clears it; both reach every
+    school."""
+    client = api_as("safety", school=None)
     a, b = revision_of(tenant.school), revision_of(tenant.other_school)
     raised = client.post(
         "schools/alpha/alerts",

@@ -259,6 +259,7 @@ def test_contract_metric_names_are_defined() -> None:
         "hallboard_realtime_publish_failed_total",
         "hallboard_display_requests_total",
         "hallboard_display_refusals_total",
+        "hallboard_staff_refusals_total",
         "hallboard_ratelimit_storage_errors_total",
         "hallboard_screens",
         "hallboard_alerts_active",

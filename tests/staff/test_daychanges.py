@@ -16,7 +16,6 @@ from hallboard.staff.daychanges import (
     MAX_PASTE_CHARS,
     MAX_PASTE_ROWS,
     NOTE_LENGTH,
-    DayError,
     add_absence,
     apply_paste,
     change,
@@ -27,6 +26,7 @@ from hallboard.staff.daychanges import (
     tag_of,
     today,
 )
+from hallboard.staff.refused import Refused
 from hallboard.timetable.models import Room, Substitution, Teacher
 from tests.conftest import Tenant, make_lesson, revision_of
 
@@ -52,7 +52,7 @@ def act(day: dict[str, Any], action: str, value: str = "", expect: str = "none")
     )  # fmt: skip
 
 
-def refusal(error: pytest.ExceptionInfo[DayError]) -> tuple[int, str]:
+def refusal(error: pytest.ExceptionInfo[Refused]) -> tuple[int, str]:
     return error.value.status, error.value.code
 
 
@@ -79,9 +79,9 @@ def test_today_is_the_schools_date() -> None:
     assert today(berlin, now) == dt.date(2026, 11, 30)
 
 
-def test_a_day_error_is_json_with_its_extra_fields() -> None:
+def test_a_refusal_is_json_with_its_extra_fields() -> None:
     """as_json gives error, detail and any extra the refusal carries (e.g. the tag)."""
-    error = DayError(409, "conflict", "Changed meanwhile.", tag="none", lesson=3)
+    error = Refused(409, "conflict", "Changed meanwhile.", tag="none", lesson=3)
     assert error.as_json() == {
         "error": "conflict",
         "detail": "Changed meanwhile.",
@@ -123,7 +123,7 @@ def test_a_write_against_a_stale_tag_is_a_conflict_and_overwrites_nothing(
 ) -> None:
     """Someone changed the lesson since the page loaded: 409 naming what is there now."""
     act(day, "substitute", "KLE")
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         act(day, "cancel", expect="none")
     assert refusal(error) == (409, "conflict")
     assert "KLE" in error.value.detail
@@ -137,7 +137,7 @@ def test_a_change_made_elsewhere_is_left_to_the_admin(day: dict[str, Any]) -> No
     moved = Substitution.objects.create(
         school=day["school"], date=MONDAY, lesson=day["first"], kind=Substitution.Kind.EXAM
     )
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         act(day, "cancel", expect=tag_of(moved))
     assert refusal(error) == (422, "edit_in_admin")
 
@@ -166,7 +166,7 @@ def test_bad_actions_are_refused_without_writing(
 ) -> None:
     """Unknown actions, unknown teachers or rooms and empty or long notes are refused."""
     before = revision_of(day["school"])
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         act(day, action, value)
     assert refusal(error) == expected
     assert not Substitution.objects.filter(lesson=day["first"]).exists()
@@ -175,7 +175,7 @@ def test_bad_actions_are_refused_without_writing(
 
 def test_another_schools_lesson_is_not_found(day: dict[str, Any], tenant: Tenant) -> None:
     """A lesson id of another school is 404, as if it did not exist."""
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         change(tenant.other_school, MONDAY, lesson_id=day["first"].pk, action="cancel",
                expect="none")  # fmt: skip
     assert refusal(error) == (404, "not_found")
@@ -205,7 +205,7 @@ def test_an_absent_teacher_is_not_free_and_their_lesson_needs_cover(day: dict[st
 )
 def test_a_bad_absence_is_refused(day: dict[str, Any], kwargs: dict[str, Any], code: str) -> None:
     """An unknown teacher or period, or a last period before the first, is 422."""
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         add_absence(day["school"], MONDAY, **kwargs)
     assert refusal(error) == (422, code)
 
@@ -218,10 +218,10 @@ def test_split_rows_skips_a_header_row() -> None:
 
 def test_split_rows_refuses_too_much_text_or_too_many_rows() -> None:
     """Over MAX_PASTE_CHARS characters or MAX_PASTE_ROWS rows is refused 413."""
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         split_rows("x" * (MAX_PASTE_CHARS + 1))
     assert refusal(error) == (413, "too_large")
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         split_rows("7a\t1\tx\n" * (MAX_PASTE_ROWS + 1))
     assert refusal(error) == (413, "too_many_rows")
 
@@ -260,7 +260,7 @@ def test_applying_a_paste_writes_every_row_or_none(day: dict[str, Any]) -> None:
     """A paste with one bad row writes nothing (422 paste_invalid with the rows); a good
     one writes every row in one revision bump."""
     school = day["school"]
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         apply_paste(school, MONDAY, "7a\t1\tcancelled\n8b\t1\tbanana")
     assert refusal(error) == (422, "paste_invalid")
     assert [row["line"] for row in error.value.extra["rows"]] == [1, 2]
@@ -277,7 +277,7 @@ def test_applying_a_paste_writes_every_row_or_none(day: dict[str, Any]) -> None:
 
 def test_an_empty_paste_is_refused(day: dict[str, Any]) -> None:
     """Applying nothing is 422 paste_empty."""
-    with pytest.raises(DayError) as error:
+    with pytest.raises(Refused) as error:
         apply_paste(day["school"], MONDAY, "\n")
     assert refusal(error) == (422, "paste_empty")
 

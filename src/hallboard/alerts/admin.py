@@ -4,6 +4,14 @@ Every change goes through ``hallboard.alerts.service``, which checks the alert
 right and writes the audit log; the alert page shows, read-only, the alert's
 reach (which screens showed it, and its end) and its audit trail. Alerts are
 never deleted here: they end by an all-clear or a cancel, and stay on record.
+
+Who may do what is the service's rule (``service.may_act``): a school's alert
+needs the alert right in its school; an organisation-wide alert (school empty)
+the right over the organisation as a whole (an organisation role). A user whose
+alert right is only in schools is not offered the organisation-wide scope (no
+empty school, no organisation field; sent anyway, it is a form error), sees the
+organisation-wide alerts that reach their schools read-only, and their all-clear
+or cancel of one is refused with a message.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from hallboard.alerts import delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry, AlertTemplate
 from hallboard.schools import zones
-from hallboard.schools.access import Right
+from hallboard.schools.access import Principal, Right
 from hallboard.schools.admin_scoping import SchoolScopedAdmin, principal
 from hallboard.schools.models import Organisation, School
 
@@ -35,7 +43,9 @@ class OrganisationFromSchoolForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data: dict[str, Any] = super().clean() or {}
         school = data.get("school")
-        if "organisation" not in self.fields:  # read-only on an existing row
+        if "organisation" not in self.fields:  # read-only on an existing row, or not offered
+            if school is not None and self.instance.pk is None:
+                self.instance.organisation = school.organisation
             return data
         if school is not None:
             data["organisation"] = school.organisation
@@ -52,7 +62,14 @@ class OrganisationFromSchoolForm(forms.ModelForm):
 
 class AlertForm(OrganisationFromSchoolForm):
     """A new alert's kind is chosen, never preselected: the model's default ("Other")
-    would label a lockdown as "Other" whenever nobody looked at the field."""
+    would label a lockdown as "Other" whenever nobody looked at the field.
+
+    A new alert without a school (every school of an organisation) is refused as a form
+    error unless ``principal`` (set by ``AlertAdmin.get_form``) may alert that whole
+    organisation (``service.organisation_scope_allowed``)."""
+
+    #: Who fills in the form; the admin sets it on the form class it makes per request.
+    principal: Principal | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,6 +82,25 @@ class AlertForm(OrganisationFromSchoolForm):
         kind.initial = None
         if self.initial.get("kind") == Alert.Kind.OTHER:  # the model's default, not a choice
             del self.initial["kind"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk is not None or self.principal is None or data.get("school"):
+            return data
+        organisation = data.get("organisation")
+        if organisation is None and "organisation" in self.fields:
+            return data  # the organisation is asked for (OrganisationFromSchoolForm)
+        if organisation is None or not service.organisation_scope_allowed(
+            self.principal, organisation
+        ):
+            self.add_error(
+                "school",
+                _(
+                    "Choose a school: only an organisation role (safety or admin for the whole "
+                    "organisation) may alert every school of the organisation."
+                ),
+            )
+        return data
 
 
 def school_before_organisation(fields: list[Any]) -> list[Any]:
@@ -106,8 +142,8 @@ class AlertScopedAdmin(SchoolScopedAdmin):
 class AlertAdmin(AlertScopedAdmin):
     """Alerts of a school, or of a whole organisation (school left empty).
 
-    An organisation-wide alert may be triggered or ended by anyone with the
-    alert right in one of its schools.
+    An organisation-wide alert is seen by members of any of its schools, but
+    triggered, changed or ended only by organisation roles (``service.may_act``).
     """
 
     right = Right.ALERT
@@ -130,14 +166,47 @@ class AlertAdmin(AlertScopedAdmin):
     def scope(self, obj: Alert) -> str:
         return obj.scope_label
 
+    def _organisation_scope(self, request: HttpRequest) -> bool:
+        """Whether the user may alert every school of at least one organisation."""
+        return service.organisations_to_alert(principal(request)).exists()
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return school_before_organisation(list(super().get_fields(request, obj)))
+        fields = school_before_organisation(list(super().get_fields(request, obj)))
+        if obj is None and not self._organisation_scope(request):
+            # Only school alerts for this user: the organisation comes from the school.
+            fields = [f for f in fields if f != "organisation"]
+        return fields
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.principal = principal(request)  # a new class per request: AlertForm.clean asks
+        return form
+
+    def _allowed(self, request: HttpRequest, right: Right, obj: Any) -> bool:
+        if right is Right.VIEW:  # an organisation-wide alert: seen from any of its schools
+            return super()._allowed(request, right, obj)
+        return service.may_act(principal(request), obj)
+
+    def _choices(self, model: Any, request: HttpRequest, queryset: Any) -> Any:
+        if model is Organisation and not self._is_superuser(request):
+            queryset = queryset if queryset is not None else model._default_manager.all()
+            return queryset.filter(pk__in=service.organisations_to_alert(principal(request)))
+        return super()._choices(model, request, queryset)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "organisation" and field is not None:
+        if field is None:
+            return field
+        if db_field.name == "organisation":
             field.required = False  # taken from the school; asked only for every school
             field.help_text = _("Only for an alert to every school of an organisation.")
+        elif db_field.name == "school" and not self._organisation_scope(request):
+            field.empty_label = None  # no "every school" choice: one of the user's schools
+            field.help_text = _(
+                "An alert for every school of the organisation needs an organisation role."
+            )
         return field
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -218,14 +287,29 @@ class AlertAdmin(AlertScopedAdmin):
 
     # --- actions ----------------------------------------------------------------------
     def _end(self, request: HttpRequest, queryset: QuerySet[Alert], how: Any) -> tuple[int, int]:
-        ended = refused = 0
+        ended = refused = refused_organisation_wide = 0
         for alert in queryset.filter(cleared_at__isnull=True):
             try:
                 how(_actor(request), alert)
             except service.NotAllowed:
-                refused += 1
+                if alert.school_id is None:
+                    refused_organisation_wide += 1
+                else:
+                    refused += 1
                 continue
             ended += 1
+        if refused_organisation_wide:
+            messages.error(
+                request,
+                ngettext(
+                    "%(count)d alert reaches every school of the organisation: only an "
+                    "organisation role may end it.",
+                    "%(count)d alerts reach every school of the organisation: only an "
+                    "organisation role may end them.",
+                    refused_organisation_wide,
+                )
+                % {"count": refused_organisation_wide},
+            )
         if refused:
             messages.error(
                 request,
@@ -236,14 +320,16 @@ class AlertAdmin(AlertScopedAdmin):
                 )
                 % {"count": refused},
             )
-        return ended, refused
+        return ended, refused + refused_organisation_wide
 
     @admin.action(
         description=gettext_lazy("All-clear: end the selected alerts on every screen"),
         permissions=["change"],
     )
     def all_clear(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        ended, _refused = self._end(request, queryset, service.clear)
+        ended, refused = self._end(request, queryset, service.clear)
+        if refused and not ended:
+            return
         messages.success(
             request,
             ngettext(
@@ -257,7 +343,9 @@ class AlertAdmin(AlertScopedAdmin):
         permissions=["change"],
     )
     def cancel_alerts(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        ended, _refused = self._end(request, queryset, service.cancel)
+        ended, refused = self._end(request, queryset, service.cancel)
+        if refused and not ended:
+            return
         messages.success(
             request,
             ngettext("Cancelled %(count)d alert.", "Cancelled %(count)d alerts.", ended)

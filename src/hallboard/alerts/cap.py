@@ -6,14 +6,18 @@ entities, no external references) into a ``CapDocument`` or raises
 acts on it through ``hallboard.alerts.service``:
 
 - ``msgType`` **Alert** triggers an alert in the school of the URL (or, with
-  ``scope=organisation``, in every school of its organisation);
+  ``scope=organisation``, in every school of its organisation: only for a
+  principal with the alert right over the whole organisation, see
+  ``hallboard.alerts.service``);
 - **Update** updates the alert(s) its ``references`` point at;
 - **Cancel** ends them with an all-clear.
 
 ``references`` is a space-separated list of ``sender,identifier,sent``
 triples. Every message received is kept (``CapMessage``), so a Cancel that
 references an Update that references the Alert still finds it. A message
-received again (same sender, identifier and sent, same scope) changes nothing.
+received again (same sender, identifier and sent, same scope) changes nothing;
+it is refused like the first (``service.NotAllowed``) to a principal who may
+not act on that scope or alert.
 
 Mapping (docs/api.md has the same table):
 
@@ -381,6 +385,13 @@ def receive(principal: Principal, school: School, scope: str, body: bytes) -> Ca
 
 def _alert(actor: service.Actor, school: School, scope: str, document: CapDocument) -> CapResult:
     key = _scope_key(school, scope)
+    # Who may alert this scope first, so a repeat is refused like the first message.
+    scoped = Alert(
+        organisation_id=school.organisation_id,
+        school=school if scope == "school" else None,
+        headline=(document.fields or {}).get("headline", ""),
+    )
+    service.check(actor, scoped, via_school=school)
     seen = _same_message(document).filter(scope_key=key).select_related("alert").first()
     if seen is not None:
         return CapResult("duplicate", document, [seen.alert])
@@ -415,6 +426,8 @@ def _follow_up(actor: service.Actor, school: School, document: CapDocument) -> C
     visible = Alert.objects.for_school(school)
     seen = list(_same_message(document).filter(alert__in=visible).select_related("alert"))
     if seen:
+        for message in seen:  # a repeat is refused like the first message
+            service.check(actor, message.alert, via_school=school)
         return CapResult("duplicate", document, sorted({m.alert for m in seen}, key=lambda a: a.pk))
     alerts = resolve(document.references, school)
     if not alerts:

@@ -4,10 +4,17 @@ The admin, the management API and CAP messages all come through here, so the
 rules hold whatever the door:
 
 - **Who.** Only principals holding the ``alert`` right (admin and safety
-  roles; ``hallboard.schools.access``). Through the API the right is checked in
-  the school named in the URL, and the alert must be in that school's scope (its
-  own, or its organisation's); in the admin, the right in the alert's school,
-  or for an organisation-wide alert in any school of that organisation.
+  roles; ``hallboard.schools.access``), over the alert's scope: for a school's
+  alert, the right in that school; for an organisation-wide alert (``school``
+  empty), the right over the organisation as a whole
+  (``Principal.organisations``: an organisation membership with the right, an
+  organisation-wide API key, a superuser). The right in one, or even in every,
+  school of the organisation is not enough: a school's safety officer alerts
+  their school, never the district. This holds for triggering, updating, the
+  all-clear and cancelling alike, through every door (admin, API, CAP, panel;
+  ``may_act`` and ``organisation_scope_allowed`` are the rule). Through a
+  school's URL (API, CAP, panel) the alert must also be in that school's scope
+  (its own, or its organisation's).
 - **What.** *Trigger* saves a new alert. *Update* changes what screens show
   (kind, severity, headline, instructions, start, expiry) of an alert that has
   not ended. *Clear* is the all-clear: the danger is over. *Cancel* ends an
@@ -31,12 +38,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from hallboard.alerts import delivery
 from hallboard.alerts.models import Alert, AlertAuditEntry
 from hallboard.schools.access import Principal, Right
-from hallboard.schools.models import School
+from hallboard.schools.models import Organisation, School
 
 logger = logging.getLogger("hallboard.alerts")
 
@@ -88,22 +96,44 @@ class Actor:
         return who
 
 
+def organisations_to_alert(principal: Principal) -> QuerySet[Organisation]:
+    """The organisations whose every school ``principal`` may alert at once."""
+    return principal.organisations(Right.ALERT)
+
+
+def organisation_scope_allowed(principal: Principal, organisation: Organisation | int) -> bool:
+    """Whether ``principal`` may trigger, change or end an alert of every school of
+    ``organisation`` (the right over the organisation as a whole; see the module docstring)."""
+    pk = organisation if isinstance(organisation, int) else organisation.pk
+    return organisations_to_alert(principal).filter(pk=pk).exists()
+
+
 def may_act(principal: Principal, alert: Alert, via_school: School | None = None) -> bool:
     """Whether ``principal`` may trigger, change or end ``alert`` (see the module docstring)."""
-    if via_school is not None:
-        if not alert.reaches(via_school.pk, via_school.organisation_id):
-            return False
-        return principal.can(Right.ALERT, via_school)
-    schools = principal.schools(Right.ALERT)
-    if alert.school_id is not None:
-        return schools.filter(pk=alert.school_id).exists()
-    return schools.filter(organisation_id=alert.organisation_id).exists()
+    if via_school is not None and not alert.reaches(via_school.pk, via_school.organisation_id):
+        return False
+    if alert.school_id is None:
+        return organisation_scope_allowed(principal, alert.organisation_id)
+    return principal.can(Right.ALERT, alert.school_id)
 
 
-def _check(actor: Actor, alert: Alert, via_school: School | None) -> None:
-    if not may_act(actor.principal, alert, via_school):
-        logger.info("alert refused: %s lacks the alert right for %s", actor.label, alert)
-        raise NotAllowed("Your role does not include the alert right for this alert's scope.")
+def check(actor: Actor, alert: Alert, via_school: School | None = None) -> None:
+    """Raise ``NotAllowed`` unless ``actor`` may trigger, change or end ``alert``."""
+    if may_act(actor.principal, alert, via_school):
+        return
+    logger.info(
+        "alert refused: %s lacks the alert right for %r (%s)",
+        actor.label,
+        alert.headline,
+        alert.scope_label,
+    )
+    if alert.school_id is None:
+        raise NotAllowed(
+            "Only a role over the whole organisation (an organisation membership or an "
+            "organisation-wide API key with the alert right) may trigger, change or end an "
+            "alert of every school of the organisation."
+        )
+    raise NotAllowed("Your role does not include the alert right for this alert's scope.")
 
 
 def _validate(alert: Alert) -> None:
@@ -161,7 +191,7 @@ def trigger(
     """Save the new (unsaved) ``alert`` and put it on every screen in its scope."""
     if alert.pk is not None:
         raise ValueError("trigger() takes a new alert; use update() for an existing one")
-    _check(actor, alert, via_school)
+    check(actor, alert, via_school)
     alert.created_by = actor.user
     _validate(alert)
     with transaction.atomic():
@@ -200,7 +230,7 @@ def update(
         raise ValueError(f"cannot update {sorted(unknown)}; updatable: {UPDATABLE}")
     with transaction.atomic():
         current = _locked(alert)
-        _check(actor, current, via_school)
+        check(actor, current, via_school)
         if current.cleared_at is not None:
             raise AlertEnded("This alert has ended; trigger a new one.")
         diff = {
@@ -227,7 +257,7 @@ def _end(
 ) -> Alert:
     with transaction.atomic():
         current = _locked(alert)
-        _check(actor, current, via_school)
+        check(actor, current, via_school)
         if current.cleared_at is not None:  # ending twice changes nothing
             return current
         current.cleared_at = timezone.now()

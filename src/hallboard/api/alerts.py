@@ -3,9 +3,11 @@
 An alert created through a school's URL covers that school, or with
 ``"scope": "organisation"`` every school of its organisation; triggering,
 updating, clearing and cancelling need the ``alert`` right (admin or safety
-role) in the school named in the URL, and go through
-``hallboard.alerts.service`` (which writes the audit log). CAP 1.2 messages are
-posted raw to ``.../alerts/cap`` (``hallboard.alerts.cap``).
+role) in the school named in the URL and, for an organisation-wide alert, over
+the organisation as a whole (an organisation-wide key or an organisation
+membership): a school's key or member gets ``403 forbidden``. Everything goes
+through ``hallboard.alerts.service`` (the rule, and the audit log). CAP 1.2
+messages are posted raw to ``.../alerts/cap`` (``hallboard.alerts.cap``).
 """
 
 # No `from __future__ import annotations` here: ninja's PatchDict needs the
@@ -23,7 +25,7 @@ from ninja import Field, Router, Status
 
 from hallboard.alerts import cap, delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry
-from hallboard.api.errors import ApiError, ErrorOut, forbidden, invalid, not_found
+from hallboard.api.errors import ApiError, ErrorOut, invalid, not_found
 from hallboard.api.idempotency import idempotent
 from hallboard.api.schema import PatchDict, Schema
 from hallboard.api.scoping import (
@@ -46,7 +48,12 @@ class AlertIn(Schema):
     instructions: str = Field("", max_length=2000)
     kind: Alert.Kind = Alert.Kind.OTHER
     severity: Alert.Severity = Alert.Severity.SEVERE
-    scope: Literal["school", "organisation"] = "school"
+    scope: Literal["school", "organisation"] = Field(
+        "school",
+        description="`organisation`: every school of the organisation. Needs the alert right "
+        "over the whole organisation (an organisation-wide key or organisation role); a "
+        "school's key or member gets 403 `forbidden`.",
+    )
     starts_at: dt.datetime | None = Field(
         None, description=f"Default: now. {SCHOOL_TIME}", examples=[SCHOOL_TIME_EXAMPLE]
     )
@@ -179,8 +186,8 @@ def _refusals() -> Iterator[None]:
     """The service's refusals as API errors."""
     try:
         yield
-    except service.NotAllowed:
-        raise forbidden(Right.ALERT.value) from None
+    except service.NotAllowed as exc:  # the service's words: e.g. an organisation-wide alert
+        raise ApiError(403, "forbidden", str(exc)) from None
     except service.AlertEnded as exc:
         raise ApiError(409, "alert_ended", str(exc)) from None
     except ValidationError as exc:
@@ -231,7 +238,11 @@ def create_alert(request: HttpRequest, slug: str, payload: AlertIn) -> Status[di
 def receive_cap(
     request: HttpRequest, slug: str, scope: Literal["school", "organisation"] = "school"
 ) -> Status[dict[str, object]]:
-    """A CAP 1.2 message: Alert triggers, Update updates, Cancel clears (docs/api.md)."""
+    """A CAP 1.2 message: Alert triggers, Update updates, Cancel clears (docs/api.md).
+
+    ``?scope=organisation``, and an Update or Cancel of an alert of every school, need the
+    alert right over the whole organisation: else 403 ``forbidden``.
+    """
     school = school_for(request, slug, Right.ALERT)
     length = request.headers.get("Content-Length") or "0"
     if length.isdigit() and int(length) > cap.MAX_BYTES:

@@ -46,7 +46,8 @@ COMMON_ERRORS = {
     "(or nested too deep, or holding NaN/Infinity), a multipart body that cannot be read, "
     "an invalid Idempotency-Key.",
     401: "No, unknown or revoked credentials.",
-    403: "Your role lacks the right for this in this school (or a session without CSRF token).",
+    403: "Your role lacks the right for this in this school (for an emergency alert of every "
+    "school of an organisation: over the whole organisation), or a session without CSRF token.",
     422: "A value is invalid; `detail` lists `{loc, msg}` per problem.",
     429: "Too many failed authentications from your address, or too many attempts; "
     "see Retry-After.",

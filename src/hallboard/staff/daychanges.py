@@ -11,7 +11,7 @@ once and two people editing the same day see each other's changes.
 Conflicts: each slot carries a *tag* naming the state of its change as the
 page saw it (``"none"`` or ``"<id>:<updated_at>"``). A write sends the tag it
 was made against; when the lesson's change is no longer what the page saw,
-the write is refused (``DayError`` 409 ``conflict``) naming what is there now,
+the write is refused (``Refused`` 409 ``conflict``) naming what is there now,
 and nothing is overwritten.
 """
 
@@ -28,10 +28,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
-from prometheus_client import Counter
 
 from hallboard.schools import revision
 from hallboard.schools.models import School
+from hallboard.staff.refused import Refused
 from hallboard.timetable.calendar import SchoolCalendarView
 from hallboard.timetable.day import Day, Slot, effective_day, natural_key, slot_json
 from hallboard.timetable.models import (
@@ -48,33 +48,12 @@ logger = logging.getLogger(__name__)
 
 Kind = Substitution.Kind
 
-#: Writes the page refused, by error code (bad input, conflicts, rights).
-refused_total = Counter(
-    "hallboard_staff_day_refused_total",
-    "Requests of the Today's changes page refused, by error code.",
-    ["code"],
-)
-
 #: The kinds the page makes (the admin and the API make the others).
 PAGE_KINDS = (Kind.CANCELLED, Kind.SUBSTITUTE, Kind.ROOM_CHANGE, Kind.NOTE)
 ACTIONS = ("cancel", "substitute", "room", "note", "clear")
 MAX_PASTE_ROWS = 500
 MAX_PASTE_CHARS = 100_000
 NOTE_LENGTH = 200
-
-
-class DayError(Exception):
-    """A refused request: HTTP status, a stable code and a sentence for the user."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.extra = extra
-
-    def as_json(self) -> dict[str, Any]:
-        return {"error": self.code, "detail": self.detail, **self.extra}
 
 
 def today(school: School, now: dt.datetime | None = None) -> dt.date:
@@ -248,7 +227,7 @@ def _teacher(school: School, code: str | None) -> Teacher | None:
         return None
     teacher = Teacher.objects.filter(school=school, code__iexact=code).first()
     if teacher is None:
-        raise DayError(
+        raise Refused(
             422, "unknown_teacher", _("There is no teacher %(code)s here.") % {"code": code}
         )
     return teacher
@@ -260,7 +239,7 @@ def _room(school: School, name: str | None) -> Room | None:
         return None
     room = Room.objects.filter(school=school, name__iexact=name).first()
     if room is None:
-        raise DayError(422, "unknown_room", _("There is no room %(name)s here.") % {"name": name})
+        raise Refused(422, "unknown_room", _("There is no room %(name)s here.") % {"name": name})
     return room
 
 
@@ -279,8 +258,8 @@ def describe(change: Substitution | None) -> str:
     return f"{text}: {', '.join(extra)}" if extra else str(text)
 
 
-def _conflict(lesson: Lesson, current: Substitution | None) -> DayError:
-    return DayError(
+def _conflict(lesson: Lesson, current: Substitution | None) -> Refused:
+    return Refused(
         409,
         "conflict",
         _(
@@ -337,16 +316,16 @@ def change(
     clear (the lesson as planned again).
     """
     if action not in ACTIONS:
-        raise DayError(400, "bad_action", _("Unknown action."))
+        raise Refused(400, "bad_action", _("Unknown action."))
     lesson = Lesson.objects.filter(school=school, pk=lesson_id).select_related("period").first()
     if lesson is None:
-        raise DayError(404, "not_found", _("No such lesson in this school."))
+        raise Refused(404, "not_found", _("No such lesson in this school."))
     with revision.batch():
         current = _current(lesson, date)
         if tag_of(current) != expect:
             raise _conflict(lesson, current)
         if current is not None and current.kind not in PAGE_KINDS:
-            raise DayError(
+            raise Refused(
                 422,
                 "edit_in_admin",
                 _("Change this lesson's change (%(kind)s) in the admin.")
@@ -366,7 +345,7 @@ def change(
         elif action == "substitute":
             teacher = _teacher(school, value)
             if teacher is None:
-                raise DayError(422, "missing_value", _("Name the substitute teacher."))
+                raise Refused(422, "missing_value", _("Name the substitute teacher."))
             if target.kind not in (Kind.SUBSTITUTE, Kind.ROOM_CHANGE, Kind.NOTE):
                 target.room = None
             target.kind = Kind.SUBSTITUTE
@@ -382,7 +361,7 @@ def change(
         elif action == "room":
             room = _room(school, value)
             if room is None:
-                raise DayError(422, "missing_value", _("Name the room."))
+                raise Refused(422, "missing_value", _("Name the room."))
             if target.kind != Kind.SUBSTITUTE:
                 target.kind = Kind.ROOM_CHANGE
                 target.substitute_teacher = None
@@ -390,20 +369,20 @@ def change(
         elif action == "note":
             note = value.strip()
             if len(note) > NOTE_LENGTH:
-                raise DayError(
+                raise Refused(
                     422,
                     "note_too_long",
                     _("A note has at most %(count)s characters.") % {"count": NOTE_LENGTH},
                 )
             if current is None and not note:
-                raise DayError(422, "missing_value", _("Write the note."))
+                raise Refused(422, "missing_value", _("Write the note."))
             if current is None:
                 target.kind = Kind.NOTE
             target.note = note
         try:
             target.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
-            raise DayError(422, "invalid", _messages(exc)) from exc
+            raise Refused(422, "invalid", _messages(exc)) from exc
         try:
             with transaction.atomic():
                 target.save()
@@ -429,7 +408,7 @@ def add_absence(
     """Mark a teacher away on ``date`` (all day, or from/to a period)."""
     who = _teacher(school, teacher)
     if who is None:
-        raise DayError(422, "missing_value", _("Name the teacher who is away."))
+        raise Refused(422, "missing_value", _("Name the teacher who is away."))
     periods = {p.number: p for p in Period.objects.filter(school=school)}
     first = last = None
     for number, name in ((first_period, "first"), (last_period, "last")):
@@ -437,7 +416,7 @@ def add_absence(
             continue
         period = periods.get(number)
         if period is None:
-            raise DayError(
+            raise Refused(
                 422, "unknown_period", _("There is no period %(number)s.") % {"number": number}
             )
         if name == "first":
@@ -445,7 +424,7 @@ def add_absence(
         else:
             last = period
     if first is not None and last is not None and last.starts_at < first.starts_at:
-        raise DayError(422, "invalid", _("The last period is before the first."))
+        raise Refused(422, "invalid", _("The last period is before the first."))
     absence = TeacherAbsence(
         school=school,
         teacher=who,
@@ -458,7 +437,7 @@ def add_absence(
     try:
         absence.full_clean()
     except ValidationError as exc:
-        raise DayError(422, "invalid", _messages(exc)) from exc
+        raise Refused(422, "invalid", _messages(exc)) from exc
     absence.save()
     return absence
 
@@ -472,7 +451,7 @@ def remove_absence(school: School, date: dt.date, absence_id: int) -> None:
             .first()
         )
         if absence is None:
-            raise DayError(404, "not_found", _("No such absence on this day."))
+            raise Refused(404, "not_found", _("No such absence on this day."))
         one_day = dt.timedelta(days=1)
         if absence.starts_on == absence.ends_on == date:
             absence.delete()
@@ -553,7 +532,7 @@ def split_rows(text: str) -> list[tuple[int, list[str]]]:
     """Pasted text → (line number, cells), the dialect sniffed (tabs from a spreadsheet,
     commas or semicolons from a CSV file). A header row naming the columns is skipped."""
     if len(text) > MAX_PASTE_CHARS:
-        raise DayError(
+        raise Refused(
             413, "too_large", _("Paste at most %(count)s characters.") % {"count": MAX_PASTE_CHARS}
         )
     lines = list(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
@@ -573,7 +552,7 @@ def split_rows(text: str) -> list[tuple[int, list[str]]]:
     if rows and _is_header(rows[0][1]):
         rows = rows[1:]
     if len(rows) > MAX_PASTE_ROWS:
-        raise DayError(
+        raise Refused(
             413, "too_many_rows", _("Paste at most %(count)s rows.") % {"count": MAX_PASTE_ROWS}
         )
     return rows
@@ -708,13 +687,13 @@ def _paste_change(
 
 def apply_paste(school: School, date: dt.date, text: str) -> list[PasteRow]:
     """Write every pasted row in one transaction and one revision bump, or none (any error:
-    ``DayError`` 422 ``paste_invalid`` with the rows)."""
+    ``Refused`` 422 ``paste_invalid`` with the rows)."""
     with revision.batch():
         rows = plan_paste(school, date, text)
         if not rows:
-            raise DayError(422, "paste_empty", _("Nothing to apply: paste some rows first."))
+            raise Refused(422, "paste_empty", _("Nothing to apply: paste some rows first."))
         if any(row.errors for row in rows):
-            raise DayError(
+            raise Refused(
                 422,
                 "paste_invalid",
                 _("Nothing was applied: correct the rows marked in red."),
@@ -727,7 +706,7 @@ def apply_paste(school: School, date: dt.date, text: str) -> list[PasteRow]:
             with transaction.atomic():
                 Substitution.objects.bulk_create(changes)
         except IntegrityError as exc:  # someone changed one of these lessons in between
-            raise DayError(
+            raise Refused(
                 409,
                 "conflict",
                 _("Someone else changed one of these lessons meanwhile. Nothing was applied."),
@@ -771,7 +750,7 @@ def screen_preview(school: School, screen_id: int, now: dt.datetime) -> dict[str
 
     screen = Screen.objects.filter(school=school, pk=screen_id).select_related("school").first()
     if screen is None:
-        raise DayError(404, "not_found", _("No such screen in this school."))
+        raise Refused(404, "not_found", _("No such screen in this school."))
     content, _etag = snapshot.build(screen, now)
     return {
         "screen": content["screen"],

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from hallboard.observability.metrics import metric_names
 from hallboard.schools.models import School
 from hallboard.staff import daychanges
 from hallboard.timetable.models import Room, Substitution, Teacher, TeacherAbsence
@@ -158,13 +160,15 @@ def test_school_and_date_are_remembered(tenant: Tenant, day: Any) -> None:
 
 
 def test_a_bad_date_is_a_json_error(tenant: Tenant, day: Any) -> None:
-    """A date that is no date answers 400 bad_date, counted."""
+    """A date that is no date answers 400 bad_date, counted as every staff page's refusals
+    (hallboard_staff_refusals_total{page="day"}; the page's own counter is gone)."""
     client = timetabler(tenant)
-    before = sample("hallboard_staff_day_refused_total", code="bad_date")
+    before = sample("hallboard_staff_refusals_total", page="day", error="bad_date")
     response = client.get("/staff/schools/alpha/day/2026-13-01/data")
     assert response.status_code == 400
     assert response.json()["error"] == "bad_date"
-    assert sample("hallboard_staff_day_refused_total", code="bad_date") == before + 1
+    assert sample("hallboard_staff_refusals_total", page="day", error="bad_date") == before + 1
+    assert "hallboard_staff_day_refused_total" not in metric_names()
 
 
 # --- the day and who is free ----------------------------------------------------------------
@@ -297,6 +301,37 @@ def test_a_conflicting_edit_is_refused_and_nothing_is_lost(tenant: Tenant, day: 
         {"lesson": day["first"].pk, "action": "cancel", "expect": body["tag"]},
     )
     assert again.status_code == 200
+
+
+def test_a_conflict_is_one_counted_refusal_that_keeps_its_extra_fields(
+    tenant: Tenant, day: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 409 conflict answers error, detail and the lesson's state now (its tag and id),
+    not cached; it is one log line and one count of
+    hallboard_staff_refusals_total{page="day", error="conflict"}."""
+    client = timetabler(tenant)
+    change = Substitution.objects.create(
+        school=tenant.school, date=MONDAY, lesson=day["first"], kind="cancelled"
+    )
+    before = sample("hallboard_staff_refusals_total", page="day", error="conflict")
+    with caplog.at_level(logging.INFO, logger="hallboard.staff"):
+        response = post(
+            client,
+            BASE + "change",
+            {"lesson": day["first"].pk, "action": "note", "value": "Aula", "expect": "none"},
+        )
+    assert response.status_code == 409
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"error", "detail", "tag", "lesson"}
+    assert (body["error"], body["lesson"]) == ("conflict", day["first"].pk)
+    assert body["tag"] == daychanges.tag_of(change)
+    assert daychanges.describe(change) in body["detail"]
+    assert sample("hallboard_staff_refusals_total", page="day", error="conflict") == before + 1
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 1
+    assert "staff day refused POST" in lines[0]
+    assert "conflict" in lines[0]
 
 
 def test_the_conflict_message_is_in_the_users_language(tenant: Tenant, day: Any) -> None:
@@ -539,6 +574,24 @@ def test_csrf_and_methods_are_json_refusals(tenant: Tenant, day: Any) -> None:
     assert response.json()["error"] == "method_not_allowed"
     assert client.post(BASE + "data").json()["error"] == "method_not_allowed"
     assert revision_of(tenant.school) == before
+
+
+def test_endpoint_checks_come_in_order_and_are_counted(tenant: Tenant, day: Any) -> None:
+    """Without the CSRF token, a wrong method is still 405 and a signed-out visitor 401
+    (method, then sign-in, then CSRF); the CSRF refusal says to reload the page and is
+    counted for the page "day"."""
+    anonymous = Client(enforce_csrf_checks=True)
+    assert anonymous.post(BASE + "data").status_code == 405
+    response = post(anonymous, BASE + "change", {})
+    assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("alpha-csrf", "timetabler", tenant.school))
+    before = sample("hallboard_staff_refusals_total", page="day", error="csrf_failed")
+    response = post(client, BASE + "paste", {"text": "7a\t1\tx"})
+    assert (response.status_code, response.json()["error"]) == (403, "csrf_failed")
+    assert "reload the page" in response.json()["detail"]
+    assert response["Cache-Control"] == "no-store"
+    assert sample("hallboard_staff_refusals_total", page="day", error="csrf_failed") == before + 1
 
 
 def test_moved_lessons_are_left_to_the_admin(tenant: Tenant, day: Any) -> None:

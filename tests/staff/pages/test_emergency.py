@@ -139,6 +139,20 @@ def test_only_organisation_roles_alert_every_school(tenant: Tenant) -> None:
     assert Alert.objects.get().cleared_at is None
 
 
+def test_a_superuser_is_offered_and_may_use_the_organisation_scope(tenant: Tenant) -> None:
+    """A superuser's panel offers every school of the organisation; the alert reaches beta
+    too, and they may end it from beta's panel."""
+    client = signed_in(make_user("root", superuser=True))
+    page = client.get("/staff/emergency/alpha/")
+    assert page.context["config"]["organisation"] == {"name": "North District", "schools": 2}
+    assert trigger(client, tenant.school, scope="organisation").status_code == 201
+    alert = Alert.objects.get()
+    [seen] = client.get("/staff/emergency/beta/state").json()["alerts"]
+    assert (seen["id"], seen["scope"], seen["can_clear"]) == (alert.pk, "organisation", True)
+    assert post(client, f"/staff/emergency/beta/alerts/{alert.pk}/clear", {}).status_code == 200
+    assert Alert.objects.get().cleared_at is not None
+
+
 @pytest.mark.parametrize("role", ROLES_WITHOUT_ALERT)
 def test_roles_without_the_alert_right_are_refused(tenant: Tenant, role: str) -> None:
     """Office, timetabler and viewer: the page 403, the JSON endpoints 403 in JSON."""

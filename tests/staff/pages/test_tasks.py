@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import RequestFactory
+from django.utils.translation import gettext_lazy
 
 from hallboard.schools.access import Right, for_user
 from hallboard.schools.models import School
@@ -88,6 +89,52 @@ def test_a_json_view_lets_reads_through_without_csrf() -> None:
         return JsonResponse({"ok": True})
 
     assert hello(request).status_code == 200
+
+
+def test_a_refusal_answers_its_extra_fields_too() -> None:
+    """Refused with extra fields (a conflict's state now) answers them beside error and
+    detail, with its status."""
+
+    @json_view("testpage")
+    def conflict(request: HttpRequest) -> HttpResponse:
+        raise Refused(409, "conflict", "Changed meanwhile.", tag="7:1", lesson=3)
+
+    request = factory.get("/x")
+    request.user = AnonymousUser()
+    response = conflict(request)
+    assert response.status_code == 409
+    assert json.loads(response.content) == {
+        "error": "conflict",
+        "detail": "Changed meanwhile.",
+        "tag": "7:1",
+        "lesson": 3,
+    }
+
+
+@json_view("testpage", method="POST", sign_in=True, csrf_detail=gettext_lazy("Reload."))
+def strict(request: HttpRequest) -> dict[str, Any]:
+    """A JSON endpoint answering POST to signed-in users only, returning a dict."""
+    return {"ok": True}
+
+
+def test_a_json_view_with_a_method_and_sign_in_checks_them_before_csrf(tenant: Tenant) -> None:
+    """method: another is 405; sign_in: a signed-out user 401; both before the CSRF check,
+    whose refusal says csrf_detail; a dict the view returns is JSON, not cached."""
+    request = factory.get("/x")
+    request.user = AnonymousUser()
+    assert refused(strict(request)) == (405, "method_not_allowed")
+    assert refused(strict(post(b"{}"))) == (401, "unauthorized")
+    user = make_user("tt", "timetabler", school=tenant.school)
+    request = post(b"{}")
+    request.user = user
+    response = strict(request)
+    assert refused(response) == (403, "csrf_failed")
+    assert json.loads(response.content)["detail"] == "Reload."
+    request = csrf_off(post(b"{}"))
+    request.user = user
+    response = strict(request)
+    assert json.loads(response.content) == {"ok": True}
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_a_json_view_is_csrf_exempt_for_django_because_it_checks_itself() -> None:

@@ -3,8 +3,9 @@
 Who: the timetable right (``Right.TIMETABLE``: school admins and timetablers).
 A school the user may not see answers 404, one they see without the right 403,
 as everywhere in the staff area. The endpoints answer JSON errors only
-(``{"error", "detail"}``), each refusal logged once and counted
-(``hallboard_staff_day_refused_total``).
+(``{"error", "detail"}`` and any extra fields, e.g. a conflict's ``tag``), each
+refusal logged once and counted in ``hallboard_staff_refusals_total{page="day"}``
+(``staff.pages.tasks.json_view``, as every staff page).
 
 The page remembers the school and date last opened (in the session); a user
 with one school is never asked for it.
@@ -13,21 +14,18 @@ with one school is never asked for it.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from hallboard import safejson
@@ -35,16 +33,17 @@ from hallboard.i18n import jscatalog, supported
 from hallboard.schools.access import Right, for_user
 from hallboard.schools.models import School
 from hallboard.staff import daychanges
-from hallboard.staff.daychanges import DayError
+from hallboard.staff.pages.tasks import json_view, refusal
+from hallboard.staff.refused import Refused
 from hallboard.timetable.models import Weekday
-
-logger = logging.getLogger(__name__)
 
 #: How often the page asks whether the day changed (a 304 when not), in seconds.
 POLL_SECONDS = 3
 #: How often the preview panel re-reads which screens show what.
 SCREENS_POLL_SECONDS = 5
 SESSION_KEY = "staff_day"
+#: The page's name in the refusal log line and ``hallboard_staff_refusals_total``.
+PAGE = "day"
 MAX_BODY = daychanges.MAX_PASTE_CHARS * 2
 
 # As the dashboard's, plus frames from this site (the preview of a screen).
@@ -53,14 +52,6 @@ CONTENT_SECURITY_POLICY = (
     "style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-
-
-def _error(exc: DayError) -> JsonResponse:
-    daychanges.refused_total.labels(exc.code).inc()
-    logger.info("staff day: refused %s (%s): %s", exc.code, exc.status, exc.detail)
-    response = JsonResponse(exc.as_json(), status=exc.status)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _schools(request: HttpRequest) -> Any:
@@ -72,9 +63,9 @@ def _school(request: HttpRequest, slug: str) -> School:
     who = for_user(request.user)
     school = who.schools(Right.VIEW).filter(slug=slug).first()
     if school is None:
-        raise DayError(404, "not_found", _("No such school."))
+        raise Refused(404, "not_found", _("No such school."))
     if not who.can(Right.TIMETABLE, school):
-        raise DayError(
+        raise Refused(
             403, "forbidden", _("Your role in this school does not include the timetable.")
         )
     return school
@@ -88,21 +79,21 @@ def _date(value: str) -> dt.date:
     try:
         date = dt.date.fromisoformat(value)
     except ValueError:
-        raise DayError(400, "bad_date", _("Not a date: use YYYY-MM-DD.")) from None
+        raise Refused(400, "bad_date", _("Not a date: use YYYY-MM-DD.")) from None
     if not FIRST_DATE <= date <= LAST_DATE:
-        raise DayError(400, "bad_date", _("Not a date: use YYYY-MM-DD."))
+        raise Refused(400, "bad_date", _("Not a date: use YYYY-MM-DD."))
     return date
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     if len(request.body) > MAX_BODY:
-        raise DayError(413, "too_large", _("The request is too large."))
+        raise Refused(413, "too_large", _("The request is too large."))
     try:  # the one parse helper: no NUL, NaN, out-of-range integers or deep nesting
         data = safejson.loads(request.body or b"{}")
     except ValueError:
-        raise DayError(400, "bad_json", _("The request is not valid JSON.")) from None
+        raise Refused(400, "bad_json", _("The request is not valid JSON.")) from None
     if not isinstance(data, dict):
-        raise DayError(400, "bad_json", _("The request is not valid JSON."))
+        raise Refused(400, "bad_json", _("The request is not valid JSON."))
     return data
 
 
@@ -111,7 +102,7 @@ def _text(data: dict[str, Any], key: str, limit: int = 200) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > limit:
-        raise DayError(400, "bad_field", _("Field %(name)s is not valid.") % {"name": key})
+        raise Refused(400, "bad_field", _("Field %(name)s is not valid.") % {"name": key})
     return value
 
 
@@ -119,54 +110,22 @@ def _int(data: dict[str, Any], key: str, *, required: bool = False) -> int | Non
     value = data.get(key)
     if value is None or value == "":
         if required:
-            raise DayError(400, "bad_field", _("Field %(name)s is not valid.") % {"name": key})
+            raise Refused(400, "bad_field", _("Field %(name)s is not valid.") % {"name": key})
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**62:
-        raise DayError(400, "bad_field", _("Field %(name)s is not valid.") % {"name": key})
+        raise Refused(400, "bad_field", _("Field %(name)s is not valid.") % {"name": key})
     return value
 
 
-_csrf = CsrfViewMiddleware(lambda request: HttpResponse())
+#: Said by a write without the page's CSRF token (the page reloads to get a new one).
+CSRF_DETAIL = gettext_lazy("The page's security token is missing or too old: reload the page.")
 
 
-def _no_view(request: HttpRequest) -> HttpResponse:  # what the CSRF check is asked about
-    return HttpResponse(status=204)
-
-
-def json_view(method: str) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
-    """An endpoint of the page: the one method (else 405), signed in (else 401), a POST
-    with the page's CSRF token (else 403), every refusal JSON; no caching."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
-        @csrf_exempt  # checked below, so that a failure is JSON like every other
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
-            try:
-                if request.method != method:
-                    raise DayError(
-                        405, "method_not_allowed", _("Use %(method)s.") % {"method": method}
-                    )
-                if not (user.is_authenticated and user.is_active):
-                    raise DayError(401, "unauthorized", _("Sign in first."))
-                if method == "POST" and _csrf.process_view(request, _no_view, (), {}) is not None:
-                    raise DayError(
-                        403,
-                        "csrf_failed",
-                        _("The page's security token is missing or too old: reload the page."),
-                    )
-                result = view(request, *args, **kwargs)
-            except DayError as exc:
-                return _error(exc)
-            if isinstance(result, HttpResponse):
-                return result
-            response = JsonResponse(result)
-            response["Cache-Control"] = "no-store"
-            return response
-
-        return wrapper
-
-    return decorate
+def endpoint(method: str) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
+    """An endpoint of the page (``tasks.json_view``): the one method (else 405), signed in
+    (else 401), a POST with the page's CSRF token (else 403), every refusal JSON and
+    counted as the page ``day``; no caching."""
+    return json_view(PAGE, method=method, sign_in=True, csrf_detail=CSRF_DETAIL)
 
 
 def _remember(request: HttpRequest, school: School, date: dt.date) -> None:
@@ -222,12 +181,12 @@ def page(request: HttpRequest, slug: str, date: str | None = None) -> HttpRespon
     try:
         school = _school(request, slug)
         day = _date(date) if date is not None else None
-    except DayError as exc:
-        if exc.status == 404:
-            raise Http404(exc.detail) from None
-        if exc.status == 403:
-            raise PermissionDenied(exc.detail) from None
-        return _error(exc)
+    except Refused as refused:
+        if refused.status == 404:
+            raise Http404(refused.detail) from None
+        if refused.status == 403:
+            raise PermissionDenied(refused.detail) from None
+        return refusal(request, PAGE, refused)
     if day is None:
         day = _remembered(request, school) or daychanges.today(school)
         return redirect("staff:day-date", school.slug, day.isoformat())
@@ -272,7 +231,7 @@ def page(request: HttpRequest, slug: str, date: str | None = None) -> HttpRespon
     return response
 
 
-@json_view("GET")
+@endpoint("GET")
 def data(request: HttpRequest, slug: str, date: str) -> Any:
     """The day's grid; ``If-None-Match`` with the day's ETag (its revision) answers 304."""
     school = _school(request, slug)
@@ -291,7 +250,7 @@ def data(request: HttpRequest, slug: str, date: str) -> Any:
     return response
 
 
-@json_view("POST")
+@endpoint("POST")
 def change(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     """One action on one lesson: ``{"lesson", "action", "value", "expect", "replaces"}``."""
     school = _school(request, slug)
@@ -316,7 +275,7 @@ def change(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     }
 
 
-@json_view("POST")
+@endpoint("POST")
 def absences(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     """Mark a teacher away (``{"teacher", "first_period", "last_period"}``), or end an
     absence for the day (``{"remove": id}``)."""
@@ -341,7 +300,7 @@ def absences(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     return {"revision": school.revision, "absence": absence_id}
 
 
-@json_view("POST")
+@endpoint("POST")
 def paste(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     """Pasted rows: ``{"text"}`` previews them, ``{"text", "apply": true}`` writes them all
     with one revision bump (or none of them)."""
@@ -365,7 +324,7 @@ def paste(request: HttpRequest, slug: str, date: str) -> dict[str, Any]:
     }
 
 
-@json_view("GET")
+@endpoint("GET")
 def screens(request: HttpRequest, slug: str) -> dict[str, Any]:
     """The school's screens and which revision each shows; ``?preview=<id>``: what it shows."""
     school = _school(request, slug)
@@ -377,8 +336,6 @@ def screens(request: HttpRequest, slug: str) -> dict[str, Any]:
     preview = request.GET.get("preview")
     if preview:
         if not preview.isdigit() or len(preview) > 18:
-            raise DayError(
-                400, "bad_field", _("Field %(name)s is not valid.") % {"name": "preview"}
-            )
+            raise Refused(400, "bad_field", _("Field %(name)s is not valid.") % {"name": "preview"})
         result["preview"] = daychanges.screen_preview(school, int(preview), now)
     return result

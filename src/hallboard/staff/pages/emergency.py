@@ -3,9 +3,11 @@
 ``/staff/emergency/<school>/`` for members with the ``alert`` right (admin and
 safety roles) in that school; organisation roles (an ``OrganisationMembership``
 with the right) may also alert every school of the organisation at once, and
-only they may end an organisation-wide alert here. Everything goes through
-``hallboard.alerts.service`` (rights, validation, audit log), so the panel
-follows the same rules as the admin and the API.
+only they may end an organisation-wide alert. That rule is the service's
+(``hallboard.alerts.service.organisation_scope_allowed``, the same for the
+admin, the API and CAP); the panel asks it only to offer the choice and to
+refuse in the user's language before the service would. Everything goes
+through ``hallboard.alerts.service`` (rights, validation, audit log).
 
 The page is a shell: ``state`` (JSON) gives the active alerts that reach the
 school with their reach (``hallboard.alerts.delivery.reach``), and the page
@@ -31,6 +33,7 @@ from django.views.decorators.http import require_GET
 
 from hallboard.alerts import builtins, delivery, service
 from hallboard.alerts.models import Alert, AlertAuditEntry, AlertTemplate
+from hallboard.alerts.service import organisation_scope_allowed
 from hallboard.i18n import jscatalog, supported
 from hallboard.schools.access import Principal, Right, for_user
 from hallboard.schools.models import School
@@ -44,14 +47,6 @@ POLL_S = 2
 IDLE_POLL_S = 15
 #: How long the send and all-clear buttons must be held down.
 HOLD_MS = 1200
-
-
-def organisation_scope_allowed(who: Principal, school: School) -> bool:
-    """Whether ``who`` may alert (and end alerts of) every school of ``school``'s organisation."""
-    return (
-        who.is_superuser
-        or who.organisations(Right.ALERT).filter(pk=school.organisation_id).exists()
-    )
 
 
 def _template_json(t: AlertTemplate) -> dict[str, Any]:
@@ -111,7 +106,7 @@ def _alert_json(alert: Alert, who: Principal, school: School, org_ok: bool) -> d
 
 
 def _state(who: Principal, school: School) -> dict[str, Any]:
-    org_ok = organisation_scope_allowed(who, school)
+    org_ok = organisation_scope_allowed(who, school.organisation_id)
     alerts = (
         Alert.objects.for_school(school)
         .active()
@@ -141,7 +136,7 @@ def panel(request: HttpRequest, slug: str) -> HttpResponse:
     school = tasks.page_school(request, who, slug, Right.ALERT)
     if not isinstance(school, School):
         return school
-    org_ok = organisation_scope_allowed(who, school)
+    org_ok = organisation_scope_allowed(who, school.organisation_id)
     base = reverse("staff:emergency-panel", args=[school.slug])
     config = {
         "school": {
@@ -227,7 +222,7 @@ def trigger(request: HttpRequest, slug: str) -> JsonResponse:
     scope = data.get("scope", "school")
     if scope not in ("school", "organisation"):
         raise Refused(400, "invalid", _("The scope is this school or the organisation."))
-    if scope == "organisation" and not organisation_scope_allowed(who, school):
+    if scope == "organisation" and not organisation_scope_allowed(who, school.organisation_id):
         raise Refused(
             403,
             "forbidden",
@@ -248,7 +243,7 @@ def trigger(request: HttpRequest, slug: str) -> JsonResponse:
     except ValidationError as exc:
         raise Refused(400, "invalid", "; ".join(exc.messages)) from exc
     alert = Alert.objects.select_related("school", "organisation", "created_by").get(pk=alert.pk)
-    org_ok = organisation_scope_allowed(who, school)
+    org_ok = organisation_scope_allowed(who, school.organisation_id)
     return JsonResponse(_alert_json(alert, who, school, org_ok), status=201)
 
 
@@ -263,7 +258,7 @@ def clear(request: HttpRequest, slug: str, pk: int) -> JsonResponse:
     alert = Alert.objects.for_school(school).filter(pk=pk).first()
     if alert is None:
         raise Refused(404, "not_found", _("No such alert for this school."))
-    if alert.school_id is None and not organisation_scope_allowed(who, school):
+    if alert.school_id is None and not organisation_scope_allowed(who, school.organisation_id):
         raise Refused(
             403,
             "forbidden",

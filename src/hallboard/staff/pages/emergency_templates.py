@@ -11,7 +11,6 @@ script: a rare job, done on any device.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django import forms
@@ -24,13 +23,11 @@ from django.views.decorators.cache import never_cache
 
 from hallboard.alerts import builtins
 from hallboard.alerts.models import Alert, AlertTemplate
-from hallboard.observability import metrics
 from hallboard.schools.access import Principal, Right, for_user
 from hallboard.schools.models import School
-from hallboard.staff.pages.tasks import Refused, school_with
+from hallboard.staff.pages.tasks import noted, school_with
+from hallboard.staff.refused import Refused
 from hallboard.staff.views import CONTENT_SECURITY_POLICY
-
-logger = logging.getLogger(__name__)
 
 
 class TemplateForm(forms.ModelForm):
@@ -67,18 +64,10 @@ PAGE = "emergency-templates"
 
 
 def _refused(request: HttpRequest, refused: Refused) -> HttpResponse:
-    """A refusal: one log line and ``hallboard_staff_refusals_total{page, error}``, then the
-    refused page (404: Django's not-found page, like every other staff page)."""
-    logger.info(
-        "staff %s refused %s %s for user %s: %s %s",
-        PAGE,
-        request.method,
-        request.path,
-        getattr(request.user, "pk", None),
-        refused.code,
-        refused.detail,
-    )
-    metrics.staff_refusals_total.labels(page=PAGE, error=refused.code).inc()
+    """A refusal (``tasks.noted``: one log line and ``hallboard_staff_refusals_total{page,
+    error}``), then the refused page (404: Django's not-found page, like every other staff
+    page)."""
+    noted(request, PAGE, refused)
     if refused.status == 404:
         raise Http404(refused.detail)
     response = render(

@@ -1,9 +1,11 @@
 """What the staff pages of the emergency panel and announcements share.
 
 - ``json_view(page)``: a JSON endpoint; CSRF is checked and refused in JSON too.
-- ``Refused``/``refusal``: every refused JSON request answers ``{"error",
-  "detail"}`` with its status, writes one log line and counts
-  ``hallboard_staff_refusals_total{page, error}``.
+- ``Refused`` (``staff.refused``)/``refusal``: every refused JSON request of every
+  staff page (Today's changes, the emergency panel and its templates,
+  announcements) answers ``{"error", "detail", **extra}`` with its status, not
+  cached, writes one log line and counts ``hallboard_staff_refusals_total{page,
+  error}`` (``noted``: the log line and the count, for a page answering in HTML).
 - ``school_with``: the school named in the URL, 404 when the user may not see
   it (its existence is not confirmed), 403 when they lack the page's right.
 - ``body``: the request's JSON object, refused as ``invalid_json`` otherwise.
@@ -22,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -29,6 +32,7 @@ from hallboard import safejson
 from hallboard.observability import metrics
 from hallboard.schools.access import Principal, Right, for_user
 from hallboard.schools.models import School
+from hallboard.staff.refused import Refused
 
 logger = logging.getLogger("hallboard.staff")
 
@@ -38,17 +42,8 @@ View = Callable[..., HttpResponse]
 MAX_BODY = 16_384
 
 
-class Refused(Exception):
-    """A refused request: ``status``, an error ``code`` and a ``detail`` for people."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-
-
-def refusal(request: HttpRequest, page: str, refused: Refused) -> JsonResponse:
+def noted(request: HttpRequest, page: str, refused: Refused) -> None:
+    """One log line and one count of ``hallboard_staff_refusals_total{page, error}``."""
     logger.info(
         "staff %s refused %s %s for user %s: %s %s",
         page,
@@ -59,28 +54,59 @@ def refusal(request: HttpRequest, page: str, refused: Refused) -> JsonResponse:
         refused.detail,
     )
     metrics.staff_refusals_total.labels(page=page, error=refused.code).inc()
-    response = JsonResponse(
-        {"error": refused.code, "detail": refused.detail}, status=refused.status
-    )
+
+
+def refusal(request: HttpRequest, page: str, refused: Refused) -> JsonResponse:
+    """The JSON answer to ``refused`` (``noted`` first): its status and ``as_json()``,
+    not cached."""
+    noted(request, page, refused)
+    response = JsonResponse(refused.as_json(), status=refused.status)
     response["Cache-Control"] = "no-store"
     return response
 
 
-def json_view(page: str) -> Callable[[View], View]:
+def json_view(
+    page: str,
+    *,
+    method: str | None = None,
+    sign_in: bool = False,
+    csrf_detail: Promise | None = None,
+) -> Callable[[Callable[..., HttpResponse | dict[str, Any]]], View]:
     """A JSON endpoint of ``page``: CSRF checked like Django does, refused in JSON (never
-    Django's HTML 403 page), and ``Refused`` raised inside answered by ``refusal``."""
+    Django's HTML 403 page), and ``Refused`` raised inside answered by ``refusal``.
 
-    def wrap(view: View) -> View:
+    Checked in this order, each refused in JSON: ``method``, the one method it answers
+    (else 405); with ``sign_in``, a signed-in active user (else 401); the CSRF token of
+    anything but a read (else 403 ``csrf_failed``, saying ``csrf_detail`` when given).
+    A view may return a dict: answered as JSON, not cached.
+    """
+
+    def wrap(view: Callable[..., HttpResponse | dict[str, Any]]) -> View:
         @functools.wraps(view)
         def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
+                if method is not None and request.method != method:
+                    raise Refused(
+                        405, "method_not_allowed", _("Use %(method)s.") % {"method": method}
+                    )
+                if sign_in:
+                    signed_in(request)
                 if request.method not in ("GET", "HEAD"):
-                    rejected = CsrfViewMiddleware(_no_response).process_view(request, view, (), {})
+                    csrf = CsrfViewMiddleware(_no_response)
+                    rejected = csrf.process_view(request, _no_response, (), {})
                     if rejected is not None:
-                        raise Refused(403, "csrf_failed", _("The page is out of date: reload it."))
-                return view(request, *args, **kwargs)
+                        detail = _("The page is out of date: reload it.")
+                        if csrf_detail is not None:
+                            detail = str(csrf_detail)
+                        raise Refused(403, "csrf_failed", detail)
+                result = view(request, *args, **kwargs)
             except Refused as refused:
                 return refusal(request, page, refused)
+            if isinstance(result, HttpResponse):
+                return result
+            response = JsonResponse(result)
+            response["Cache-Control"] = "no-store"
+            return response
 
         return csrf_exempt(inner)  # checked above, answered in JSON
 
