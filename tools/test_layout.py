@@ -52,12 +52,6 @@ ALLOWED: dict[str, str] = {
     "close codes), tests/realtime/test_connect_path.py",
     "realtime/gateway/subscriber.py": "tests/realtime/gateway/test_server*.py, "
     "tests/realtime/brokers/test_redis.py (resync after an outage)",
-    # The load generator is being reshaped by its owner (issue 16); mirror it after that.
-    "loadtest/clients.py": "tests/loadtest/test_sources.py, test_runner.py",
-    "loadtest/server.py": "tests/loadtest/test_runner.py (a real `hallboard serve`)",
-    "loadtest/worker.py": "tests/loadtest/test_sources.py, test_runner.py",
-    "loadtest/management/commands/loadtest.py": "tests/loadtest/test_fleet.py (setup, cleanup), "
-    "test_runner.py (run)",
 }
 
 
