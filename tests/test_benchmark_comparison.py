@@ -1,0 +1,72 @@
+"""bench/compare.py: two versions' benchmark runs side by side; a figure is called worse
+only when every run after is worse than every run before (the run-to-run noise)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import compare  # noqa: E402 - the repository's bench/, not an installed package
+
+
+def run(connects: float, p99: float, n: int = 1000) -> dict[str, Any]:
+    return {
+        "stack": "hallboard",
+        "n": n,
+        "scenarios": {
+            "connect": {"connects_per_s": connects},
+            "latency": {"latency_ms": {"p99": p99}},
+        },
+    }
+
+
+def results(*runs: dict[str, Any]) -> dict[str, Any]:
+    return {"runs": list(runs), "machine": {"cpu": "test CPU"}, "finished_at": "then"}
+
+
+def test_worse_only_when_the_ranges_do_not_overlap() -> None:
+    """Less is worse for a rate, more is worse for a time; overlapping ranges are noise."""
+    assert compare.verdict("connects", [100, 120], [80, 90]) == "**worse**"
+    assert compare.verdict("connects", [100, 120], [90, 110]) == "within noise"
+    assert compare.verdict("connects", [100, 120], [130, 140]) == "better"
+    assert compare.verdict("p99", [5, 6], [7, 8]) == "**worse**"
+    assert compare.verdict("p99", [5, 6], [4, 5.5]) == "within noise"
+    assert compare.verdict("p99", [5, 6], [3, 4]) == "better"
+    assert compare.verdict("p99", [], [3]) == "—"
+
+
+def test_the_page_names_what_got_worse_and_shows_medians_and_ranges() -> None:
+    """Each figure: median (lowest to highest) of each side; the summary lists what got worse."""
+    before = results(run(1000, 5.0), run(1200, 6.0), run(1100, 5.5))
+    after = results(run(1500, 7.0), run(1400, 8.0), run(1600, 9.0))
+    text = compare.render(before, after, ("old", "new"))
+    assert "| connects/s | 1,100 (1,000 to 1,200) | 1,500 (1,400 to 1,600) | better |" in text
+    assert (
+        "| per-school push p99 (ms) | 5.50 (5.00 to 6.00) | 8.00 (7.00 to 9.00) | **worse** |"
+        in text
+    )
+    assert text.endswith(
+        "Worse beyond the run-to-run noise: per-school push p99 (ms) at 1,000 (hallboard).\n"
+    )
+
+
+def test_files_of_several_sizes_are_compared_as_one(tmp_path: Path) -> None:
+    """The runs of several files (one per size, taken in turns) are merged per side."""
+    paths = []
+    for i, n in enumerate((1000, 10000)):
+        p = tmp_path / f"b{i}.json"
+        p.write_text(json.dumps(results(run(100, 5.0, n))))
+        paths.append(p)
+    merged = compare.merged(paths)
+    assert sorted(r["n"] for r in merged["runs"]) == [1000, 10000]
+    out = tmp_path / "out.md"
+    compare.main(["--before", *map(str, paths), "--after", *map(str, paths), "--out", str(out)])
+    text = out.read_text()
+    assert "1,000 screens (1 and 1 runs)" in text
+    assert "10,000 screens (1 and 1 runs)" in text
+    assert text.endswith("Worse beyond the run-to-run noise: nothing.\n")
