@@ -195,7 +195,8 @@ def make(executor: ThreadPoolExecutor) -> Any:
 
 @pytest.fixture
 def admitting(make: Any) -> Admitting:
-    return make()  # type: ignore[no-any-return]
+    admitting: Admitting = make()
+    return admitting
 
 
 @pytest.fixture
