@@ -47,12 +47,6 @@ ALLOWED: dict[str, str] = {
     "screens/admin.py": "tests/admin/test_corrections.py, tests/schools/test_admin_scoping.py",
     "alerts/models.py": "through the alert service: tests/alerts/test_service.py, test_delivery.py",
     "timetable/models.py": "tests/timetable/test_day.py, test_calendar.py, test_migrations.py",
-    # The load generator is being reshaped by its owner (issue 16); mirror it after that.
-    "loadtest/clients.py": "tests/loadtest/test_sources.py, test_runner.py",
-    "loadtest/server.py": "tests/loadtest/test_runner.py (a real `hallboard serve`)",
-    "loadtest/worker.py": "tests/loadtest/test_sources.py, test_runner.py",
-    "loadtest/management/commands/loadtest.py": "tests/loadtest/test_fleet.py (setup, cleanup), "
-    "test_runner.py (run)",
 }
 
 

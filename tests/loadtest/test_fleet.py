@@ -6,7 +6,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from hallboard.loadtest import fleet as fleets
 from hallboard.schools.models import Organisation, School
@@ -68,22 +67,3 @@ def test_load_without_setup_says_what_to_do(tmp_path: Path) -> None:
     """A missing file is an error naming the setup command."""
     with pytest.raises(fleets.FleetError, match="loadtest setup"):
         fleets.load(tmp_path / "none.json")
-
-
-def test_command_setup_and_cleanup(db: None, settings: object, tmp_path: Path) -> None:
-    """The management command writes the file under the data directory and removes it."""
-    settings.DATA_DIR = tmp_path  # type: ignore[attr-defined]
-    call_command("loadtest", "setup", "--schools", "2", "--screens-per-school", "2")
-    path = tmp_path / "loadtest" / "loadtest.json"
-    assert len(fleets.load(path).screens) == 4
-    call_command("loadtest", "cleanup")
-    assert not path.exists()
-    assert not Organisation.objects.filter(slug="loadtest").exists()
-
-
-def test_run_refuses_a_target_that_is_not_loopback(db: None) -> None:
-    """Without --allow-remote only loopback addresses are loaded."""
-    from django.core.management.base import CommandError
-
-    with pytest.raises(CommandError, match="not a loopback address"):
-        call_command("loadtest", "run", "--host", "192.0.2.10")

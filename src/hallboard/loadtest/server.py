@@ -72,9 +72,13 @@ class ServerProcess:
             raise ServerError(f"a port of {self.ports} is already in use on {self.host}")
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.started_at = time.time()
-        self.process = subprocess.Popen(  # noqa: S603 - our own command line
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, user=self.user
-        )
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own command line
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, user=self.user
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()  # the child has its own copy: keep no descriptor of it here
         if self.cpus:
             os.sched_setaffinity(self.process.pid, set(self.cpus))
         deadline = time.monotonic() + timeout
