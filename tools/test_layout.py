@@ -47,11 +47,6 @@ ALLOWED: dict[str, str] = {
     "screens/admin.py": "tests/admin/test_corrections.py, tests/schools/test_admin_scoping.py",
     "alerts/models.py": "through the alert service: tests/alerts/test_service.py, test_delivery.py",
     "timetable/models.py": "tests/timetable/test_day.py, test_calendar.py, test_migrations.py",
-    # New in the gateway's split (issue 16), by its owner: tested through the gateway.
-    "realtime/gateway/admission.py": "tests/realtime/gateway/test_server*.py (admission, "
-    "close codes), tests/realtime/test_connect_path.py",
-    "realtime/gateway/subscriber.py": "tests/realtime/gateway/test_server*.py, "
-    "tests/realtime/brokers/test_redis.py (resync after an outage)",
 }
 
 
