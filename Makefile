@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck pytest bench bench-quick reliability reliability-quick clean messages
+.PHONY: demo test check lint format typecheck pytest bench bench-quick bench-compare reliability reliability-quick clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,9 +37,13 @@ demo: $(STAMP) $(MO)
 
 test: check pytest
 
-check: $(STAMP) $(MO)
+check: $(STAMP) $(MO) lint typecheck
+
+lint: $(STAMP)
 	$(BIN)/ruff check src tests tools bench reliability
 	$(BIN)/ruff format --check src tests tools bench reliability
+
+typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict src/hallboard/realtime/core  # the pure core: fully typed
 	$(BIN)/mypy reliability
@@ -58,6 +62,11 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Did a change make a figure worse? This tree against BEFORE (a git ref), in turns, on this
+# machine: docs/benchmark-comparison.md (bench/compare.sh; about 15 minutes at the defaults).
+bench-compare: $(STAMP)
+	bench/compare.sh $(BEFORE) $(or $(SIZES),1000,10000) $(or $(RUNS),3)
 
 bench-quick: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
