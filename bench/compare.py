@@ -46,6 +46,8 @@ SHOWN = [
     "storm_missing",
     "storm_errors",
 ]
+#: The status-poll modes ``bench/run.py`` measures with wrk.
+POLL_MODES = [("plain", "the plain Django view"), ("fast", "the default (fast path)")]
 LABELS = {key: label for key, label, _ in METRICS}
 GETTERS = {key: getter for key, _, getter in METRICS}
 
@@ -127,6 +129,26 @@ def render(before: dict[str, Any], after: dict[str, Any], names: tuple[str, str]
                 worse.append(f"{LABELS[key]} at {n:,} ({stack})")
             lines.append(f"| {LABELS[key]} | {cell(b)} | {cell(a)} | {v} |")
         lines.append("")
+    polls = [
+        (mode, label)
+        for mode, label in POLL_MODES
+        if before.get("status_polls", {}).get(mode) and after.get("status_polls", {}).get(mode)
+    ]
+    if polls:
+        lines += [
+            "## Status polls: 304 answers per second (wrk)",
+            "",
+            f"| | {names[0]} | {names[1]} | |",
+            "|---|---|---|---|",
+        ]
+        for mode, label in polls:
+            b = [float(p["requests_per_s"]) for p in before["status_polls"][mode]]
+            a = [float(p["requests_per_s"]) for p in after["status_polls"][mode]]
+            v = verdict("connects", b, a)  # a rate: more is better
+            if v == "**worse**":
+                worse.append(f"status polls, {label}")
+            lines.append(f"| {label} | {cell(b)} | {cell(a)} | {v} |")
+        lines.append("")
     lines.append(
         "Worse beyond the run-to-run noise: " + ("; ".join(worse) if worse else "nothing") + "."
     )
@@ -145,6 +167,11 @@ def merged(paths: list[Path]) -> dict[str, Any]:
     out = dict(files[-1])
     out["runs"] = [r for f in files for r in f["runs"]]
     out["load_average_start"] = files[0].get("load_average_start")
+    polls: dict[str, list[Any]] = {}
+    for f in files:
+        for mode, found in f.get("status_polls", {}).items():
+            polls.setdefault(mode, []).extend(found)
+    out["status_polls"] = polls
     return out
 
 

@@ -541,7 +541,11 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             fmt(fast_rps, 0),
             ge(fast_rps, 5000),
             "—",
-            "" if ge(fast_rps, 5000) else "the Django request path per poll",
+            ""
+            if ge(fast_rps, 5000)
+            else "not measured in this run: wrk was not installed (`apt-get install wrk`)"
+            if fast_rps is None
+            else "the Django request path per poll",
         )
     )
     ratio = fast_rps / plain_rps if fast_rps and plain_rps else None
@@ -555,6 +559,8 @@ def targets(hb: dict[str, Any], hb3: dict[str, Any], seeds: dict[str, Any],
             if ge(ratio, 5)
             else "no separate fast path measured"
             if ratio and ratio < 1.2
+            else "not measured in this run"
+            if ratio is None
             else "",
         )
     )

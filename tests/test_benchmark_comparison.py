@@ -70,3 +70,18 @@ def test_files_of_several_sizes_are_compared_as_one(tmp_path: Path) -> None:
     assert "1,000 screens (1 and 1 runs)" in text
     assert "10,000 screens (1 and 1 runs)" in text
     assert text.endswith("Worse beyond the run-to-run noise: nothing.\n")
+
+
+def test_status_polls_are_compared_when_both_sides_measured_them() -> None:
+    """The 304 rates of both versions, median and range; a slower fast path is named."""
+    before = results(run(100, 5.0))
+    after = results(run(100, 5.0))
+    before["status_polls"] = {"fast": [{"requests_per_s": r} for r in (9000, 10000, 11000)]}
+    after["status_polls"] = {"fast": [{"requests_per_s": r} for r in (6000, 7000, 8000)]}
+    text = compare.render(before, after, ("old", "new"))
+    assert (
+        "| the default (fast path) | 10,000 (9,000 to 11,000) | 7,000 (6,000 to 8,000) "
+        "| **worse** |" in text
+    )
+    assert "status polls, the default (fast path)" in text.splitlines()[-1]
+    assert "plain Django view" not in text  # measured by neither side
