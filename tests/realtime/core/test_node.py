@@ -97,6 +97,19 @@ def test_events_arriving_during_admission_follow_hello() -> None:
     ]
 
 
+def test_a_pending_command_has_a_pushed_commands_shape() -> None:
+    """A command the lookup found (id, name, payload as stored) follows hello with its
+    payload's fields beside id and name, exactly as the same command pushed later."""
+    n = make()
+    n.admit_display("a", 11, SCHOOL, 0.0)
+    stored = {"id": 3, "name": "message", "payload": {"text": "Hi", "seconds": 5}}
+    frames = n.open_display("a", 5, None, [stored], 0.0, TODAY)
+    n.receive_event(events.Command(11, 4, "message", {"text": "Hi", "seconds": 5}), 1.0)
+    pushed = sent(n.actions())[-1][1]
+    assert json.loads(frames[1]) == {**pushed, "id": 3}
+    assert pushed == {"type": "command", "id": 4, "name": "message", "text": "Hi", "seconds": 5}
+
+
 def test_a_command_both_held_and_looked_up_is_sent_once_and_stored() -> None:
     """A command whose event came during admission is held by the hub; if the lookup (or
     the re-read after subscribing) also found it, hello is not followed by a second copy,

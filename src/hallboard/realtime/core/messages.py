@@ -69,6 +69,12 @@ def alert(payload: dict[str, Any] | None, cleared: int | None = None) -> str:
     return encode(message)
 
 
+def command(command_id: int, name: str, payload: dict[str, Any] | None = None) -> str:
+    """A command for a display: its payload's fields beside ``id`` and ``name`` (the page
+    reads ``seconds`` and ``text`` there), whether pushed or sent after ``hello``."""
+    return encode({"type": "command", "id": command_id, "name": name, **(payload or {})})
+
+
 def invalidate(rev: int) -> str:
     return encode({"type": "invalidate", "rev": rev})
 

@@ -337,7 +337,8 @@ class Node(Generic[C]):
         now: float,
         today: dt.datetime,
     ) -> list[str]:
-        """The display's lookup found it at ``rev`` with ``alert`` and ``commands`` pending:
+        """The display's lookup found it at ``rev`` with ``alert`` and ``commands`` pending
+        (each ``id``, ``name`` and ``payload``, as the database gives them):
         the frames to open it with (hello first); then what was held for it is sent."""
         peer = self.peers[conn]
         school_id = peer.school
@@ -352,7 +353,7 @@ class Node(Generic[C]):
         held = peer.held_commands or []
         peer.held_commands = None
         commands = [c for c in commands if c["id"] not in held]
-        frames += [messages.encode({"type": "command", **c}) for c in commands]
+        frames += [messages.command(c["id"], c["name"], c.get("payload")) for c in commands]
         # (A slow one is closed as it opens: what the hub held may be lost, so those stay
         # pending for its next connection.)
         delivered = tuple(c["id"] for c in commands) + (() if peer.slow else tuple(held))
@@ -496,9 +497,7 @@ class Node(Generic[C]):
                 self._alerts[event.school] = event.alert
             self._deliver(event.topic, messages.alert(event.alert, event.cleared), "alert")
         elif isinstance(event, events.Command):
-            frame = messages.encode(
-                {"type": "command", "id": event.id, "name": event.name, **event.payload}
-            )
+            frame = messages.command(event.id, event.name, event.payload)
             for conn in self.hub.listeners(event.topic):
                 peer = self.peers[conn]
                 if not peer.open:  # held by the hub: stored as delivered when it opens

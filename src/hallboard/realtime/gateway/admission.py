@@ -228,12 +228,7 @@ class Admission:
         if sock.phase != Phase.PENDING:
             return  # closed meanwhile; socket_lost took it out of the node
         known = {c["id"] for c in result.commands}
-        # The frame's fields, as a pushed command's (node.receive_event): the payload's
-        # fields beside id and name (the display reads ``seconds``, ``text`` there).
-        commands = [
-            {"id": c["id"], "name": c["name"], **c["payload"]}
-            for c in (*result.commands, *(c for c in later if c["id"] not in known))
-        ]
+        commands = [*result.commands, *(c for c in later if c["id"] not in known)]
         frames = self.node.open_display(
             sock, result.rev, result.alert, commands, self.clock(), dt.datetime.now(dt.UTC)
         )
