@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import METRICS, STACKS, fmt
 
 #: Figures where more is better; for every other one (times, memory, CPU) less is.
-HIGHER_IS_BETTER = {"connected", "connects", "all_expected"}
+HIGHER_IS_BETTER = {"connected", "connects", "all_expected", "requests_per_s"}
 #: Figures shown: what a change to the server could make worse.
 SHOWN = [
     "connects",
@@ -144,7 +144,7 @@ def render(before: dict[str, Any], after: dict[str, Any], names: tuple[str, str]
         for mode, label in polls:
             b = [float(p["requests_per_s"]) for p in before["status_polls"][mode]]
             a = [float(p["requests_per_s"]) for p in after["status_polls"][mode]]
-            v = verdict("connects", b, a)  # a rate: more is better
+            v = verdict("requests_per_s", b, a)
             if v == "**worse**":
                 worse.append(f"status polls, {label}")
             lines.append(f"| {label} | {cell(b)} | {cell(a)} | {v} |")
