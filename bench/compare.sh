@@ -6,7 +6,9 @@
 #
 # BEFORE_REF is checked out into a throwaway worktree with its own virtualenv; the
 # working tree here is the "after". Only hallboard's one-process stack is run (the
-# server's own figures); at each size both versions run before the next size.
+# server's own figures); at each size both versions run before the next size. Both are
+# driven by this checkout's bench/run.py and load client (the before's servers run from
+# its worktree: run.py --server-root), so only the server differs between them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 before=${1:?usage: bench/compare.sh BEFORE_REF [SIZES] [RUNS]}
@@ -15,13 +17,13 @@ runs=${3:-3}
 work=$(mktemp -d /tmp/hallboard-compare-XXXXXX)
 trap 'git worktree remove --force "$work/before" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git worktree add --quiet --detach "$work/before" "$before"
-(cd "$work/before" && make .venv/.installed >/dev/null && .venv/bin/pip install --quiet -e '.[test,bench]')
+(cd "$work/before" && make .venv/.installed >/dev/null)
 make .venv/.installed >/dev/null
 .venv/bin/pip install --quiet -e '.[test,bench]'
 befores=() afters=()
 for n in ${sizes//,/ }; do
-  (cd "$work/before" && .venv/bin/python bench/run.py --stacks hallboard --sizes "$n" \
-    --runs "$runs" --json "$work/before-$n.json" --markdown "$work/before-$n.md")
+  .venv/bin/python bench/run.py --stacks hallboard --sizes "$n" --runs "$runs" \
+    --server-root "$work/before" --json "$work/before-$n.json" --markdown "$work/before-$n.md"
   .venv/bin/python bench/run.py --stacks hallboard --sizes "$n" --runs "$runs" \
     --json "$work/after-$n.json" --markdown "$work/after-$n.md"
   befores+=("$work/before-$n.json") afters+=("$work/after-$n.json")

@@ -40,6 +40,16 @@ def _share(cpu: float | None, wall: float | None) -> float | None:
     return round(float(cpu) / float(wall), 3)
 
 
+def _per_connection_us(r: dict[str, Any]) -> float | None:
+    """The server's CPU while connecting, per connection made: unlike its share of a core,
+    it does not grow with the rate the load generator reaches."""
+    cpu = _get(r, "scenarios", "connect", "server", "cpu_s")
+    connected = _get(r, "scenarios", "connect", "connected")
+    if cpu is None or not connected:
+        return None
+    return round(float(cpu) / int(connected) * 1e6, 1)
+
+
 def _rounds(r: dict[str, Any], key: str) -> float | None:
     values = [
         x[key] for x in _get(r, "scenarios", "push-all", "rounds") or [] if x.get(key) is not None
@@ -61,6 +71,7 @@ METRICS: list[tuple[str, str, Getter]] = [
     ("client_cpu", "load generator CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "client_cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
     ("helper_cpu", "busiest other CPU while connecting (load generator, database, Redis; share)", lambda r: r.get("helper_cpu_busy")),
     ("server_cpu", "server CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "server", "cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
+    ("connect_cpu_us", "server CPU per connection made (µs)", lambda r: _per_connection_us(r)),
     ("handshake_p99", "handshake p99 (ms)", lambda r: _get(r, "scenarios", "connect", "handshake_ms", "p99")),
     ("idle_cpu", "idle server CPU (share of a core)", lambda r: _get(r, "scenarios", "connect", "idle", "server_cpu_share")),
     ("p50", "per-school push p50 (ms)", lambda r: _get(r, "scenarios", "latency", "latency_ms", "p50")),

@@ -246,6 +246,12 @@ class Bench:
         self.args = args
         self.work = Path(tempfile.mkdtemp(prefix="hallboard-bench-"))
         self.python = sys.executable
+        #: The hallboard the servers run (``--server-root``: another checkout, to compare two
+        #: versions under the same load client); this checkout by default.
+        self.server_root = args.server_root or ROOT
+        self.server_python = (
+            str(args.server_root / ".venv" / "bin" / "python") if args.server_root else self.python
+        )
         self.redis_url = ""
         self.database_url: str | None = None
         self.env: dict[str, str] = {}
@@ -291,12 +297,20 @@ class Bench:
 
     # --- servers ------------------------------------------------------------------------------
     def gc_argv(self, gc_log: Path, module: str, *args: str) -> list[str]:
-        return [self.python, str(ROOT / "bench" / "gclog.py"), str(gc_log), "-m", module, *args]
+        python = self.server_python if module == "hallboard" else self.python
+        return [python, str(ROOT / "bench" / "gclog.py"), str(gc_log), "-m", module, *args]
+
+    def server_env(self) -> dict[str, str]:
+        """The environment of a hallboard server: its own checkout's code first."""
+        env = dict(self.env)
+        root = self.server_root
+        env["PYTHONPATH"] = f"{root}{os.pathsep}{root / 'src'}"
+        return env
 
     def start_stack(self, stack: str, tag: str) -> tuple[list[ServerProcess], dict[str, Any]]:
         """Start a stack pinned to CPU 0; its servers and how to reach them."""
         web, gateways = free_port(), [free_port()]
-        env = dict(self.env)
+        env = self.server_env() if stack.startswith("hallboard") else dict(self.env)
         servers: list[ServerProcess] = []
         if stack == "seeds":
             env["BENCH_REDIS_URL"] = self.redis_url
@@ -493,7 +507,7 @@ class Bench:
     def status_polls(self, fast_path: bool, run: int, screens: int) -> dict[str, Any]:
         tag = f"status-{'fast' if fast_path else 'plain'}-{run}"
         web, gateway = free_port(), free_port()
-        env = dict(self.env)
+        env = self.server_env()
         env["DISPLAY_STATUS_FAST_PATH"] = "true" if fast_path else "false"
         argv = self.gc_argv(
             self.work / f"gc-{tag}.json",
@@ -618,6 +632,7 @@ asyncio.run(main())
             "wrk_seconds": a.wrk_seconds,
             "stacks": a.stacks,
             "profile_mode": "gil" if a.profile else None,
+            "server_root": str(self.server_root) if a.server_root else None,
         }
         log(f"work directory {self.work}")
         with contextlib.ExitStack() as services:
@@ -826,6 +841,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="Keep the work directory (logs).")
+    parser.add_argument(
+        "--server-root",
+        type=Path,
+        help="Run the hallboard servers from this checkout (with its own .venv) instead of this "
+        "one; the load client, database and Redis stay this checkout's. bench/compare.sh uses "
+        "it so two versions meet the same client.",
+    )
     args = parser.parse_args(argv)
     largest = resource.getrlimit(resource.RLIMIT_NOFILE)[1] - FD_LIMIT_MARGIN
     if args.sizes:

@@ -115,3 +115,71 @@ def test_a_congested_connection_that_leaves_is_never_reported() -> None:
     hub.congested("c", now=0.0)
     hub.remove("c")
     assert hub.slow_clients(now=60.0) == []
+
+
+def test_listeners_move_between_one_and_many_without_losing_anyone() -> None:
+    """A topic's listeners stay exact as it goes from one listener to several and back:
+    each delivery reaches exactly the current ones (the hub keeps a lone listener without a
+    set, which this must not show)."""
+    hub = make_hub()
+    school = topics.school(1)
+    assert hub.add("a", [school]) == [school]
+    assert hub.listeners(school) == {"a"}
+    assert hub.add("b", [school]) == []
+    assert hub.add("c", [school]) == []
+    assert sorted(hub.deliver(school, messages.invalidate(1), rev=1)) == ["a", "b", "c"]
+    assert hub.remove("a") == []
+    assert hub.remove("c") == []
+    assert hub.listeners(school) == {"b"}
+    assert hub.deliver(school, messages.invalidate(2), rev=2) == ["b"]
+    assert hub.add("a", [school]) == []
+    assert sorted(hub.listeners(school)) == ["a", "b"]
+    assert hub.remove("b") == []
+    assert hub.remove("a") == [school]
+    assert hub.listeners(school) == frozenset()
+    assert hub.deliver(school, messages.invalidate(3), rev=3) == []
+
+
+def test_a_topic_named_twice_or_added_again_counts_once() -> None:
+    """Adding a connection to a topic it already has, or naming a topic twice in one call,
+    neither reports it as first again nor makes the connection receive a frame twice."""
+    hub = make_hub()
+    assert hub.add("a", ["school:1", "school:1", "screen:9"]) == ["school:1", "screen:9"]
+    assert hub.add("a", ["school:1", "dash:1"]) == ["dash:1"]
+    assert hub.deliver("school:1", messages.invalidate(1), rev=1) == ["a"]
+    assert sorted(hub.remove("a")) == ["dash:1", "school:1", "screen:9"]
+
+
+def test_every_connection_on_a_topic_shares_one_string_for_its_name() -> None:
+    """Topic names are built per connection (``topics.school(id)``), but the hub keeps one
+    string per name, however many connections list it."""
+    hub = make_hub()
+    for n in range(3):
+        hub.add(f"c{n}", [f"school:{1000 + 1}"])
+    names = [hub._outboxes[f"c{n}"].topics[0] for n in range(3)]
+    assert names[0] == "school:1001"
+    assert names[0] is names[1] is names[2]
+
+
+def test_a_queue_is_made_only_for_a_connection_that_holds_frames() -> None:
+    """An idle connection has no queue of its own; one that held frames gives it up when
+    drained (the memory of 50,000 idle sockets)."""
+    hub = make_hub()
+    hub.add("c", ["screen:9"])
+    assert hub._outboxes["c"].pending is None
+    hub.congested("c", now=0.0)
+    hub.deliver("screen:9", '{"type":"command","id":1}')
+    assert hub._outboxes["c"].pending == ['{"type":"command","id":1}']
+    assert hub.drained("c") == ['{"type":"command","id":1}']
+    assert hub._outboxes["c"].pending is None
+
+
+def test_with_no_room_to_queue_a_held_frame_is_dropped_at_once() -> None:
+    """``max_pending=0`` queues nothing: a frame for a congested connection is dropped and
+    the connection reported as slow."""
+    hub: Hub[str] = Hub(max_pending=0, slow_after=10.0)
+    hub.add("c", ["screen:9"])
+    hub.congested("c", now=0.0)
+    assert hub.deliver("screen:9", '{"type":"command","id":1}') == []
+    assert hub.stats.dropped == 1
+    assert hub.slow_clients(now=0.1) == ["c"]

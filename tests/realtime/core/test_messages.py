@@ -8,7 +8,14 @@ import pytest
 
 from hallboard.realtime.core import messages
 from hallboard.realtime.core.close_codes import CloseCode, Retry
-from hallboard.realtime.core.messages import Ack, Heartbeat, InboundLimit, Ping, ProtocolError
+from hallboard.realtime.core.messages import (
+    Ack,
+    ControlLimit,
+    Heartbeat,
+    InboundLimit,
+    Ping,
+    ProtocolError,
+)
 
 
 def test_allowed_messages_parse() -> None:
@@ -64,9 +71,15 @@ def test_server_frames_are_compact_json() -> None:
     assert json.loads(messages.PONG) == {"type": "pong"}
 
 
+class ThreeAtOnce(InboundLimit):
+    __slots__ = ()
+    rate = 2.0
+    burst = 3.0
+
+
 def test_inbound_limit_allows_a_burst_then_the_rate() -> None:
     """A client may send `burst` messages at once, then `rate` per second."""
-    limit = InboundLimit(now=0.0, rate=2.0, burst=3.0)
+    limit = ThreeAtOnce(now=0.0)
     # t=0  three at once are fine, the fourth is not
     assert [limit.allow(0.0) for _ in range(4)] == [True, True, True, False]
     # t=0.5  one token has refilled
@@ -114,3 +127,17 @@ def test_staff_sockets_may_only_ping() -> None:
     with pytest.raises(ProtocolError) as raised:
         messages.parse_staff('{"type":"heartbeat"}')
     assert raised.value.code is CloseCode.POLICY_VIOLATION
+
+
+def test_the_buckets_take_their_limits_from_the_contract() -> None:
+    """A client's text messages and its control frames are limited by the figures the
+    protocol documents (``MESSAGE_*`` and ``CONTROL_*``), each bucket starting full."""
+    text, control = InboundLimit(now=0.0), ControlLimit(now=0.0)
+    assert sum(text.allow(0.0) for _ in range(50)) == messages.MESSAGE_BURST
+    assert sum(control.allow(0.0) for _ in range(50)) == messages.CONTROL_BURST
+    assert sum(text.allow(10.0) for _ in range(50)) == min(
+        messages.MESSAGE_BURST, 10 * messages.MESSAGE_RATE
+    )
+    assert sum(control.allow(5.0) for _ in range(50)) == min(
+        messages.CONTROL_BURST, 5 * messages.CONTROL_RATE
+    )

@@ -17,12 +17,19 @@ Outbound policy, per connection (``Outbox``), stated here once:
   overflows, is reported by ``slow_clients`` and must be closed with
   ``CloseCode.SLOW_CLIENT``; the display reconnects and fetches the snapshot,
   so nothing is lost.
+
+Memory, per connection, is what a gateway of 50,000 idle sockets is made of, so the
+hub keeps little: an ``Outbox`` of a few slots (its topics a tuple, its queue made
+only when something is held), a topic's single listener stored as itself rather than
+in a one-member set (every screen has a topic of its own), and one string per topic
+name however many connections list it (``sys.intern``).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from hallboard.realtime.core import messages
@@ -44,10 +51,10 @@ class Stats:
 
 @dataclass(slots=True)
 class Outbox:
-    topics: set[str] = field(default_factory=set)
+    topics: tuple[str, ...] = ()
     congested_since: float | None = None
     pending_rev: int | None = None
-    pending: list[str] = field(default_factory=list)
+    pending: list[str] | None = None  # alerts and commands held while congested
     overflowed: bool = False
     closing: bool = False  # reported as slow; the adapter is closing it
 
@@ -58,7 +65,9 @@ class Hub(Generic[C]):
         self.slow_after = slow_after
         self.stats = Stats()
         self._outboxes: dict[C, Outbox] = {}
-        self._topics: dict[str, set[C]] = {}
+        #: A topic's listeners: the connection itself while it is the only one, else a set
+        #: (a handle is hashable, so never a set itself).
+        self._topics: dict[str, C | set[C]] = {}
         # Connections that may have to be closed as slow: only these are looked
         # at by ``slow_clients`` (an idle hub of 50,000 sockets costs nothing).
         self._watch: set[C] = set()
@@ -75,17 +84,26 @@ class Hub(Generic[C]):
 
         The adapter subscribes the broker to those (one upstream subscription per topic).
         """
-        outbox = self._outboxes.setdefault(conn, Outbox())
+        outbox = self._outboxes.get(conn)
+        if outbox is None:
+            outbox = self._outboxes[conn] = Outbox()
         first: list[str] = []
-        for topic in topics:
-            if topic in outbox.topics:
+        added: list[str] = []
+        for name in topics:
+            if name in outbox.topics or name in added:
                 continue
-            outbox.topics.add(topic)
+            topic = sys.intern(name)
+            added.append(topic)
             members = self._topics.get(topic)
             if members is None:
-                members = self._topics[topic] = set()
+                self._topics[topic] = conn
                 first.append(topic)
-            members.add(conn)
+            elif isinstance(members, set):
+                members.add(conn)
+            elif members != conn:
+                self._topics[topic] = {members, conn}
+        if added:
+            outbox.topics += tuple(added)
         return first
 
     def remove(self, conn: C) -> list[str]:
@@ -97,14 +115,23 @@ class Hub(Generic[C]):
         last: list[str] = []
         for topic in outbox.topics:
             members = self._topics[topic]
-            members.discard(conn)
-            if not members:
+            if isinstance(members, set):
+                members.discard(conn)
+                if len(members) == 1:
+                    (self._topics[topic],) = members
+            else:
                 del self._topics[topic]
                 last.append(topic)
         return last
 
+    def _members(self, topic: str) -> Iterable[C]:
+        members = self._topics.get(topic)
+        if members is None:
+            return ()
+        return members if isinstance(members, set) else (members,)
+
     def listeners(self, topic: str) -> frozenset[C]:
-        return frozenset(self._topics.get(topic, ()))
+        return frozenset(self._members(topic))
 
     def topics(self) -> list[str]:
         """Every topic with at least one local listener (to resubscribe after a broker outage)."""
@@ -120,12 +147,11 @@ class Hub(Generic[C]):
         ``rev`` marks the frame as an invalidation to that revision, which may be
         collapsed for congested connections; any other frame is queued for them.
         """
-        members = self._topics.get(topic)
-        if not members:
+        if topic not in self._topics:
             return []
         self.stats.published += 1
         ready: list[C] = []
-        for conn in members:
+        for conn in self._members(topic):
             outbox = self._outboxes[conn]
             if outbox.closing:
                 self.stats.dropped += 1
@@ -138,7 +164,9 @@ class Hub(Generic[C]):
                 if outbox.pending_rev is not None:
                     self.stats.collapsed += 1
                 outbox.pending_rev = max(rev, outbox.pending_rev or 0)
-            elif len(outbox.pending) < self.max_pending:
+            elif len(outbox.pending or ()) < self.max_pending:
+                if outbox.pending is None:
+                    outbox.pending = []
                 outbox.pending.append(frame)
             else:
                 outbox.overflowed = True
@@ -166,8 +194,9 @@ class Hub(Generic[C]):
         if outbox.pending_rev is not None:
             frames.append(messages.invalidate(outbox.pending_rev))
             outbox.pending_rev = None
-        frames += outbox.pending
-        outbox.pending = []
+        if outbox.pending is not None:
+            frames += outbox.pending
+            outbox.pending = None
         self.stats.delivered += len(frames)
         return frames
 

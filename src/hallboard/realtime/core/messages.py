@@ -21,7 +21,7 @@ limits (``validation``, shared with the HTTP endpoints) or a frame over
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from hallboard.realtime.core import validation
 from hallboard.realtime.core.close_codes import CloseCode
@@ -41,6 +41,10 @@ MAX_FRAME_BYTES = validation.MAX_MESSAGE_BYTES
 #: send none (they only answer the server's pings); libraries ping every 20 s or so.
 CONTROL_BURST = 10.0
 CONTROL_RATE = 1.0
+#: Text messages a client may send: a burst, then a rate per second (a display sends a
+#: heartbeat every 30 s and answers the odd command).
+MESSAGE_BURST = 10.0
+MESSAGE_RATE = 2.0
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -120,15 +124,18 @@ class InboundLimit:
     """Token bucket for client messages: ``burst`` at once, ``rate`` per second after.
 
     A display sends a heartbeat every 30 s and the odd ping; a client over the
-    limit is misbehaving and is closed with 1008.
+    limit is misbehaving and is closed with 1008. Rate and burst belong to the
+    class (``ControlLimit`` for control frames), so a bucket is two numbers; the
+    node's ``Peer`` is one (a connection's state and its bucket in one object).
     """
 
-    __slots__ = ("burst", "rate", "tokens", "updated")
+    __slots__ = ("tokens", "updated")
 
-    def __init__(self, now: float, rate: float = 2.0, burst: float = 10.0) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
+    rate: ClassVar[float] = MESSAGE_RATE
+    burst: ClassVar[float] = MESSAGE_BURST
+
+    def __init__(self, now: float) -> None:
+        self.tokens = self.burst
         self.updated = now
 
     def allow(self, now: float) -> bool:
@@ -138,3 +145,12 @@ class InboundLimit:
             self.tokens -= 1.0
             return True
         return False
+
+
+class ControlLimit(InboundLimit):
+    """Control frames (ping, pong) a peer may send, counted before authentication too."""
+
+    __slots__ = ()
+
+    rate = CONTROL_RATE
+    burst = CONTROL_BURST

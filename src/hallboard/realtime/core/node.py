@@ -197,11 +197,11 @@ def expired(alert: Mapping[str, Any], today: dt.datetime) -> bool:
 
 # --- the node -----------------------------------------------------------------------------
 @dataclass(slots=True)
-class Peer:
-    """What the node knows of one admitted connection."""
+class Peer(InboundLimit):
+    """What the node knows of one admitted connection, and its bucket of client messages
+    (one object per connection, not two: 50,000 of them make a gateway's memory)."""
 
     kind: Kind
-    inbound: InboundLimit
     opened_at: float
     last_seen: float
     screen: int = 0
@@ -215,6 +215,9 @@ class Peer:
     slow: bool = False
     #: Commands the hub holds for it while it is not yet open (sent when it opens).
     held_commands: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        InboundLimit.__init__(self, self.opened_at)
 
 
 class Node(Generic[C]):
@@ -296,7 +299,7 @@ class Node(Generic[C]):
         """Put a display on its topics before it is open (frames for it wait until it is);
         whether it is the first local screen of its school (then re-read the school's state
         once subscribed, and tell ``school_state``)."""
-        peer = Peer(Kind.DISPLAY, InboundLimit(now), now, now, screen=screen_id, school=school_id)
+        peer = Peer(Kind.DISPLAY, now, now, screen=screen_id, school=school_id)
         school_topic = topics.school(school_id)
         first = self._hold(conn, peer, [school_topic, topics.screen(screen_id)], now)
         return school_topic in first
@@ -304,7 +307,7 @@ class Node(Generic[C]):
     def admit_staff(self, conn: C, user_id: int, school_ids: Iterable[int], now: float) -> None:
         """Put a staff socket on its user's and its schools' dashboard topics."""
         wanted = [topics.user(user_id)] + [topics.dashboard(s) for s in sorted(school_ids)]
-        self._hold(conn, Peer(Kind.STAFF, InboundLimit(now), now, now, user=user_id), wanted, now)
+        self._hold(conn, Peer(Kind.STAFF, now, now, user=user_id), wanted, now)
 
     def _hold(self, conn: C, peer: Peer, wanted: list[str], now: float) -> list[str]:
         self.peers[conn] = peer
@@ -447,7 +450,7 @@ class Node(Generic[C]):
         if peer is None or not peer.open or peer.closing:
             return
         try:
-            if not peer.inbound.allow(now):
+            if not peer.allow(now):
                 raise ProtocolError(CloseCode.POLICY_VIOLATION, "too many messages")
             try:
                 text = data.decode()

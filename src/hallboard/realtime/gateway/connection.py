@@ -50,7 +50,7 @@ from websockets.protocol import Protocol as WsProtocol
 from hallboard.observability import metrics
 from hallboard.realtime.core import messages
 from hallboard.realtime.core.close_codes import CloseCode
-from hallboard.realtime.core.messages import InboundLimit
+from hallboard.realtime.core.messages import ControlLimit
 from hallboard.realtime.core.node import Kind
 from hallboard.realtime.gateway.handshake import (
     HandshakeError,
@@ -171,7 +171,7 @@ class Socket(asyncio.Protocol):
         self.early = b""
         self.kind = Kind.DISPLAY
         #: Control frames (ping, pong) the peer may send; made at its first one.
-        self.control: InboundLimit | None = None
+        self.control: ControlLimit | None = None
         #: A text message arriving in fragments (at most MAX_FRAME_BYTES in all).
         self.fragments: list[bytes] | None = None
         self.opened_at = owner.clock()
@@ -368,7 +368,7 @@ class Socket(asyncio.Protocol):
     def _control_allowed(self) -> bool:
         now = self.owner.clock()
         if self.control is None:
-            self.control = InboundLimit(now, messages.CONTROL_RATE, messages.CONTROL_BURST)
+            self.control = ControlLimit(now)
         return self.control.allow(now)
 
     def _flush_protocol(self, *, pongs: bool = True) -> None:
