@@ -85,3 +85,19 @@ def test_status_polls_are_compared_when_both_sides_measured_them() -> None:
     )
     assert "status polls, the default (fast path)" in text.splitlines()[-1]
     assert "plain Django view" not in text  # measured by neither side
+
+
+def test_status_polls_are_compared_by_their_304_answers_not_their_429s() -> None:
+    """A version that answers part of the polls with a cheap 429 does not look faster: the
+    rates compared are 304 answers per second (requests per second × the 304 share)."""
+    before = results(run(100, 5.0))
+    after = results(run(100, 5.0))
+    before["status_polls"] = {
+        "fast": [{"requests_per_s": 25_000, "share_304": 0.75} for _ in range(3)]
+    }
+    after["status_polls"] = {"fast": [{"requests_per_s": 19_000, "share_304": 1.0}] * 3}
+    text = compare.render(before, after, ("old", "new"))
+    assert "| the default (fast path) | 18,750 (18,750 to 18,750) | 19,000 (19,000 to 19,000) " in (
+        text
+    )
+    assert text.endswith("Worse beyond the run-to-run noise: nothing.\n")

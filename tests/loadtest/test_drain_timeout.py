@@ -4,6 +4,8 @@ and the load test itself waits longer than that before it kills anything."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
@@ -65,9 +67,27 @@ def test_serve_hands_its_drain_timeout_to_the_supervisor(
     monkeypatch.setattr(django_settings, "GATEWAY_PORT", django_settings.GATEWAY_PORT)
     monkeypatch.setenv("GATEWAY_PORT", str(django_settings.GATEWAY_PORT))
 
+    handed: list[list[tuple[int, int]]] = []
+
     class Supervisor:
-        def __init__(self, argv: list[str], count: int, *, drain_timeout: float) -> None:
+        def __init__(
+            self,
+            argv: list[str],
+            count: int,
+            *,
+            drain_timeout: float,
+            listeners: list[socket.socket],
+        ) -> None:
             made.append(drain_timeout)
+            # One listening socket per process, all on the port the children are told.
+            handed.append(
+                [
+                    (s.getsockname()[1], s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+                    for s in listeners
+                ]
+            )
+            port = int(argv[argv.index("--gateway-port") + 1])
+            assert handed[-1] == [(port, 1)] * count
 
         def run(self) -> int:
             return 0
@@ -76,3 +96,4 @@ def test_serve_hands_its_drain_timeout_to_the_supervisor(
     call_command("serve", "--role", "gateway", "--processes", "2", "--gateway-port", "0", *given)
     default = serve.default_drain_timeout(serve.gateway_options("127.0.0.1"))
     assert made == [expected if expected is not None else default]
+    assert len(handed) == 1

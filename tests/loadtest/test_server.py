@@ -20,6 +20,7 @@ import pytest
 
 from hallboard.loadtest import server as servers
 from hallboard.loadtest.server import ServerError, ServerProcess, SupervisedGateways
+from hallboard.server.processes import reported_ready
 
 #: A child that listens on 127.0.0.1:<argv[1]> and ignores SIGTERM (a stop must kill it).
 DEAF_LISTENER = (
@@ -34,16 +35,26 @@ DEAF_LISTENER = (
 #: (SO_REUSEPORT, ``--reuse-port`` in their command line), each started again when it dies;
 #: on SIGTERM it exits and leaves its children behind.
 SUPERVISOR = r"""
-import signal, subprocess, sys, time
+import os, signal, subprocess, sys, time
 port, count = sys.argv[1], int(sys.argv[2])
+# A gateway as hallboard's supervisor runs one: it listens, then reports so on its ready pipe.
 GATEWAY = (
-    "import socket, sys, time\n"
+    "import os, socket, sys, time\n"
     "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
     "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+    "time.sleep(0.5)  # listening, not yet ready (Django still starting)\n"
+    "fd = int(os.environ['HALLBOARD_READY_FD']); os.write(fd, b'ready\\n'); os.close(fd)\n"
     "time.sleep(120)\n"
 )
+readers = []
 def spawn():
-    return subprocess.Popen([sys.executable, "-c", GATEWAY, port, "--reuse-port"])
+    r, w = os.pipe()
+    env = dict(os.environ, HALLBOARD_READY_FD=str(w))
+    argv = [sys.executable, "-c", GATEWAY, port, "--reuse-port"]
+    child = subprocess.Popen(argv, env=env, pass_fds=(w,))
+    os.close(w)
+    readers.append(r)
+    return child
 gateways = [spawn() for _ in range(count)]
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 while True:
@@ -250,8 +261,8 @@ def test_children_lists_a_processes_children() -> None:
 
 def test_supervised_gateways_are_killed_restarted_and_stopped_by_pid() -> None:
     """``kill`` SIGKILLs every gateway but not the supervisor; ``start`` then waits until the
-    supervisor's new gateways are back (the killed ones are not counted); ``stop`` ends the
-    supervisor and kills, by PID, the gateways it left behind."""
+    supervisor's new gateways have reported listening (the killed ones are not counted);
+    ``stop`` ends the supervisor and kills, by PID, the gateways it left behind."""
     port = servers.free_port()
     argv = [sys.executable, "-c", SUPERVISOR, str(port), "2"]
     gateways = SupervisedGateways(argv, processes=2, ports=[port])
@@ -261,6 +272,7 @@ def test_supervised_gateways_are_killed_restarted_and_stopped_by_pid() -> None:
         first = gateways.pids()
         seen.update(first)
         assert len(first) == 2
+        assert all(reported_ready(pid) for pid in first)  # not merely the port answering
         assert gateways.pid not in first
         gateways.kill()
         assert gateways.process is not None
@@ -271,6 +283,7 @@ def test_supervised_gateways_are_killed_restarted_and_stopped_by_pid() -> None:
         second = gateways.pids()
         seen.update(second)
         assert len(second) == 2
+        assert all(reported_ready(pid) for pid in second)
         assert not set(second) & set(first)
         assert servers.port_open("127.0.0.1", port)
         gateways.stop(timeout=30)

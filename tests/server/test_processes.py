@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -78,6 +79,42 @@ def test_sigterm_reaches_every_child_and_a_clean_stop_exits_zero() -> None:
     assert [c.process.returncode for c in supervisor.children.values()] == [0, 0]
 
 
+def test_a_child_is_seen_ready_from_outside_once_it_reported_listening() -> None:
+    """``reported_ready`` (what the load generator watches) is false while a supervised
+    child has not reported listening, true once it has (it closed its ready pipe), and
+    false for a process that is gone or was never supervised."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    child = (
+        "import os, time\n"
+        f"os.read({go_r}, 1)\n"
+        "from hallboard.server import processes\n"
+        "processes.report_ready()\n"
+        "time.sleep(60)\n"
+    )
+    env = dict(os.environ, **{processes.READY_FD_ENV: str(ready_w)})
+    process = subprocess.Popen(  # noqa: S603 - our own child
+        [sys.executable, "-c", child], env=env, pass_fds=(ready_w, go_r)
+    )
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        assert not processes.reported_ready(process.pid)
+        os.write(go_w, b"x")
+        assert os.read(ready_r, 64) == b"ready\n"  # waits for the child, not a timing
+        deadline = time.monotonic() + 30
+        while not processes.reported_ready(process.pid):
+            assert time.monotonic() < deadline, "the child's report was not seen"
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait()
+        for fd in (ready_r, go_w):
+            os.close(fd)
+    assert not processes.reported_ready(process.pid)
+    assert not processes.reported_ready(os.getpid())  # not supervised
+
+
 def test_a_port_taken_without_sharing_is_refused_with_the_reason() -> None:
     """The supervisor binds the port first: held by a listener that does not share it,
     `reserve_port` fails before any child is started."""
@@ -121,8 +158,9 @@ def _established_inodes(port: int) -> dict[int, int]:
 def test_two_gateway_processes_share_the_port_restart_and_drain(tmp_path: Path) -> None:
     """`serve --role gateway --processes 2`: two children listen on one port and the kernel
     spreads connections over both; a display gets its hello through either; a child killed
-    with SIGKILL is started again and serves; SIGTERM drains every screen with 1001 and the
-    supervisor exits 0."""
+    with SIGKILL is started again and serves; with every child killed, a screen that
+    connects meanwhile is queued, not refused, and answered once they are back; SIGTERM
+    drains every screen with 1001 and the supervisor exits 0."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -156,12 +194,19 @@ def test_two_gateway_processes_share_the_port_restart_and_drain(tmp_path: Path) 
     def tail() -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-30:])
 
+    def ready() -> set[int]:
+        """Children the supervisor heard "listening" from (each accepts from the socket the
+        supervisor opened for its slot, which it holds from its start)."""
+        found = re.findall(r"gateway process \d+ \(pid (\d+)\) listening", log.read_text())
+        return {int(pid) for pid in found}
+
     def wait_listening(count: int, exclude: frozenset[int] = frozenset()) -> list[int]:
         deadline = time.monotonic() + START_BOUND
         while True:
             assert server.poll() is None, f"the supervisor exited:\n{tail()}"
             kids = [k for k in _children(server.pid) if k not in exclude]
-            if len(kids) >= count and all(_listens(k, port) for k in kids):
+            if len(kids) >= count and set(kids) <= ready():
+                assert all(_listens(k, port) for k in kids)
                 return kids
             assert time.monotonic() < deadline, f"children did not listen:\n{tail()}"
             time.sleep(0.2)
@@ -200,6 +245,29 @@ def test_two_gateway_processes_share_the_port_restart_and_drain(tmp_path: Path) 
         assert "starting it again" in log.read_text(errors="replace")
         assert asyncio.run(hello(tokens[1], "proc-test-2"))["type"] == "hello"
 
+        # Every child killed at once: their listening sockets stay open in the supervisor,
+        # so a screen connecting before any child is back waits in the queue (it is not
+        # refused) and is answered by a restarted child on that same connection.
+        listening_before = ready()
+        for kid in again:
+            os.kill(kid, signal.SIGKILL)
+        for kid in again:
+            _wait_gone(kid)
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            assert ready() == listening_before, "a child was back before the screen connected"
+            waiting.settimeout(START_BOUND)
+            waiting.sendall(_upgrade(tokens[2], "proc-drain-0"))  # the drain below reuses it
+            answer = b""
+            while b"hello" not in answer:
+                chunk = waiting.recv(4096)
+                assert chunk, f"closed without an answer: {answer!r}\n{tail()}"
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+        finally:
+            waiting.close()
+        wait_listening(2, exclude=frozenset(again))
+
         async def drained() -> list[int | None]:
             sockets = []
             for n, token in enumerate(tokens[2:6]):
@@ -226,6 +294,29 @@ def test_two_gateway_processes_share_the_port_restart_and_drain(tmp_path: Path) 
             server.wait()
         for kid in _orphans(tmp_path):
             os.kill(kid, signal.SIGKILL)
+
+
+def _wait_gone(pid: int) -> None:
+    """Until ``pid`` (another process's child) has exited: gone, or a zombie."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not exit")
+
+
+def _upgrade(token: str, dk: str) -> bytes:
+    """A display's WebSocket upgrade request, as bytes for a plain socket."""
+    return (
+        f"GET /ws/display/?token={token}&dk={dk} HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
 
 def _listens(pid: int, port: int) -> bool:

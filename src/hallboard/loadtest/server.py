@@ -165,8 +165,8 @@ class SupervisedGateways(ServerProcess):
     """``hallboard serve --role gateway --processes N``: the gateways are its children.
 
     ``kill()`` SIGKILLs every gateway (a crash of them all), not the supervisor, which
-    starts them again; ``start()`` after that waits until the port accepts again and
-    every gateway is back. CPU and memory are read from the gateways (``pids``).
+    starts them again; ``start()`` after that waits until every gateway listens again.
+    CPU and memory are read from the gateways (``pids``).
     ``drain_timeout``: how long the supervisor lets them drain when stopped (its
     ``--drain-timeout``); ``stop()`` waits that long and ``STOP_MARGIN`` more.
     """
@@ -188,20 +188,26 @@ class SupervisedGateways(ServerProcess):
         return [p for p in children(self.pid) if p not in self._killed]
 
     def start(self, timeout: float = 90.0) -> float:
+        """Start the supervisor (or, after ``kill()``, let it start the gateways again) and
+        wait until every gateway listens: each has reported so to the supervisor
+        (``processes.reported_ready``). The port alone says nothing: the supervisor holds
+        the listening sockets from the start, and connections wait in their queues."""
+        from hallboard.server.processes import reported_ready
+
         if self.process is None or self.process.poll() is not None:
-            ready = super().start(timeout)
-        else:
-            deadline = time.monotonic() + timeout
-            while not all(port_open(self.host, port) for port in self.ports):
-                if time.monotonic() > deadline:
-                    raise ServerError(f"the gateways were not back within {timeout:.0f} s")
-                time.sleep(0.01)
-            ready = time.time()
+            super().start(timeout)
         deadline = time.monotonic() + timeout
-        while len(self.pids()) < self.processes and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.ready_at = ready
-        return ready
+        while True:
+            pids = self.pids()
+            if len(pids) >= self.processes and all(reported_ready(p) for p in pids):
+                break
+            if self.process is not None and self.process.poll() is not None:
+                raise ServerError(f"the supervisor exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise ServerError(f"the gateways were not back within {timeout:.0f} s")
+            time.sleep(0.01)
+        self.ready_at = time.time()
+        return self.ready_at
 
     def stop(self, timeout: float | None = None) -> None:
         """SIGTERM to the supervisor (every gateway drains); what is left after ``timeout``

@@ -11,7 +11,16 @@ gateway itself:
 
 - it binds the port first (SO_REUSEPORT, not listening): a port taken by
   another program fails here, once, with the reason; port 0 picks a free port
-  all children then share; and while children restart the port stays reserved;
+  all children then share;
+- it opens one listening socket per child (SO_REUSEPORT, all on that port: the
+  kernel spreads new connections over them) and keeps it: each child is started
+  with its slot's socket (``HALLBOARD_LISTEN_FD``) and accepts from it. A child
+  that dies leaves its socket listening in the supervisor, so the connections
+  the kernel gives that slot meanwhile wait in its queue (up to ``BACKLOG``) and
+  the child started again accepts them, instead of every screen being refused
+  and backing off while Python and Django start (a reconnect storm after all
+  gateways died is then as long as their restart, not their restart plus the
+  screens' backoff);
 - it starts N children (``hallboard serve --role gateway --reuse-port``, the
   same options) and hears from each, through a pipe, when it is listening;
 - a child that exits after it was listening is started again (its screens
@@ -19,7 +28,9 @@ gateway itself:
   exits before it was listening, or more than ``RESTART_LIMIT`` restarts
   within ``RESTART_WINDOW`` seconds, stops every child and the supervisor
   exits 1 with the reason: a gateway that cannot start is not retried forever;
-- SIGTERM or SIGINT is passed to every child: each drains its screens with
+- SIGTERM or SIGINT: the supervisor closes its copies of the listening sockets
+  (nothing more queues where no child will accept) and passes the signal to
+  every child: each drains its screens with
   1001 in jittered batches (docs/deploy.md) at the same time; the supervisor
   waits for all (SIGKILL after ``drain_timeout``) and exits 0 when every child
   did.
@@ -43,6 +54,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 logger = logging.getLogger("hallboard.server.processes")
@@ -52,6 +64,8 @@ RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0
 #: The environment variable naming the pipe a supervised child reports "listening" on.
 READY_FD_ENV = "HALLBOARD_READY_FD"
+#: The environment variable naming the listening socket a supervised child accepts from.
+LISTEN_FD_ENV = "HALLBOARD_LISTEN_FD"
 #: Seconds a child has to start listening (Django's start on a loaded machine included).
 START_TIMEOUT = 120.0
 
@@ -84,6 +98,29 @@ def report_ready() -> None:
         os.close(fd)
 
 
+def reported_ready(pid: int) -> bool:
+    """Whether the supervised child ``pid`` has told its supervisor it listens, seen from
+    outside (Linux ``/proc``): it closes its ready pipe then (``report_ready``). For tools
+    that watch a supervisor's children (the load generator): the port answering says
+    nothing, since the supervisor holds the listening sockets from the start."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        environ = (proc / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    prefix = f"{READY_FD_ENV}=".encode()
+    fds = [entry[len(prefix) :] for entry in environ if entry.startswith(prefix)]
+    if not fds:
+        return False
+    try:
+        target = os.readlink(proc / "fd" / fds[0].decode())
+    except FileNotFoundError:
+        return (proc / "fd").exists()  # closed, by a process that is still there
+    except (OSError, UnicodeDecodeError):
+        return False
+    return not target.startswith("pipe:")
+
+
 def reserve_port(host: str, port: int) -> socket.socket:
     """Bind ``host:port`` with SO_REUSEPORT (not listening): the children's listeners join it.
 
@@ -99,6 +136,32 @@ def reserve_port(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def listener(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` sharing it (SO_REUSEPORT) with the others, with
+    the backlog a gateway's own listener has."""
+    from hallboard.realtime.gateway.options import BACKLOG  # Django's: imported when serving
+
+    sock = reserve_port(host, port)
+    try:
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def inherited_listener() -> int | None:
+    """In a supervised child: the listening socket's descriptor its supervisor gave it (once;
+    None when the gateway must open its own)."""
+    value = os.environ.pop(LISTEN_FD_ENV, None)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -122,6 +185,9 @@ class Supervisor:
     restart_limit: int = RESTART_LIMIT
     restart_window: float = RESTART_WINDOW
     start_timeout: float = START_TIMEOUT
+    #: One listening socket per slot, kept across its child's restarts (``listener``);
+    #: None: each child opens its own (``--reuse-port``).
+    listeners: list[socket.socket] | None = None
     children: dict[int, Child] = field(default_factory=dict)
     restarts: deque[float] = field(default_factory=deque)
     _stop_signal: int | None = None
@@ -131,9 +197,13 @@ class Supervisor:
         ready_r, ready_w = os.pipe()
         env = dict(self.env if self.env is not None else os.environ)
         env[READY_FD_ENV] = str(ready_w)
+        fds = [ready_w]
+        if self.listeners is not None:
+            fds.append(self.listeners[slot].fileno())
+            env[LISTEN_FD_ENV] = str(fds[-1])
         try:
             process = subprocess.Popen(  # noqa: S603 - our own command line
-                list(self.argv), env=env, pass_fds=(ready_w,)
+                list(self.argv), env=env, pass_fds=tuple(fds)
             )
         finally:
             os.close(ready_w)
@@ -233,6 +303,8 @@ class Supervisor:
 
     def _stop_all(self) -> int:
         """SIGTERM every child (they drain in parallel), SIGKILL after drain_timeout."""
+        for sock in self.listeners or ():
+            sock.close()  # the children's copies stay open until each stops accepting
         running = [c for c in self.children.values() if c.process.poll() is None]
         if running:
             logger.info("stopping %d gateway process(es): each drains its screens", len(running))

@@ -26,6 +26,7 @@ import logging
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Literal
 
 from django.conf import settings
@@ -132,7 +133,10 @@ async def serve(options: ServeOptions, role: Role) -> None:
     if role in ("all", "gateway"):
         gateway = Gateway(
             broker_for(configured_url()),
-            gateway_options(options.host, options.reuse_port),
+            replace(
+                gateway_options(options.host, options.reuse_port),
+                listen_fd=processes.inherited_listener(),  # under ``--processes N``
+            ),
             freezer=gctune.Freezer(),
         )
     config = None

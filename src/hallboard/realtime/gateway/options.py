@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from hallboard.realtime.core import node
 from hallboard.realtime.gateway import staff
 
+#: Connections a listening socket queues before the kernel drops new SYNs (the client sends
+#: them again); capped by net.core.somaxconn (4,096 on current kernels).
+BACKLOG = 4096
+
 
 @dataclass(frozen=True)
 class GatewayOptions:
@@ -40,6 +44,9 @@ class GatewayOptions:
     #: Share the port with other gateway processes (SO_REUSEPORT: the kernel spreads
     #: connections over them; ``hallboard serve --processes N``).
     reuse_port: bool = False
+    #: Accept from this listening socket (inherited from ``serve --processes N``'s
+    #: supervisor, which keeps it across restarts) instead of opening one.
+    listen_fd: int | None = None
 
     def node(self) -> node.Options:
         return node.Options(

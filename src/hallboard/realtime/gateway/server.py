@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -40,7 +41,7 @@ from hallboard.realtime.gateway.admission import Admission
 from hallboard.realtime.gateway.connection import Phase, Socket, encode_frame
 from hallboard.realtime.gateway.handshake import Request
 from hallboard.realtime.gateway.meters import Meters
-from hallboard.realtime.gateway.options import GatewayOptions
+from hallboard.realtime.gateway.options import BACKLOG, GatewayOptions
 from hallboard.realtime.gateway.subscriber import Subscriber
 
 if TYPE_CHECKING:
@@ -133,14 +134,20 @@ class Gateway:
         await self.broker.start(self.subscriber.on_message, self.subscriber.resync)
         await self.broker.subscribe(topics.CONTROL)
         o = self.options
-        self._server = await loop.create_server(
-            lambda: Socket(self),
-            o.host,
-            o.port,
-            backlog=2048,
-            reuse_address=True,
-            reuse_port=o.reuse_port or None,
-        )
+        if o.listen_fd is not None:  # the supervisor's socket (server/processes.py)
+            listener = socket.socket(fileno=o.listen_fd)
+            self._server = await loop.create_server(
+                lambda: Socket(self), sock=listener, backlog=BACKLOG
+            )
+        else:
+            self._server = await loop.create_server(
+                lambda: Socket(self),
+                o.host,
+                o.port,
+                backlog=BACKLOG,
+                reuse_address=True,
+                reuse_port=o.reuse_port or None,
+            )
         self.meters.broker(self.broker)
         self._timers = [
             asyncio.create_task(fleet.report_forever(), name="gateway-fleet-report"),

@@ -18,6 +18,7 @@ with others started some other way (one systemd unit per process).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -154,10 +155,16 @@ class Command(BaseCommand):
                 f"cannot share port {settings.GATEWAY_PORT} on {host}: {exc.strerror or exc} "
                 "(another program listens on it without SO_REUSEPORT?)"
             ) from exc
-        with reserved, multiprocess.directory():
+        with contextlib.ExitStack() as held:
+            held.enter_context(reserved)
+            held.enter_context(multiprocess.directory())
             port = reserved.getsockname()[1]
             use_gateway_port(port)  # port 0: the children share the one picked here
             gateway = gateway_options(host)
+            listeners = [
+                held.enter_context(processes.listener(host, port))
+                for _ in range(options["processes"])
+            ]
             supervisor = processes.Supervisor(
                 processes.child_argv(
                     host,
@@ -167,6 +174,7 @@ class Command(BaseCommand):
                 ),
                 options["processes"],
                 drain_timeout=options["drain_timeout"] or default_drain_timeout(gateway),
+                listeners=listeners,
             )
             processes.logger.info(
                 "%d gateway processes sharing %s:%d", options["processes"], host, port
