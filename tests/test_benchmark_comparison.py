@@ -89,7 +89,7 @@ def test_status_polls_are_compared_when_both_sides_measured_them() -> None:
 
 def test_status_polls_are_compared_by_their_304_answers_not_their_429s() -> None:
     """A version that answers part of the polls with a cheap 429 does not look faster: the
-    rates compared are 304 answers per second (requests per second × the 304 share)."""
+    rates compared are 304 answers per second (requests per second times the 304 share)."""
     before = results(run(100, 5.0))
     after = results(run(100, 5.0))
     before["status_polls"] = {
