@@ -71,19 +71,26 @@ def answers_304(poll: dict[str, Any]) -> float:
     return float(poll["requests_per_s"]) * (1.0 if share is None else float(share))
 
 
+#: Ranges closer than this share of their values count as overlapping: a figure set by
+#: the client (a storm's first backoff) differs by milliseconds from run to run.
+RESOLUTION = 0.01
+
+
 def verdict(key: str, before: list[float], after: list[float]) -> str:
-    """``worse`` / ``better`` when the ranges do not overlap, else ``within noise``."""
+    """``worse`` / ``better`` when the ranges do not overlap (by more than ``RESOLUTION``),
+    else ``within noise``."""
     if not before or not after:
         return "—"
+    low, high = min(before), max(before)
     if key in HIGHER_IS_BETTER:
-        if max(after) < min(before):
+        if max(after) < low - abs(low) * RESOLUTION:
             return "**worse**"
-        if min(after) > max(before):
+        if min(after) > high + abs(high) * RESOLUTION:
             return "better"
     else:
-        if min(after) > max(before):
+        if min(after) > high + abs(high) * RESOLUTION:
             return "**worse**"
-        if max(after) < min(before):
+        if max(after) < low - abs(low) * RESOLUTION:
             return "better"
     return "within noise"
 
@@ -113,7 +120,7 @@ def render(before: dict[str, Any], after: dict[str, Any], names: tuple[str, str]
         "checkout's; the other version's servers run from its own checkout, `--server-root`), "
         "so only the server differs; every figure comes from them. Do not edit by hand: "
         "rerun it. Each cell: median (lowest to highest) over the runs; *worse* only where "
-        "every run after is worse than every run before.",
+        "every run after is worse than every run before, by more than 1 %.",
         "",
         f"Machine: {m.get('cpu', '?')}, Python {m.get('python', '?')}. Load average "
         f"(1, 5, 15 min) at the start of {names[0]}: {_load(before, 'start')}, at the end "

@@ -365,12 +365,16 @@ def limits(results: dict[str, Any]) -> dict[str, str]:
             f"machine's other work (load average {la[0]:.1f})"
         ),
         "storm": (
-            f"the gateways' restart: {fmt(f['storm_restart_s'], 1)} s until the port "
-            "accepted again (a new Python process each, importing Django, all on one core), "
+            f"the gateways' restart: {fmt(f['storm_restart_s'], 1)} s until every gateway "
+            "listened again (a new Python process each, importing Django, all on one core), "
             + (
                 f"then {fmt(f['storm_after_ready_s'], 1)} s until every screen was back and current"
                 + (
-                    " (each screen reconnecting after its backoff, which grew with every "
+                    " (each screen reconnecting after its first backoff; its connection "
+                    "waited in the listening queue the supervisor keeps for each gateway, "
+                    "none was refused)"
+                    if reconnect and not f.get("storm_refused_while_down")
+                    else " (each screen reconnecting after its backoff, which grew with every "
                     "attempt refused while the gateways were down)"
                     if reconnect
                     else ""

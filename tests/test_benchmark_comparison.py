@@ -101,3 +101,13 @@ def test_status_polls_are_compared_by_their_304_answers_not_their_429s() -> None
         text
     )
     assert text.endswith("Worse beyond the run-to-run noise: nothing.\n")
+
+
+def test_ranges_a_hair_apart_are_within_noise() -> None:
+    """Two versions whose runs differ by less than 1 % (a storm set by the client's first
+    backoff: 2.009 s against 2.011 s) are within noise; more than that is worse."""
+    assert compare.verdict("storm", [2.009, 2.009], [2.011, 2.012]) == "within noise"
+    assert compare.verdict("storm", [2.0, 2.0], [2.1, 2.2]) == "**worse**"
+    assert compare.verdict("connects", [1000.0], [995.0]) == "within noise"
+    assert compare.verdict("connects", [1000.0], [900.0]) == "**worse**"
+    assert compare.verdict("connects", [1000.0], [1100.0]) == "better"

@@ -33,6 +33,7 @@ wrong, ``succeeded(kind, address)`` when they were right.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import logging
 from typing import Any
@@ -80,8 +81,10 @@ def _limiter(kind: Kind) -> ratelimit.RateLimiter | ratelimit.MemoryLimiter:
     return ratelimit.limiter(_rate(kind))
 
 
+@functools.lru_cache(maxsize=8192)
 def subject(address: str) -> str:
-    """What is counted for ``address``: itself, or its /64 for IPv6."""
+    """What is counted for ``address``: itself, or its /64 for IPv6. (Asked for every
+    display's connect and poll: the few addresses a gateway sees are parsed once.)"""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

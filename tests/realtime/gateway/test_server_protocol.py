@@ -230,13 +230,13 @@ async def test_frames_published_before_hello_are_held_not_lost(tenant: Tenant) -
         rev = await in_thread(revision_of, tenant.school)
         original = gw.admission._open
 
-        def open_late(pending: Any, result: Any, later: Any = ()) -> None:
+        def open_late(pending: Any, result: Any, *rest: Any) -> None:
             # The command arrives between the lookup and hello.
             event = {"e": "command", "screen": screen.pk, "id": 99, "name": "reload", "payload": {}}
             gw.on_broker_message(topics.screen(screen.pk), json.dumps(event).encode())
             event = {"e": "invalidate", "school": school_id, "rev": rev + 7}
             gw.on_broker_message(topics.school(school_id), json.dumps(event).encode())
-            original(pending, result, later)
+            original(pending, result, *rest)
 
         gw.admission._open = open_late  # type: ignore[method-assign]
         ws = await open_display(gw, token)

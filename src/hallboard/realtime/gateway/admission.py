@@ -217,25 +217,33 @@ class Admission:
             self.node.school_state(school_id, revs.get(school_id, 0))
             if school_id in alerts:
                 self.node.school_alert(school_id, alerts[school_id])
+        # The batch is opened together: one clock reading, and the node's actions (frames
+        # held for a socket, its dashboard frame) carried out once, after every hello.
+        now, today = self.clock(), dt.datetime.now(dt.UTC)
         for pending, result in admitted:
-            self._open(pending, result, commands.get(result.screen_id, ()))
+            self._open(pending, result, commands.get(result.screen_id, ()), now, today)
+        self.host.carry_out()
 
     def _open(
-        self, pending: Pending, result: db.Accepted, later: Iterable[dict[str, Any]] = ()
+        self,
+        pending: Pending,
+        result: db.Accepted,
+        later: Iterable[dict[str, Any]],
+        now: float,
+        today: dt.datetime,
     ) -> None:
         """Open an admitted display with its lookup's commands and those found ``later``."""
         sock = pending.sock
         if sock.phase != Phase.PENDING:
             return  # closed meanwhile; socket_lost took it out of the node
-        known = {c["id"] for c in result.commands}
-        commands = [*result.commands, *(c for c in later if c["id"] not in known)]
-        frames = self.node.open_display(
-            sock, result.rev, result.alert, commands, self.clock(), dt.datetime.now(dt.UTC)
-        )
+        commands = result.commands
+        if later:
+            known = {c["id"] for c in commands}
+            commands = [*commands, *(c for c in later if c["id"] not in known)]
+        frames = self.node.open_display(sock, result.rev, result.alert, commands, now, today)
         self.host.opened(sock, pending.handshake, frames)
         self.accepted += 1
         self.writer.connected(result.screen_id)  # marked in the next write batch (db.py)
         sent = len(frames) - 1  # after the hello
         if sent:
             self.meters.delivered("command", sent)
-        self.host.carry_out()
