@@ -78,9 +78,10 @@ def test_the_kernel_figure_is_half_the_socket_caches_growth_per_screen() -> None
 def test_the_method_states_how_the_screens_of_the_run_reconnected() -> None:
     """A run whose load generator recorded its storm reconnects (the core's policy) is
     described by them: the backoff's range and the handshake's give-up, and a storm not
-    recovered is put down to the backoff, not to retries at once; the stored run (which
-    recorded none) keeps its own description."""
+    recovered is put down to the backoff, not to retries at once; a run that recorded none
+    (an older load generator) keeps its own description."""
     old = results()
+    old["run"]["scenarios"]["storm"].pop("reconnect", None)
     assert "capped at 1 s" in scale.render(old)
     new = json.loads(json.dumps(old))
     storm = new["run"]["scenarios"]["storm"]
@@ -92,3 +93,22 @@ def test_the_method_states_how_the_screens_of_the_run_reconnected() -> None:
     assert "gives a handshake up after 30 s and backs off too" in text
     assert "each timeout was retried" not in text
     assert "each screen's reconnect after its backoff" in text
+
+
+def test_a_storm_whose_reconnects_were_queued_says_none_was_refused() -> None:
+    """When no reconnect was refused while the gateways were down (the supervisor kept their
+    listening sockets), the storm's limit says the connections waited in those queues; when
+    some were refused, it says the backoff grew with them."""
+    raw = results()
+    raw["run"]["scenarios"]["storm"]["reconnect"] = {
+        "policy": "core",
+        "backoff_s": [1.0, 60.0],
+        "handshake_timeout_s": 30,
+    }
+    raw["figures"]["storm_after_ready_s"] = 6.0
+    raw["figures"]["storm_refused_while_down"] = 0
+    assert "none was refused" in scale.limits(raw)["storm"]
+    raw["figures"]["storm_refused_while_down"] = 12
+    text = scale.limits(raw)["storm"]
+    assert "none was refused" not in text
+    assert "grew with every attempt refused" in text
