@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,15 +39,19 @@ def test_a_storm_that_never_recovered_says_so() -> None:
 
 
 def test_a_busy_helper_core_is_named_as_what_set_the_connect_rate() -> None:
-    """When the server had room but the other core was full, the report says the other core."""
+    """When the connect rate fell short while the server had room but the other core was
+    full, the report says the other core."""
     runs = results()
+
+    def short_of_helpers(r: dict[str, Any]) -> dict[str, Any]:
+        connect = {**r["scenarios"]["connect"], "connects_per_s": 2_000.0}
+        return {**r, "helper_cpu_busy": 0.97, "scenarios": {**r["scenarios"], "connect": connect}}
+
     text = report.render(
         {
             **runs,
             "runs": [
-                {**r, "helper_cpu_busy": 0.97}
-                if r.get("stack") == "hallboard" and r.get("n") == 10_000
-                else r
+                short_of_helpers(r) if r.get("stack") == "hallboard" and r.get("n") == 10_000 else r
                 for r in runs["runs"]  # type: ignore[attr-defined]
             ],
         }

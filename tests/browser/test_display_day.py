@@ -378,3 +378,25 @@ def test_portrait_shows_a_long_german_date_whole(browser: Any, site: str, tenant
         assert fits
     finally:
         context.close()
+
+
+def test_the_grid_starts_at_the_first_period_not_over(page: Any, site: str, tenant: Tenant) -> None:
+    """On a screen that hides past periods, the day's grid leaves out the periods already over
+    (at 10:00 it starts at period 3); when every period is over it says so. A screen that
+    keeps past periods shows the whole day."""
+    school = tenant.school
+    more_periods(school)
+    wd = local_today(school).isoweekday()
+    for period in range(1, 7):
+        make_lesson(school, "7a", wd, period, "M", "SCH", "A1")
+        make_lesson(school, "8b", wd, period, "D", "MUE", "A2")
+    _, hides = make_screen(school, name="Hall")
+    open_screen(page, site, hides, at(school, 10, 0))
+    assert page.inner_text("#lessons-title") == "Today"
+    rows = page.locator(".grid th.p").all_inner_texts()
+    assert rows == ["3", "4", "5", "6"]
+    open_screen(page, site, hides, at(school, 14, 0))
+    assert "No more lessons today." in page.inner_text("#lessons")
+    _, keeps = make_screen(school, name="Staff room", hide_past_periods=False)
+    open_screen(page, site, keeps, at(school, 10, 0))
+    assert page.locator(".grid th.p").all_inner_texts()[:2] == ["1", "2"]

@@ -423,3 +423,20 @@ async def test_a_refresh_does_not_bring_back_what_was_dropped_meanwhile(
     await in_thread(cache.refresh, credentials=True)
     assert cache.screens == {}
     assert (await status(client, token)).status_code == 401
+
+
+async def test_security_headers_follow_a_change_of_the_settings(
+    client: httpx.AsyncClient, tenant: Tenant, settings: Any
+) -> None:
+    """The security headers are built once, not per answer, yet a change of the settings
+    they come from (X_FRAME_OPTIONS, SECURE_REFERRER_POLICY) shows in the next answer."""
+    _, token = await in_thread(make_screen, tenant.school)
+    await status(client, token)  # bind
+    before = await status(client, token)
+    assert before.headers["x-frame-options"] == settings.X_FRAME_OPTIONS
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    settings.SECURE_REFERRER_POLICY = "no-referrer"
+    after = await status(client, token)
+    assert after.status_code == 200
+    assert after.headers["x-frame-options"] == "SAMEORIGIN"
+    assert after.headers["referrer-policy"] == "no-referrer"

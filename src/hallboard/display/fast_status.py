@@ -58,6 +58,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
@@ -364,11 +365,31 @@ def _address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
+#: ``security_headers`` by whether the request came over HTTPS, built once from the
+#: settings (and again after a change of them: tests override settings).
+_SECURITY: dict[bool, tuple[tuple[bytes, bytes], ...]] = {}
+
+
+def _forget_security_headers(**_: Any) -> None:
+    _SECURITY.clear()
+
+
+setting_changed.connect(_forget_security_headers, dispatch_uid="fast-status-security")
+
+
 def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The headers Django's SecurityMiddleware and XFrameOptionsMiddleware add to an
     answer, from the same settings: every fast answer (200, 304, 429) carries them."""
+    https = scope.get("scheme") == "https"
+    built = _SECURITY.get(https)
+    if built is None:
+        built = _SECURITY[https] = tuple(_security_headers(https))
+    return list(built)
+
+
+def _security_headers(https: bool) -> list[tuple[bytes, bytes]]:
     headers: list[tuple[bytes, bytes]] = []
-    if settings.SECURE_HSTS_SECONDS and scope.get("scheme") == "https":
+    if settings.SECURE_HSTS_SECONDS and https:
         value = f"max-age={settings.SECURE_HSTS_SECONDS}"
         if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
             value += "; includeSubDomains"

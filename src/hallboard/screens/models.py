@@ -123,7 +123,7 @@ class Screen(models.Model):
     hide_past_periods = models.BooleanField(
         _("hide past periods"),
         default=True,
-        help_text=_("Changes of periods that are over leave the list."),
+        help_text=_("Periods that are over leave the changes list and the day's grid."),
     )
     allow_multi_device = models.BooleanField(
         _("allow multi device"),

@@ -205,9 +205,9 @@
         "</div>";
     }
 
-    function grid(snap, day, classes) {
+    function grid(snap, day, classes, periods) {
       var head = "<tr><th></th>" + classes.map(function (c) { return "<th>" + esc(c) + "</th>"; }).join("") + "</tr>";
-      var body = snap.periods.map(function (p) {
+      var body = (periods || snap.periods).map(function (p) {
         var cells = classes.map(function (c) {
           var here = day.slots.filter(function (s) { return s.period === p.number && s.classes.indexOf(c) >= 0; });
           return "<td>" + here.map(function (s) { return cell(snap, s, day); }).join("") + "</td>";
@@ -244,8 +244,17 @@
       if (!today.slots.length) {
         return { title: gettext("Timetable"), html: '<p class="empty">' + esc(gettext("No lessons today.")) + "</p>" };
       }
-      if (classes.length <= 4) return { title: gettext("Today"), html: grid(snap, today, classes) };
       var minutes = words.minutes(now);
+      if (classes.length <= 4) {
+        // A screen that hides past periods starts its grid at the first one not yet over.
+        var left = snap.screen.hide_past_periods
+          ? snap.periods.filter(function (p) { return toMinutes(p.end) > minutes; })
+          : snap.periods;
+        if (!left.length) {
+          return { title: gettext("Today"), html: '<p class="empty">' + esc(gettext("No more lessons today.")) + "</p>" };
+        }
+        return { title: gettext("Today"), html: grid(snap, today, classes, left) };
+      }
       var current = null;
       var upcoming = null;
       snap.periods.forEach(function (p) {
