@@ -73,10 +73,10 @@ def fresh_rate_limits() -> Iterator[None]:
     from hallboard import redisconn
     from hallboard.display import ratelimit
 
-    ratelimit._limiter.cache_clear()
+    ratelimit.forget()
     redisconn.BREAKER.reset()
     yield
-    ratelimit._limiter.cache_clear()
+    ratelimit.forget()
     redisconn.BREAKER.reset()
 
 

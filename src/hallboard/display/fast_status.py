@@ -348,7 +348,7 @@ def _read(scope: Scope) -> tuple[Credentials, dict[bytes, str]] | None:
     (``hallboard.display.credentials``), or None when Django should read it."""
     try:
         query = credentials.query_values(
-            scope.get("query_string", b"").decode(), settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            scope.get("query_string", b"").decode(), _settings().max_fields
         )
     except ValueError:  # not UTF-8, or too many parameters: Django answers
         return None
@@ -370,11 +370,39 @@ def _address(scope: Scope) -> str:
 _SECURITY: dict[bool, tuple[tuple[bytes, bytes], ...]] = {}
 
 
-def _forget_security_headers(**_: Any) -> None:
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """What the fast path reads of the settings for every request, read once (and again
+    after a change of them)."""
+
+    enabled: bool
+    max_fields: int | None
+    allowed_hosts: list[str]
+    redis: bool
+
+
+_SETTINGS: list[_Settings] = []
+
+
+def _settings() -> _Settings:
+    if not _SETTINGS:
+        _SETTINGS.append(
+            _Settings(
+                bool(settings.DISPLAY_STATUS_FAST_PATH),
+                settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+                list(settings.ALLOWED_HOSTS),
+                bool(settings.REDIS_URL),
+            )
+        )
+    return _SETTINGS[0]
+
+
+def _forget_settings(**_: Any) -> None:
     _SECURITY.clear()
+    _SETTINGS.clear()
 
 
-setting_changed.connect(_forget_security_headers, dispatch_uid="fast-status-security")
+setting_changed.connect(_forget_settings, dispatch_uid="fast-status-settings")
 
 
 def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
@@ -423,7 +451,7 @@ class FastStatus:
             scope["type"] != "http"
             or scope["path"] != PATH
             or scope["method"] != "GET"
-            or not settings.DISPLAY_STATUS_FAST_PATH
+            or not _settings().enabled
         ):
             await self.app(scope, receive, send)
             return
@@ -439,7 +467,8 @@ class FastStatus:
         if found.problem is not None:
             return False  # Django answers 400 or 401 (and logs it)
         domain, _port = split_domain_port(headers.get(b"host", ""))
-        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        config = _settings()
+        if not domain or not validate_host(domain, config.allowed_hosts):
             return False
         token, device_key = found.token, found.device_key
         digest = hash_token(token)
@@ -461,7 +490,7 @@ class FastStatus:
         # The same throttle, limiter and key as the Django view, checked before
         # answering (in a thread when it asks Redis: the loop never waits on the network).
         address = _address(scope)
-        if settings.REDIS_URL:
+        if config.redis:
             refusal = await asyncio.get_running_loop().run_in_executor(
                 None, limited, address, digest, device_key
             )

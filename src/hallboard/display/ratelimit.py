@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import cast
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from limits import RateLimitItem, parse, storage, strategies
 
 from hallboard import redisconn
@@ -136,9 +137,31 @@ def _limiter(rate: str, storage_uri: str) -> RateLimiter | MemoryLimiter:
     return RateLimiter(rate, storage_uri)
 
 
+#: ``limiter(rate)``'s answer, found once per settings (asked for by every status poll).
+_chosen: dict[str | None, RateLimiter | MemoryLimiter] = {}
+
+
 def limiter(rate: str | None = None) -> RateLimiter | MemoryLimiter:
     """The limiter for ``rate`` (default DISPLAY_RATE_LIMIT), on the configured storage.
 
-    Settings are read at each call, so tests may override them.
+    Chosen again after a change of the settings (tests override them).
     """
-    return _limiter(rate or settings.DISPLAY_RATE_LIMIT, settings.REDIS_URL or "memory://")
+    found = _chosen.get(rate)
+    if found is None:
+        found = _chosen[rate] = _limiter(
+            rate or settings.DISPLAY_RATE_LIMIT, settings.REDIS_URL or "memory://"
+        )
+    return found
+
+
+def forget() -> None:
+    """Drop every limiter and its counters (between tests)."""
+    _chosen.clear()
+    _limiter.cache_clear()
+
+
+def _settings_changed(**_: object) -> None:
+    _chosen.clear()
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="ratelimit-chosen")
