@@ -358,7 +358,8 @@ def limits(results: dict[str, Any]) -> dict[str, str]:
             "measured here (`make bench` measures them)"
         ),
         "push_all": (
-            f"one transaction edits every school and publishes one event per school "
+            f"one transaction edits every school and publishes two events per school (an "
+            "invalidation, a dashboard frame) "
             f"({fmt(f['push_all_publish_ms'], 0)} ms for the publisher); then "
             f"{fmt(f['push_all_cpu_us_per_delivery'], 1)} µs of gateway CPU per delivered "
             f"message on one core for {fmt(f['held'], 0)} screens, that core shared with the "
