@@ -71,7 +71,7 @@ METRICS: list[tuple[str, str, Getter]] = [
     ("client_cpu", "load generator CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "client_cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
     ("helper_cpu", "busiest other CPU while connecting (load generator, database, Redis; share)", lambda r: r.get("helper_cpu_busy")),
     ("server_cpu", "server CPU while connecting (share of a core)", lambda r: _share(_get(r, "scenarios", "connect", "server", "cpu_s"), _get(r, "scenarios", "connect", "elapsed_s"))),
-    ("connect_cpu_us", "server CPU per connection made (µs)", lambda r: _per_connection_us(r)),
+    ("connect_cpu_us", "server CPU per connection made (µs)", _per_connection_us),
     ("handshake_p99", "handshake p99 (ms)", lambda r: _get(r, "scenarios", "connect", "handshake_ms", "p99")),
     ("idle_cpu", "idle server CPU (share of a core)", lambda r: _get(r, "scenarios", "connect", "idle", "server_cpu_share")),
     ("p50", "per-school push p50 (ms)", lambda r: _get(r, "scenarios", "latency", "latency_ms", "p50")),

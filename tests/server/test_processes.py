@@ -116,13 +116,13 @@ def test_a_child_is_seen_ready_from_outside_once_it_reported_listening() -> None
 
 
 def test_a_port_taken_without_sharing_is_refused_with_the_reason() -> None:
-    """The supervisor binds the port first: held by a listener that does not share it,
-    `reserve_port` fails before any child is started."""
+    """The supervisor opens its first listener before any child: held by a listener that
+    does not share it, the port fails there (`listener`, what `serve` turns into the reason)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         with pytest.raises(OSError, match="in use"):
-            processes.reserve_port("127.0.0.1", taken.getsockname()[1])
+            processes.listener("127.0.0.1", taken.getsockname()[1])
 
 
 # --- the real thing ------------------------------------------------------------------------

@@ -58,7 +58,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
@@ -70,6 +69,7 @@ from hallboard.observability.metrics import display_requests_total
 from hallboard.schools.models import School
 from hallboard.screens.models import Screen
 from hallboard.screens.tokens import hash_token
+from hallboard.settingscache import per_settings
 
 logger = logging.getLogger("hallboard.display.fast_status")
 
@@ -365,15 +365,9 @@ def _address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-#: ``security_headers`` by whether the request came over HTTPS, built once from the
-#: settings (and again after a change of them: tests override settings).
-_SECURITY: dict[bool, tuple[tuple[bytes, bytes], ...]] = {}
-
-
 @dataclass(frozen=True, slots=True)
 class _Settings:
-    """What the fast path reads of the settings for every request, read once (and again
-    after a change of them)."""
+    """What the fast path reads of the settings for every request."""
 
     enabled: bool
     max_fields: int | None
@@ -381,41 +375,24 @@ class _Settings:
     redis: bool
 
 
-_SETTINGS: list[_Settings] = []
-
-
+@per_settings
 def _settings() -> _Settings:
-    if not _SETTINGS:
-        _SETTINGS.append(
-            _Settings(
-                bool(settings.DISPLAY_STATUS_FAST_PATH),
-                settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
-                list(settings.ALLOWED_HOSTS),
-                bool(settings.REDIS_URL),
-            )
-        )
-    return _SETTINGS[0]
-
-
-def _forget_settings(**_: Any) -> None:
-    _SECURITY.clear()
-    _SETTINGS.clear()
-
-
-setting_changed.connect(_forget_settings, dispatch_uid="fast-status-settings")
+    return _Settings(
+        bool(settings.DISPLAY_STATUS_FAST_PATH),
+        settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+        list(settings.ALLOWED_HOSTS),
+        bool(settings.REDIS_URL),
+    )
 
 
 def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The headers Django's SecurityMiddleware and XFrameOptionsMiddleware add to an
     answer, from the same settings: every fast answer (200, 304, 429) carries them."""
-    https = scope.get("scheme") == "https"
-    built = _SECURITY.get(https)
-    if built is None:
-        built = _SECURITY[https] = tuple(_security_headers(https))
-    return list(built)
+    return list(_security_headers(scope.get("scheme") == "https"))
 
 
-def _security_headers(https: bool) -> list[tuple[bytes, bytes]]:
+@per_settings
+def _security_headers(https: bool) -> tuple[tuple[bytes, bytes], ...]:
     headers: list[tuple[bytes, bytes]] = []
     if settings.SECURE_HSTS_SECONDS and https:
         value = f"max-age={settings.SECURE_HSTS_SECONDS}"
@@ -436,7 +413,7 @@ def _security_headers(https: bool) -> list[tuple[bytes, bytes]]:
             (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())
         )
     headers.append((b"x-frame-options", settings.X_FRAME_OPTIONS.encode()))
-    return headers
+    return tuple(headers)
 
 
 class FastStatus:

@@ -31,12 +31,12 @@ from functools import lru_cache
 from typing import cast
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from limits import RateLimitItem, parse, storage, strategies
 
 from hallboard import redisconn
 from hallboard.observability import metrics
 from hallboard.redisconn import BREAKER, Breaker
+from hallboard.settingscache import per_settings
 
 
 class RateLimiter:
@@ -137,31 +137,17 @@ def _limiter(rate: str, storage_uri: str) -> RateLimiter | MemoryLimiter:
     return RateLimiter(rate, storage_uri)
 
 
-#: ``limiter(rate)``'s answer, found once per settings (asked for by every status poll).
-_chosen: dict[str | None, RateLimiter | MemoryLimiter] = {}
-
-
+@per_settings
 def limiter(rate: str | None = None) -> RateLimiter | MemoryLimiter:
     """The limiter for ``rate`` (default DISPLAY_RATE_LIMIT), on the configured storage.
 
-    Chosen again after a change of the settings (tests override them).
+    Chosen once per settings (asked for by every status poll; chosen again after a change
+    of them, as tests make).
     """
-    found = _chosen.get(rate)
-    if found is None:
-        found = _chosen[rate] = _limiter(
-            rate or settings.DISPLAY_RATE_LIMIT, settings.REDIS_URL or "memory://"
-        )
-    return found
+    return _limiter(rate or settings.DISPLAY_RATE_LIMIT, settings.REDIS_URL or "memory://")
 
 
 def forget() -> None:
     """Drop every limiter and its counters (between tests)."""
-    _chosen.clear()
+    limiter.cache_clear()  # type: ignore[attr-defined]
     _limiter.cache_clear()
-
-
-def _settings_changed(**_: object) -> None:
-    _chosen.clear()
-
-
-setting_changed.connect(_settings_changed, dispatch_uid="ratelimit-chosen")

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hallboard.server.processes import reported_ready
+
 
 class ServerError(Exception):
     pass
@@ -192,8 +194,6 @@ class SupervisedGateways(ServerProcess):
         wait until every gateway listens: each has reported so to the supervisor
         (``processes.reported_ready``). The port alone says nothing: the supervisor holds
         the listening sockets from the start, and connections wait in their queues."""
-        from hallboard.server.processes import reported_ready
-
         if self.process is None or self.process.poll() is not None:
             super().start(timeout)
         deadline = time.monotonic() + timeout

@@ -9,11 +9,10 @@ proxy is needed in front of them on one machine.
 The supervisor (this module, the process ``serve`` was started as) runs no
 gateway itself:
 
-- it binds the port first (SO_REUSEPORT, not listening): a port taken by
-  another program fails here, once, with the reason; port 0 picks a free port
-  all children then share;
-- it opens one listening socket per child (SO_REUSEPORT, all on that port: the
-  kernel spreads new connections over them) and keeps it: each child is started
+- it opens one listening socket per child (SO_REUSEPORT, all on one port: the
+  kernel spreads new connections over them); a port taken by another program
+  fails at the first, once, with the reason, and port 0 picks a free port the
+  others then share. It keeps them: each child is started
   with its slot's socket (``HALLBOARD_LISTEN_FD``) and accepts from it. A child
   that dies leaves its socket listening in the supervisor, so the connections
   the kernel gives that slot meanwhile wait in its queue (up to ``BACKLOG``) and
@@ -122,7 +121,7 @@ def reported_ready(pid: int) -> bool:
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
-    """Bind ``host:port`` with SO_REUSEPORT (not listening): the children's listeners join it.
+    """Bind ``host:port`` with SO_REUSEPORT (not yet listening: ``listener`` then listens).
 
     Raises OSError when the port is held by a listener that does not share it.
     """

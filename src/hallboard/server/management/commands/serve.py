@@ -149,21 +149,21 @@ class Command(BaseCommand):
         """N gateway processes on one port (hallboard.server.processes)."""
         host = options["host"]
         try:
-            reserved = processes.reserve_port(host, settings.GATEWAY_PORT)
+            first = processes.listener(host, settings.GATEWAY_PORT)
         except OSError as exc:
             raise CommandError(
                 f"cannot share port {settings.GATEWAY_PORT} on {host}: {exc.strerror or exc} "
                 "(another program listens on it without SO_REUSEPORT?)"
             ) from exc
         with contextlib.ExitStack() as held:
-            held.enter_context(reserved)
+            listeners = [held.enter_context(first)]
             held.enter_context(multiprocess.directory())
-            port = reserved.getsockname()[1]
+            port = first.getsockname()[1]
             use_gateway_port(port)  # port 0: the children share the one picked here
             gateway = gateway_options(host)
-            listeners = [
+            listeners += [
                 held.enter_context(processes.listener(host, port))
-                for _ in range(options["processes"])
+                for _ in range(options["processes"] - 1)
             ]
             supervisor = processes.Supervisor(
                 processes.child_argv(

@@ -1,0 +1,29 @@
+"""Values derived from the settings once, and again after a change of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+from hallboard.settingscache import per_settings
+
+
+def test_an_answer_is_kept_until_a_setting_changes(settings: Any) -> None:
+    """The function runs once per argument while the settings stay; after a change (as
+    ``override_settings`` and the ``settings`` fixture make) it runs again and sees it."""
+    calls: list[str] = []
+
+    @per_settings
+    def frame_options(suffix: str) -> str:
+        calls.append(suffix)
+        return str(django_settings.X_FRAME_OPTIONS) + suffix
+
+    settings.X_FRAME_OPTIONS = "DENY"
+    assert frame_options("!") == "DENY!"
+    assert frame_options("!") == "DENY!"
+    assert frame_options("?") == "DENY?"
+    assert calls == ["!", "?"]
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    assert frame_options("!") == "SAMEORIGIN!"
+    assert calls == ["!", "?", "!"]
