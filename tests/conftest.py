@@ -69,14 +69,17 @@ def no_language_leaks() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
-    """Each test starts with empty in-memory rate limit counters, and Redis not failing."""
-    from hallboard import redisconn
+    """Each test starts with empty in-memory rate limit counters (and no address
+    remembered as clear of the failed-authentication throttle), and Redis not failing."""
+    from hallboard import redisconn, throttle
     from hallboard.display import ratelimit
 
     ratelimit.forget()
+    throttle.forget()
     redisconn.BREAKER.reset()
     yield
     ratelimit.forget()
+    throttle.forget()
     redisconn.BREAKER.reset()
 
 

@@ -103,3 +103,35 @@ def test_a_successful_sign_in_clears_the_count(tenant: Tenant) -> None:
     for _ in range(2):
         sign_in(client, "wrong")
     assert sign_in(client, "a-long-pw").status_code == 302
+
+
+def test_an_address_seen_clear_is_asked_again_after_clear_seconds() -> None:
+    """An address found clear is believed clear for ``CLEAR_SECONDS`` (a poll does not ask
+    Redis every time); failures counted meanwhile by another replica (here: straight into
+    the shared counts) refuse it once that time is over."""
+    clock = [100.0]
+    address = "198.51.100.20"
+    assert throttle.blocked(throttle.Kind.DISPLAY, address, now=lambda: clock[0]) is None
+    for _ in range(4):
+        throttle._limiter(throttle.Kind.DISPLAY).hit("auth-fail", "display", address)
+    assert throttle.blocked(throttle.Kind.DISPLAY, address, now=lambda: clock[0]) is None
+    clock[0] += throttle.CLEAR_SECONDS
+    assert throttle.blocked(throttle.Kind.DISPLAY, address, now=lambda: clock[0]) is not None
+
+
+def test_a_failure_in_this_process_takes_effect_at_once() -> None:
+    """Failures counted here drop the address's clear memory: the very next check asks the
+    counts and refuses it, without waiting ``CLEAR_SECONDS``."""
+    address = "198.51.100.21"
+    assert throttle.blocked(throttle.Kind.DISPLAY, address) is None
+    for _ in range(3):
+        throttle.failed(throttle.Kind.DISPLAY, address)
+    assert throttle.blocked(throttle.Kind.DISPLAY, address) is not None
+
+
+def test_the_clear_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No more than ``CLEAR_MAX`` addresses are remembered (then it starts again)."""
+    monkeypatch.setattr(throttle, "CLEAR_MAX", 3)
+    for n in range(10):
+        throttle.blocked(throttle.Kind.SOCKET, f"198.51.100.{n}")
+        assert len(throttle._clear) <= 3

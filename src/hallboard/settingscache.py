@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from django.core.signals import setting_changed
 
@@ -22,11 +22,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 _CLEARS: list[Callable[[], None]] = []
 
 
-def per_settings(function: F) -> F:
-    """``function`` with its answers kept until the settings change (``cache_clear()`` too)."""
-    cached = lru_cache(maxsize=None)(function)
-    _CLEARS.append(cached.cache_clear)
-    return cached  # type: ignore[return-value]
+@overload
+def per_settings(function: F) -> F: ...
+
+
+@overload
+def per_settings(*, maxsize: int | None = None) -> Callable[[F], F]: ...
+
+
+def per_settings(function: F | None = None, *, maxsize: int | None = None) -> Any:
+    """``function`` with its answers kept until the settings change (``cache_clear()`` too).
+
+    ``@per_settings`` keeps every answer (for functions of few arguments);
+    ``@per_settings(maxsize=N)`` the N last used (for arguments a client chooses, such as
+    a ``Host`` header)."""
+
+    def wrap(function: F) -> F:
+        cached = lru_cache(maxsize=maxsize)(function)
+        _CLEARS.append(cached.cache_clear)
+        return cached  # type: ignore[return-value]
+
+    return wrap if function is None else wrap(function)
 
 
 def forget(**_: Any) -> None:

@@ -21,7 +21,9 @@ refuses the socket with 1013 (try again later), the admin shows the wait.
 Counts live where the rate limits live (``hallboard.display.ratelimit``:
 Redis with ``REDIS_URL``, so they hold across replicas; this process's memory
 otherwise); the gateway's counts are in its own memory, so its event loop never
-waits for Redis. Metrics: ``hallboard_auth_failures_total{kind}``,
+waits for Redis. An address found clear is believed clear for ``CLEAR_SECONDS``
+(one second) without asking again, except after a failure counted here.
+Metrics: ``hallboard_auth_failures_total{kind}``,
 ``hallboard_auth_throttled_total{kind}``; one log line when an address goes
 over its rate.
 
@@ -36,6 +38,8 @@ import enum
 import functools
 import ipaddress
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -114,14 +118,39 @@ def socket_address(peer: Any, forwarded_for: str | None) -> str:
     return address
 
 
-def blocked(kind: Kind, address: str) -> int | None:
+#: Seconds an answer "not blocked" is believed without asking the counts again. Every
+#: display's poll asks, and almost always for an address that never failed; asking once a
+#: second instead of for every poll saves a Redis round trip per poll. A failure counted
+#: in this process takes effect here at once; one counted by another replica within
+#: this many seconds.
+CLEAR_SECONDS = 1.0
+#: The most addresses remembered as clear (past it the memory starts again).
+CLEAR_MAX = 4096
+_clear: dict[tuple[Kind, str], float] = {}
+
+
+def blocked(kind: Kind, address: str, *, now: Callable[[], float] = time.monotonic) -> int | None:
     """Seconds ``address`` must wait before trying ``kind`` again (None: it may try now).
 
     A refusal is counted in ``hallboard_auth_throttled_total``."""
-    wait = _limiter(kind).test("auth-fail", kind.value, subject(address))
+    counted = subject(address)
+    key = (kind, counted)
+    if _clear.get(key, 0.0) > now():
+        return None
+    wait = _limiter(kind).test("auth-fail", kind.value, counted)
     if wait is not None:
+        _clear.pop(key, None)
         metrics.auth_throttled_total.labels(kind=kind.value).inc()
+    elif kind is not Kind.ADMIN:  # sign-ins are few: always asked
+        if len(_clear) >= CLEAR_MAX:
+            _clear.clear()
+        _clear[key] = now() + CLEAR_SECONDS
     return wait
+
+
+def forget() -> None:
+    """Forget which addresses were seen clear (between tests, with the limiters' counts)."""
+    _clear.clear()
 
 
 def check(kind: Kind, address: str) -> None:
@@ -135,6 +164,7 @@ def failed(kind: Kind, address: str) -> None:
     """Count one failed authentication of ``kind`` from ``address``."""
     metrics.auth_failures_total.labels(kind=kind.value).inc()
     counted = subject(address)
+    _clear.pop((kind, counted), None)  # this process asks the counts again at once
     if _limiter(kind).hit("auth-fail", kind.value, counted) is not None:
         return  # over already (a race with check): nothing new to say
     wait = _limiter(kind).test("auth-fail", kind.value, counted)

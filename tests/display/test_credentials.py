@@ -47,6 +47,23 @@ def test_query_values_agree_with_django_for_any_query(pairs: list[tuple[str, str
     assert credentials.query_values(query) == QueryDict(query).dict()
 
 
+@settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="tokendk=&;%+ 4A\u00e9", max_size=24), st.none() | st.integers(0, 4))
+def test_query_values_read_raw_queries_as_django_does(query: str, max_fields: int | None) -> None:
+    """Any raw query string (with or without escapes, blank and repeated fields, names
+    without ``=``) reads as Django's QueryDict reads it, and is refused over the same
+    number of fields as Django's parser (``parse_qsl``) refuses it."""
+    from urllib.parse import parse_qsl
+
+    try:
+        parse_qsl(query, keep_blank_values=True, max_num_fields=max_fields)
+    except ValueError:
+        with pytest.raises(ValueError, match="Max number of fields"):
+            credentials.query_values(query, max_fields)
+        return
+    assert credentials.query_values(query, max_fields) == QueryDict(query).dict()
+
+
 def test_too_many_parameters_are_refused() -> None:
     """Over max_fields the query is not read (Django answers it: TooManyFieldsSent)."""
     with pytest.raises(ValueError, match="Max number of fields"):

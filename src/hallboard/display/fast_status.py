@@ -46,6 +46,7 @@ Readers take no lock: the cache is one immutable ``_Table`` that writers
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -385,6 +386,21 @@ def _settings() -> _Settings:
     )
 
 
+@per_settings(maxsize=256)
+def _host_allowed(host: str) -> bool:
+    """Whether Django would accept this ``Host`` header (``HttpRequest.get_host``'s check),
+    decided once per header value: a display sends the same one every time."""
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, _settings().allowed_hosts)
+
+
+@functools.cache
+def _counter(status: int) -> Any:
+    """This process's ``hallboard_display_requests_total{endpoint="status"}`` series for
+    ``status`` (looked up once, not for every answer)."""
+    return display_requests_total.labels(endpoint="status", code=str(status))
+
+
 def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The headers Django's SecurityMiddleware and XFrameOptionsMiddleware add to an
     answer, from the same settings: every fast answer (200, 304, 429) carries them."""
@@ -443,9 +459,7 @@ class FastStatus:
         found, headers = read
         if found.problem is not None:
             return False  # Django answers 400 or 401 (and logs it)
-        domain, _port = split_domain_port(headers.get(b"host", ""))
-        config = _settings()
-        if not domain or not validate_host(domain, config.allowed_hosts):
+        if not _host_allowed(headers.get(b"host", "")):
             return False
         token, device_key = found.token, found.device_key
         digest = hash_token(token)
@@ -467,7 +481,7 @@ class FastStatus:
         # The same throttle, limiter and key as the Django view, checked before
         # answering (in a thread when it asks Redis: the loop never waits on the network).
         address = _address(scope)
-        if config.redis:
+        if _settings().redis:
             refusal = await asyncio.get_running_loop().run_in_executor(
                 None, limited, address, digest, device_key
             )
@@ -475,17 +489,17 @@ class FastStatus:
             refusal = limited(address, digest, device_key)
         if refusal is not None:
             await _send_django_response(send, refusal, scope)
-            display_requests_total.labels(endpoint="status", code=str(refusal.status_code)).inc()
+            _counter(refusal.status_code).inc()
             return True
         local_date = timezone.now().astimezone(school.tz).date()
         etag = snapshot.status_etag(school.revision, local_date)
         if credentials.etag_matches(headers.get(b"if-none-match", ""), etag):
             await _send(send, scope, 304, b"", etag, None)
-            display_requests_total.labels(endpoint="status", code="304").inc()
+            _counter(304).inc()
             return True
         body = json.dumps({"rev": school.revision, "date": local_date.isoformat()}).encode()
         await _send(send, scope, 200, body, etag, b"application/json")
-        display_requests_total.labels(endpoint="status", code="200").inc()
+        _counter(200).inc()
         return True
 
 
