@@ -41,9 +41,12 @@ def test_the_queue_is_bounded_and_drops_the_oldest(
     sender = publish._Sender("redis://127.0.0.1:1/0")
     before = sample("hallboard_realtime_publish_failed_total", kind="invalidate")
     for rev in range(5):
-        sender.put("invalidate", "school:1", b'{"rev":%d}' % rev)
+        sender.put([("invalidate", "school:1", b'{"rev":%d}' % rev)])
     assert [data for _, _, data in sender._queue] == [b'{"rev":2}', b'{"rev":3}', b'{"rev":4}']
     assert sample("hallboard_realtime_publish_failed_total", kind="invalidate") == before + 2
+    sender.put([("invalidate", "school:1", b"5"), ("flags", "control", b"6")])  # one batch
+    assert [data for _, _, data in sender._queue] == [b'{"rev":4}', b"5", b"6"]
+    assert sample("hallboard_realtime_publish_failed_total", kind="invalidate") == before + 4
 
 
 def test_a_burst_wakes_the_sender_once_and_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,11 +74,55 @@ def test_a_burst_wakes_the_sender_once_and_loses_nothing(monkeypatch: pytest.Mon
         notify(n)
 
     monkeypatch.setattr(sender._cond, "notify", counted)
-    sender.put("invalidate", "school:1", b"0")
+    sender.put([("invalidate", "school:1", b"0")])
     assert busy.wait(30)  # the thread took the first event and is sending it
     for rev in range(1, 200):
-        sender.put("invalidate", "school:1", str(rev).encode())
+        sender.put([("invalidate", "school:1", str(rev).encode())])
     assert wakes == 2  # the first event, and the first of the burst that found it empty
     release.set()
     assert sender.flush(30)
     assert sent == [str(rev).encode() for rev in range(200)]
+
+
+def test_a_batch_is_published_in_order_with_one_timestamp(
+    redis_url: str, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``publish_many`` tells this process's gateways (the in-process bus) and Redis every
+    event of the batch, in order, all stamped with the same ``ts``; the sender thread is
+    handed the whole batch at once."""
+    from hallboard.realtime.brokers.memory import BUS
+    from hallboard.realtime.core import events
+
+    settings.REDIS_URL = redis_url
+    heard: list[tuple[str, bytes]] = []
+    monkeypatch.setattr(BUS, "publish", lambda topic, data: heard.append((topic, data)))
+    handed: list[int] = []
+    put = publish._Sender.put
+    monkeypatch.setattr(
+        publish._Sender, "put", lambda self, items: (handed.append(len(items)), put(self, items))
+    )
+    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe("hallboard:school:4243", "hallboard:dash:4243")
+    publish.publish_many(
+        [events.Invalidate(4243, 8), events.StaffFrames.dashboard(4243, {"type": "revision"})]
+    )
+    assert publish.flush(30)
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < 2 and time.monotonic() < deadline:
+        message = listener.get_message(timeout=1)
+        if message is not None:
+            got.append(json.loads(message["data"].partition(b" ")[2]))
+    listener.close()
+    assert [t for t, _ in heard] == ["school:4243", "dash:4243"]
+    assert [g["e"] for g in got] == ["invalidate", "frames"]
+    assert got[0]["ts"] == got[1]["ts"]
+    assert handed == [2]
+
+
+def test_an_empty_batch_publishes_nothing(settings: Any) -> None:
+    """No events, no metric change and no sender."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    before = dict(publish._senders)
+    publish.publish_many([])
+    assert publish._senders == before

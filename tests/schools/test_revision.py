@@ -26,15 +26,15 @@ from tests.conftest import Tenant, make_lesson, make_screen, revision_of
 
 @pytest.fixture
 def committed(tenant: Tenant) -> list[tuple[int, int]]:
-    """(school_id, revision) pairs sent by revision_committed during the test."""
+    """(school_id, revision) pairs sent by revisions_committed during the test."""
     sent: list[tuple[int, int]] = []
 
-    def receiver(school_id: int, revision: int, **_: object) -> None:
-        sent.append((school_id, revision))
+    def receiver(revisions: dict[int, int], **_: object) -> None:
+        sent.extend(revisions.items())
 
-    revision.revision_committed.connect(receiver, dispatch_uid="test-committed")
+    revision.revisions_committed.connect(receiver, dispatch_uid="test-committed")
     yield sent
-    revision.revision_committed.disconnect(dispatch_uid="test-committed")
+    revision.revisions_committed.disconnect(dispatch_uid="test-committed")
 
 
 def _lesson(school: School) -> Lesson:
@@ -175,7 +175,7 @@ def test_screen_display_changes_bump_but_heartbeats_do_not(tenant: Tenant) -> No
 
 
 @pytest.mark.django_db(transaction=True)
-def test_revision_committed_is_sent_after_commit_only(
+def test_revisions_committed_is_sent_after_commit_only(
     tenant: Tenant, committed: list[tuple[int, int]]
 ) -> None:
     """The post-commit hook fires after commit with the new revision, never on rollback."""
@@ -198,6 +198,32 @@ def test_revision_committed_is_sent_after_commit_only(
         create_then_fail()
     assert committed == []
     assert revision_of(school) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bump_of_many_schools_is_one_signal_in_school_order(tenant: Tenant) -> None:
+    """A change that bumps several schools commits one ``revisions_committed`` carrying
+    every school's new revision, in school id order (one batch of events for a district's
+    edit, not one signal per school); a receiver that fails does not keep the others from
+    hearing it."""
+    calls: list[list[tuple[int, int]]] = []
+
+    def failing(**_: object) -> None:
+        raise RuntimeError("a broken receiver")
+
+    def receiver(revisions: dict[int, int], **_: object) -> None:
+        calls.append(list(revisions.items()))
+
+    revision.revisions_committed.connect(failing, dispatch_uid="test-failing")
+    revision.revisions_committed.connect(receiver, dispatch_uid="test-batch")
+    try:
+        ids = sorted([tenant.school.pk, tenant.other_school.pk])
+        with revision.batch():
+            revision.touch(reversed(ids))
+    finally:
+        revision.revisions_committed.disconnect(dispatch_uid="test-failing")
+        revision.revisions_committed.disconnect(dispatch_uid="test-batch")
+    assert calls == [[(pk, revision_of(School.objects.get(pk=pk))) for pk in ids]]
 
 
 def test_a_bump_records_when_the_revision_changed(tenant: Tenant) -> None:

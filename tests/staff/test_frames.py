@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -32,14 +33,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def frames(monkeypatch: pytest.MonkeyPatch) -> Frames:
     """Every staff frame published from now on: (topic, frame)."""
     published: Frames = []
-    real = publish.publish
+    real = publish.publish_many
 
-    def record(event: events.Event) -> None:
-        if isinstance(event, events.StaffFrames):
-            published.extend((event.topic, frame) for frame in event.frames)
-        real(event)
+    def record(batch: Iterable[events.Event]) -> None:
+        batch = list(batch)
+        for event in batch:
+            if isinstance(event, events.StaffFrames):
+                published.extend((event.topic, frame) for frame in event.frames)
+        real(batch)
 
-    monkeypatch.setattr(publish, "publish", record)
+    monkeypatch.setattr(publish, "publish_many", record)
     return published
 
 
@@ -200,7 +203,9 @@ def test_nothing_is_published_when_the_transaction_rolls_back(
     from django.db import transaction
 
     published: list[str] = []
-    monkeypatch.setattr(publish, "publish", lambda event: published.append(event.topic))
+    monkeypatch.setattr(
+        publish, "publish_many", lambda batch: published.extend(e.topic for e in batch)
+    )
     screen, _ = make_screen(tenant.school)
     published.clear()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from hallboard.schools.revision import revision_committed
+from hallboard.schools.revision import revisions_committed
 from hallboard.screens.models import PairingCode, Screen, credentials_changed
 from hallboard.staff import frames
 from tests.conftest import Tenant, make_screen
@@ -21,14 +21,18 @@ def told(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """What the receivers told ``frames``, in order."""
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(frames, "screen_event", lambda *args: calls.append(args))
-    monkeypatch.setattr(frames, "revision", lambda *args: calls.append(("revision", *args)))
+    monkeypatch.setattr(
+        frames,
+        "revisions",
+        lambda revisions: calls.extend(("revision", *pair) for pair in revisions.items()),
+    )
     return calls
 
 
 def test_a_committed_revision_is_told_with_its_school(told: list[tuple[Any, ...]]) -> None:
-    """``revision_committed`` becomes the school's revision frame."""
-    revision_committed.send(sender=None, school_id=7, revision=42)
-    assert told == [("revision", 7, 42)]
+    """``revisions_committed`` becomes each school's revision frame."""
+    revisions_committed.send(sender=None, revisions={7: 42, 9: 3})
+    assert told == [("revision", 7, 42), ("revision", 9, 3)]
 
 
 def test_a_screen_saved_or_deleted_is_told_to_its_school(

@@ -21,7 +21,7 @@ Freshness, the part that matters (revision is truth):
 
 - School revisions are re-read for every school in the cache, in one query a
   second, by a background thread; edits made in this process update the cache
-  at once (``revision_committed``). So an answer is at most about a second
+  at once (``revisions_committed``). So an answer is at most about a second
   behind the database; displays poll every 8-45 s.
 - A rotated or revoked token, a reset binding or a deleted screen drops the
   cached credentials at once in the process where it happened (signals, after
@@ -228,12 +228,22 @@ class StatusCache:
             )
 
     def set_revision(self, school_id: int, revision: int) -> None:
+        self.set_revisions({school_id: revision})
+
+    def set_revisions(self, revisions: Mapping[int, int]) -> None:
+        """Cached schools move forward to these revisions (school id → revision), in one
+        swap of the table (never backwards; schools not cached are not added)."""
         with self._lock:
             table = self.table
-            school = table.schools.get(school_id)
-            if school is not None and revision > school.revision:
-                schools = {**table.schools, school_id: _School(revision, school.tz)}
-                self.table = _Table(table.screens, table.recent, MappingProxyType(schools))
+            newer = {
+                school_id: _School(revision, school.tz)
+                for school_id, revision in revisions.items()
+                if (school := table.schools.get(school_id)) is not None
+                and revision > school.revision
+            }
+            if newer:
+                schools = MappingProxyType({**table.schools, **newer})
+                self.table = _Table(table.screens, table.recent, schools)
 
     def refresh(self, *, credentials: bool = False) -> None:
         """Re-read the revision (and time zone) of every cached school, and with
@@ -537,12 +547,12 @@ def connect_signals() -> None:
     """Keep this process's cache exact for what this process changes."""
     from django.db.models.signals import post_delete
 
-    from hallboard.schools.revision import revision_committed
+    from hallboard.schools.revision import revisions_committed
     from hallboard.screens.models import binding_reset, credentials_changed
 
-    def revision(school_id: int, revision: int, **_: Any) -> None:
+    def revisions(revisions: Mapping[int, int], **_: Any) -> None:
         for cache in list(_CACHES):
-            cache.set_revision(school_id, revision)
+            cache.set_revisions(revisions)
 
     def credentials(screen_id: int, **_: Any) -> None:
         for cache in list(_CACHES):
@@ -551,7 +561,7 @@ def connect_signals() -> None:
     def deleted(instance: Screen, **_: Any) -> None:
         credentials(instance.pk)
 
-    revision_committed.connect(revision, dispatch_uid="fast-status-revision", weak=False)
+    revisions_committed.connect(revisions, dispatch_uid="fast-status-revision", weak=False)
     credentials_changed.connect(credentials, dispatch_uid="fast-status-credentials", weak=False)
     binding_reset.connect(credentials, dispatch_uid="fast-status-binding", weak=False)
     post_delete.connect(deleted, sender=Screen, dispatch_uid="fast-status-deleted", weak=False)

@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hallboard import redisconn
@@ -61,13 +62,16 @@ class _Sender:
         self._thread: threading.Thread | None = None
         self._failing = False
 
-    def put(self, kind: str, topic: str, data: bytes) -> None:
+    def put(self, items: list[tuple[str, str, bytes]]) -> None:
+        """Queue ``(kind, topic, data)`` events, in order, under one lock."""
         with self._cond:
             waiting = not self._queue  # the thread sleeps only on an empty queue
-            if len(self._queue) >= MAX_QUEUED:
-                dropped, _, _ = self._queue.popleft()
-                metrics.realtime_publish_failed_total.labels(kind=dropped).inc()
-            self._queue.append((kind, topic, data))
+            self._queue.extend(items)
+            over = len(self._queue) - MAX_QUEUED
+            if over > 0:
+                dropped = Counter(self._queue.popleft()[0] for _ in range(over))
+                for kind, count in dropped.items():
+                    metrics.realtime_publish_failed_total.labels(kind=kind).inc(count)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="hallboard-publish", daemon=True
@@ -155,18 +159,37 @@ def publish(event: events.Event) -> None:
     Returns at once: this process's gateways are told now (the in-process bus),
     Redis by the sender thread.
     """
-    topic, kind = event.topic, event.kind
-    data = events.encode(event, time.time())
-    BUS.publish(topic, data)  # gateways in this process (the embedded default)
+    publish_many((event,))
+
+
+def publish_many(batch: Iterable[events.Event]) -> None:
+    """Publish each event of ``batch`` on its topic, in order, as ``publish`` does: one
+    timestamp, one look at the configuration and one hand-over to the sender thread for
+    all of them (an edit of every school of a district is thousands of events)."""
+    ts = time.time()
+    items = []
+    for event in batch:
+        topic = event.topic
+        data = events.encode(event, ts)
+        BUS.publish(topic, data)  # gateways in this process (the embedded default)
+        items.append((event.kind, topic, data))
+    if not items:
+        return
     url = configured_url()
     if url:
-        _sender(url).put(kind, topic, data)
+        _sender(url).put(items)
     else:
-        metrics.realtime_published_total.labels(kind=kind).inc()
+        for kind, count in Counter(kind for kind, _, _ in items).items():
+            metrics.realtime_published_total.labels(kind=kind).inc(count)
 
 
 def invalidate(school_id: int, revision: int) -> None:
     publish(events.Invalidate(school_id, revision))
+
+
+def invalidate_many(revisions: Mapping[int, int]) -> None:
+    """One ``invalidate`` per school of ``revisions`` (school id → revision), in one batch."""
+    publish_many(events.Invalidate(school, rev) for school, rev in revisions.items())
 
 
 def alert_changed(school_id: int, alert: dict[str, Any] | None, cleared: int | None) -> None:
@@ -188,6 +211,11 @@ def flags_changed() -> None:
 def dashboard(school_id: int, frame: dict[str, Any]) -> None:
     """Tell every live dashboard watching ``school_id`` (a staff frame, see docs/operations.md)."""
     publish(events.StaffFrames.dashboard(school_id, frame))
+
+
+def dashboards(frames: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    """``dashboard`` for each ``(school_id, frame)``, in one batch."""
+    publish_many(events.StaffFrames.dashboard(school, frame) for school, frame in frames)
 
 
 def user(user_id: int, frame: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -14,13 +15,13 @@ from hallboard.alerts.models import Alert
 from hallboard.realtime import publish
 from hallboard.realtime.core.close_codes import CloseCode
 from hallboard.schools.models import School
-from hallboard.schools.revision import revision_committed
+from hallboard.schools.revision import revisions_committed
 from hallboard.screens.models import Command, PushSettings, Screen, credentials_changed
 
 
-@receiver(revision_committed, dispatch_uid="realtime-invalidate")
-def _invalidate(school_id: int, revision: int, **_: Any) -> None:
-    publish.invalidate(school_id, revision)
+@receiver(revisions_committed, dispatch_uid="realtime-invalidate")
+def _invalidate(revisions: Mapping[int, int], **_: Any) -> None:
+    publish.invalidate_many(revisions)
 
 
 @receiver(post_save, sender=Alert, dispatch_uid="realtime-alert-saved")

@@ -3,8 +3,8 @@
 The rule (PRODUCT.md, principle 1): every create, update or delete of content a
 school's screens show increments ``School.revision`` in the *same* database
 transaction, with ``UPDATE ... SET revision = revision + 1`` (never
-read-modify-write), and after the transaction commits, ``revision_committed``
-is sent with the school id and the new revision. The realtime layer connects
+read-modify-write), and after the transaction commits, ``revisions_committed``
+is sent once with every bumped school's new revision. The realtime layer connects
 publishing to that signal; nothing here knows about push.
 
 Content models get this by inheriting ``SchoolContent`` (``hallboard.schools.content``).
@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
+from types import MappingProxyType
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.dispatch import Signal
@@ -26,9 +27,11 @@ from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-#: Sent after the transaction that bumped a school's revision has committed.
-#: Arguments: ``school_id`` (int), ``revision`` (int, the value after the bump).
-revision_committed = Signal()
+#: Sent after the transaction that bumped schools' revisions has committed, once per
+#: bump (an edit of every school of a district is one signal, not thousands).
+#: Argument: ``revisions``, a mapping of school id to its revision after the bump, in
+#: school id order.
+revisions_committed = Signal()
 
 _pending: ContextVar[set[int] | None] = ContextVar("hallboard_revision_batch", default=None)
 
@@ -91,16 +94,18 @@ def _bump(school_ids: set[int], *, using: str, by: int = 1) -> None:
     # When the current revision was made: a screen still showing an older one
     # after a grace period is reported stale (hallboard.screens.status).
     changed_at = timezone.now()
+    revisions: dict[int, int] = {}
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         for school_id in sorted(school_ids):  # a fixed order avoids deadlocks between writers
             cursor.execute(sql, [by, changed_at, school_id])
             row = cursor.fetchone()
             if row is None:  # the school is being deleted with its content
                 continue
-            transaction.on_commit(
-                partial(_committed, school_id, int(row[0])), using=using, robust=True
-            )
+            revisions[school_id] = int(row[0])
+        if revisions:
+            transaction.on_commit(partial(_committed, revisions), using=using, robust=True)
 
 
-def _committed(school_id: int, revision: int) -> None:
-    revision_committed.send(sender=None, school_id=school_id, revision=revision)
+def _committed(revisions: dict[int, int]) -> None:
+    # Robust: a receiver that fails is logged (django.dispatch) and the others still run.
+    revisions_committed.send_robust(sender=None, revisions=MappingProxyType(revisions))

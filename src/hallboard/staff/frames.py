@@ -19,6 +19,7 @@ changes what the dashboard shows), ``changed`` (created or edited),
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from django.db import transaction
@@ -54,6 +55,7 @@ def screen_event(school_id: int, screen_id: int, event: ScreenEvent) -> None:
     transaction.on_commit(lambda: publish.dashboard(school_id, frame), robust=True)
 
 
-def revision(school_id: int, revision: int) -> None:
-    """The school's current revision (sent after the commit that made it)."""
-    publish.dashboard(school_id, revision_frame(school_id, revision))
+def revisions(revisions: Mapping[int, int]) -> None:
+    """The schools' current revisions (school id → revision; sent after the commit that
+    made them), one frame per school, in one batch."""
+    publish.dashboards((school, revision_frame(school, rev)) for school, rev in revisions.items())

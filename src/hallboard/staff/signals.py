@@ -6,12 +6,13 @@ view, the API and admin actions): they are plain UPDATEs that send no signal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from hallboard.schools.revision import revision_committed
+from hallboard.schools.revision import revisions_committed
 from hallboard.screens.models import PairingCode, Screen, credentials_changed
 from hallboard.staff import frames
 
@@ -20,9 +21,9 @@ def _school_of(screen_id: int) -> int | None:
     return Screen.objects.filter(pk=screen_id).values_list("school_id", flat=True).first()
 
 
-@receiver(revision_committed, dispatch_uid="staff-revision")
-def _revision(school_id: int, revision: int, **_: Any) -> None:
-    frames.revision(school_id, revision)
+@receiver(revisions_committed, dispatch_uid="staff-revision")
+def _revisions(revisions: Mapping[int, int], **_: Any) -> None:
+    frames.revisions(revisions)
 
 
 @receiver(pre_save, sender=Screen, dispatch_uid="staff-screen-moving")

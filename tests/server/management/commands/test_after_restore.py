@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from hallboard.schools.models import School
-from hallboard.schools.revision import revision_committed
+from hallboard.schools.revision import revisions_committed
 from hallboard.server.management.commands.after_restore import STEP
 from tests.conftest import Tenant, revision_of
 
@@ -24,16 +24,16 @@ def test_every_school_moves_past_what_screens_may_show(
     before = {s.pk: revision_of(s) for s in School.objects.all()}
     published: list[tuple[int, int]] = []
 
-    def record(school_id: int, revision: int, **_: Any) -> None:
-        published.append((school_id, revision))
+    def record(revisions: dict[int, int], **_: Any) -> None:
+        published.extend(revisions.items())
 
-    revision_committed.connect(record)
+    revisions_committed.connect(record)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             out = io.StringIO()
             call_command("after_restore", stdout=out)
     finally:
-        revision_committed.disconnect(record)
+        revisions_committed.disconnect(record)
     after = {s.pk: revision_of(s) for s in School.objects.all()}
     assert after == {pk: rev + STEP for pk, rev in before.items()}
     assert sorted(published) == sorted(after.items())
