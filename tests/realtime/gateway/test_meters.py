@@ -91,3 +91,59 @@ def test_broker_counters_are_added_as_deltas_never_twice() -> None:
     broker.reconnects = 5
     meters.broker(broker)  # type: ignore[arg-type]
     assert sample(names[0]) - before[0] == 5
+
+
+async def test_counts_of_one_loop_turn_are_written_once_after_it() -> None:
+    """Inside the event loop, what one turn counts (many events, many deliveries) is added
+    up and written to each series once, after the turn: nothing is lost, and the metrics
+    see it one turn later."""
+    import asyncio
+
+    meters = Meters(MemoryBroker())
+    name = "hallboard_gateway_messages_delivered_total"
+    before = sample(name, type="t-turn")
+    writes: list[float] = []
+    meters.delivered("t-turn", 1)
+    child = meters._delivered["t-turn"]
+    real_inc = child.inc
+    child.inc = lambda amount=1: (writes.append(amount), real_inc(amount))  # type: ignore[method-assign]
+    for _ in range(999):
+        meters.delivered("t-turn", 1)
+    meters.coalesced()
+    assert sample(name, type="t-turn") == before  # not yet: written after this turn
+    await asyncio.sleep(0)
+    assert sample(name, type="t-turn") == before + 1000
+    assert writes == [1000]
+
+
+def test_latencies_land_in_the_buckets_histogram_observe_would_choose() -> None:
+    """Push latencies added up here and written at once give the same buckets, count and
+    sum as ``Histogram.observe`` of each (bounds included: a value on a bound counts in it)."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from hallboard.observability import metrics
+
+    bounds = metrics.push_latency_seconds._upper_bounds
+    values = [0.0, 0.0005, 0.001, 0.0011, 0.0025, 0.3, 1.0, 7.5, 10.0, 11.0, *bounds[:-1]]
+    reference = Histogram("t_latency", "", buckets=bounds[:-1], registry=CollectorRegistry())
+    for value in values:
+        reference.observe(value)
+    expected = {
+        s.labels["le"]: s.value
+        for s in reference.collect()[0].samples
+        if s.name.endswith("_bucket")
+    }
+
+    def buckets() -> dict[str, float]:
+        return {le: sample("hallboard_push_latency_seconds_bucket", le=le) for le in expected}
+
+    before = buckets()
+    count = sample("hallboard_push_latency_seconds_count")
+    total = sample("hallboard_push_latency_seconds_sum")
+    meters = Meters(MemoryBroker())
+    for value in values:
+        meters.latency(value)
+    meters.flush()
+    assert {le: v - before[le] for le, v in buckets().items()} == expected
+    assert sample("hallboard_push_latency_seconds_count") == count + len(values)
+    assert abs(sample("hallboard_push_latency_seconds_sum") - total - sum(values)) < 1e-9

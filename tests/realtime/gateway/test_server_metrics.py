@@ -143,12 +143,14 @@ async def test_coalesced_and_failed_frames_are_counted(gateway: Gateway, tenant:
     for n in (1, 2):  # the second is inside the window of the first
         event = {"e": "invalidate", "school": school_id, "rev": hello["rev"] + n}
         gateway.on_broker_message(topic, json.dumps(event).encode())
+    await asyncio.sleep(0)  # metrics are written once per turn of the loop
     assert delta("hallboard_gateway_coalesced_total") == 1
     (server_side,) = gateway.hub.connections()
     gateway.hub.congested(server_side, 0.0)
     gateway.hub.slow_clients(10_000.0)  # reported slow: it gets nothing more
     event = {"e": "alert", "school": school_id, "alert": None, "cleared": 3}
     gateway.on_broker_message(topic, json.dumps(event).encode())
+    await asyncio.sleep(0)
     assert delta("hallboard_gateway_messages_failed_total", type="alert") == 1
     await ws.close()
 

@@ -4,10 +4,21 @@ A label lookup per write would cost more than the write: children are bound
 here at start (or on first use, for labels only known then) and the gateway
 only calls ``inc``/``dec``. The metrics themselves are defined, and documented
 for operators, in ``hallboard.observability.metrics`` (docs/operations.md).
+
+What is counted per broker event and per delivery (messages delivered and
+failed, events received, coalesced, push latency) is added up here and written
+to the metrics once per turn of the event loop (``flush``, scheduled with
+``call_soon`` by the first count of a turn), not once per event: with
+``PROMETHEUS_MULTIPROC_DIR`` every write is a locked write to a memory-mapped
+file, and a push to every screen is thousands of events in a few turns. (The
+latency histogram's observations are added to its buckets the way
+``Histogram.observe`` adds them, many at once.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 from typing import Any
 
 from hallboard.observability import metrics
@@ -32,6 +43,40 @@ class Meters:
         self._received: dict[str, Any] = {}
         self._broker = metrics.broker_connected.labels(broker=broker.name)
         self._broker_reported: dict[Any, int] = {}
+        self._counts: dict[Any, int] = {}  # counter child → not yet written
+        latency = metrics.push_latency_seconds
+        self._bounds: list[float] = list(latency._upper_bounds)
+        self._latency_buckets = [0] * len(self._bounds)
+        self._latency_sum = 0.0
+        self._armed = False
+
+    def _add(self, child: Any, amount: int) -> None:
+        counts = self._counts
+        counts[child] = counts.get(child, 0) + amount
+        if not self._armed:
+            self._arm()
+
+    def _arm(self) -> None:
+        self._armed = True
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:  # no event loop (a caller outside the gateway): at once
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what was counted since the last flush to the metrics."""
+        self._armed = False
+        counts, self._counts = self._counts, {}
+        for child, amount in counts.items():
+            child.inc(amount)
+        if self._latency_sum or any(self._latency_buckets):
+            latency = metrics.push_latency_seconds
+            for i, amount in enumerate(self._latency_buckets):
+                if amount:
+                    latency._buckets[i].inc(amount)
+            latency._sum.inc(self._latency_sum)
+            self._latency_buckets = [0] * len(self._bounds)
+            self._latency_sum = 0.0
 
     def delivered(self, mtype: str, count: int) -> None:
         child = self._delivered.get(mtype)
@@ -39,19 +84,30 @@ class Meters:
             child = self._delivered[mtype] = metrics.gateway_messages_delivered_total.labels(
                 type=mtype
             )
-        child.inc(count)
+        self._add(child, count)
 
     def failed(self, mtype: str, count: int) -> None:
         child = self._failed.get(mtype)
         if child is None:
             child = self._failed[mtype] = metrics.gateway_messages_failed_total.labels(type=mtype)
-        child.inc(count)
+        self._add(child, count)
 
     def received(self, kind: str) -> None:
         child = self._received.get(kind)
         if child is None:
             child = self._received[kind] = metrics.gateway_events_received_total.labels(kind=kind)
-        child.inc()
+        self._add(child, 1)
+
+    def coalesced(self) -> None:
+        self._add(metrics.gateway_coalesced_total, 1)
+
+    def latency(self, seconds: float) -> None:
+        """One push latency (``hallboard_push_latency_seconds``): the bucket
+        ``Histogram.observe`` would count it in (the first bound not below it)."""
+        self._latency_buckets[bisect.bisect_left(self._bounds, seconds)] += 1
+        self._latency_sum += seconds
+        if not self._armed:
+            self._arm()
 
     def broker(self, broker: Broker) -> None:
         """The broker's state and counters as metrics (the broker itself knows no metrics)."""

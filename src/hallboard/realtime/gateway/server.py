@@ -208,6 +208,7 @@ class Gateway:
         for sock in list(self._sockets):
             sock.abort()
         await self.writer.flush()
+        self.meters.flush()
         await self.broker.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from hallboard.observability import metrics
 from hallboard.realtime.brokers import Broker
 from hallboard.realtime.core import events
 from hallboard.realtime.core.node import Node
@@ -69,11 +68,11 @@ class Subscriber:
         coalesced = self.node.coalesced
         self.node.receive_event(event, self.clock())
         if self.node.coalesced != coalesced:
-            metrics.gateway_coalesced_total.inc()
+            self.meters.coalesced()
         written = self.carry_out()
         if written and received.ts is not None:
             # Clamped: the publisher may run on another host with another clock.
-            metrics.push_latency_seconds.observe(max(0.0, time.time() - received.ts))
+            self.meters.latency(max(0.0, time.time() - received.ts))
 
     async def check_push(self, screens: frozenset[int]) -> None:
         """The node asked for these screens' push flags (``node.CheckPush``)."""
