@@ -687,6 +687,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     (out / "scale.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "scale.md").write_text(render(results) + "\n")
     scaling = out / "scaling.md"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hallboard.realtime.core import events
 from hallboard.realtime.core.close_codes import CloseCode
@@ -113,3 +116,27 @@ def test_a_known_kind_with_bad_fields_is_malformed(doc: dict[str, object]) -> No
         events.parse("school:3", json.dumps(doc))
     assert caught.value.reason == "malformed"
     assert caught.value.kind == doc["e"]
+
+
+@given(
+    st.integers(min_value=0, max_value=2**63 - 1),
+    st.integers(min_value=0, max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True) | st.integers(0, 2**40),
+)
+def test_an_invalidation_on_the_wire_is_what_the_json_encoder_makes(
+    school: int, rev: int, ts: float
+) -> None:
+    """An invalidation, written directly, is byte for byte the compact JSON of its fields
+    (any time stamp; those JSON cannot hold exactly go through the encoder), and reads back."""
+    import json
+
+    event = events.Invalidate(school, rev)
+    data = events.encode(event, ts)
+    expected = json.dumps(
+        {"e": "invalidate", "school": school, "rev": rev, "ts": ts},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    assert data == expected
+    if math.isfinite(ts):
+        assert events.parse(event.topic, data).event == event

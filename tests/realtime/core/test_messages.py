@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hallboard.realtime.core import messages
 from hallboard.realtime.core.close_codes import CloseCode, Retry
@@ -141,3 +143,10 @@ def test_the_buckets_take_their_limits_from_the_contract() -> None:
     assert sum(control.allow(5.0) for _ in range(50)) == min(
         messages.CONTROL_BURST, 5 * messages.CONTROL_RATE
     )
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_invalidate_is_what_encode_makes_of_it(rev: int) -> None:
+    """The invalidation frame, written directly, is byte for byte the compact JSON
+    ``encode`` makes of ``{"type": "invalidate", "rev": rev}``."""
+    assert messages.invalidate(rev) == messages.encode({"type": "invalidate", "rev": rev})
