@@ -455,8 +455,9 @@ async def test_the_database_failing_during_the_re_read_still_opens_the_screen(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The database goes away between the lookup and the re-read: the screen opens all the
-    same with what its lookup found (revision, pending command), and one warning says the
-    re-read failed."""
+    same with what its lookup found (its revision); its pending command, read only by the
+    re-read, is not sent and stays pending (for its next connection), and one warning says
+    the re-read failed."""
     caplog.set_level(logging.WARNING, logger="hallboard.realtime.gateway")
     screen, token = await in_thread(make_screen, tenant.school)
     command = await in_thread(Command.objects.create, screen=screen, name="identify")
@@ -470,10 +471,11 @@ async def test_the_database_failing_during_the_re_read_still_opens_the_screen(
     await admitting.settle()
     assert [(f["type"], f.get("rev"), f.get("id")) for f in admitting.host.frames[sock]] == [
         ("hello", rev, None),
-        ("command", None, command.pk),
     ]
     assert [r.getMessage() for r in caplog.records] == ["database unavailable re-reading 1 screens"]
     assert admitting.marks.screens == [screen.pk]
+    await in_thread(command.refresh_from_db)
+    assert command.status == Command.Status.PENDING
 
 
 async def test_a_socket_gone_during_the_re_read_is_not_opened(

@@ -202,8 +202,10 @@ class Admission:
             return
         await self.subscribe()
         # Changes committed between the token lookup and the subscription reached no one
-        # here (a school's edit or alert, a screen's command): read them again now that
-        # we listen.
+        # here (a school's edit or alert): read them again now that we listen, with the
+        # screens' pending commands (read only now: later ones come as events). Should the
+        # database fail here, the screens open without them: they stay pending, for the
+        # next connection or poll.
         screens = [result.screen_id for _, result in admitted]
         commands: dict[int, list[dict[str, Any]]] = {}
         try:
@@ -228,19 +230,17 @@ class Admission:
         self,
         pending: Pending,
         result: db.Accepted,
-        later: Iterable[dict[str, Any]],
+        commands: Iterable[dict[str, Any]],
         now: float,
         today: dt.datetime,
     ) -> None:
-        """Open an admitted display with its lookup's commands and those found ``later``."""
+        """Open an admitted display with its pending ``commands`` (read after subscribing)."""
         sock = pending.sock
         if sock.phase != Phase.PENDING:
             return  # closed meanwhile; socket_lost took it out of the node
-        commands = result.commands
-        if later:
-            known = {c["id"] for c in commands}
-            commands = [*commands, *(c for c in later if c["id"] not in known)]
-        frames = self.node.open_display(sock, result.rev, result.alert, commands, now, today)
+        frames = self.node.open_display(
+            sock, result.rev, result.alert, list(commands), now, today
+        )
         self.host.opened(sock, pending.handshake, frames)
         self.accepted += 1
         self.writer.connected(result.screen_id)  # marked in the next write batch (db.py)

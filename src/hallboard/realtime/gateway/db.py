@@ -173,7 +173,6 @@ class Accepted:
     school_id: int
     rev: int
     alert: dict[str, Any] | None
-    commands: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,11 +308,11 @@ def _authenticate_many(requests: list[tuple[str, str]]) -> list[Accepted | Refus
             )
     if not accepted:
         return results
-    ids = [r.screen_id for r in accepted]
+    # Pending commands are not read here: the admission reads them once it listens to the
+    # screens' topics (``after_subscribe``), which also finds those committed meanwhile.
     alerts = top_alerts({r.school_id: r.organisation_id for r in accepted}, now)
-    commands = pending_commands(ids, now)
     return [
-        Accepted(r.screen_id, r.school_id, r.rev, alerts.get(r.school_id), commands[r.screen_id])
+        Accepted(r.screen_id, r.school_id, r.rev, alerts.get(r.school_id))
         if isinstance(r, Accepted)
         else r
         for r in results
@@ -348,9 +347,10 @@ def pending_commands(screen_ids: list[int], now: dt.datetime) -> dict[int, list[
 def after_subscribe(
     schools: Iterable[int], screen_ids: list[int], now: dt.datetime
 ) -> tuple[dict[int, int], dict[int, dict[str, Any] | None], dict[int, list[dict[str, Any]]]]:
-    """What was committed between a batch's token lookup and its subscription, and so
-    reached no one here: the new schools' revisions and alerts (``current_state``) and the
-    admitted screens' pending commands."""
+    """Read once the gateway listens to a batch's topics: what was committed between its
+    token lookup and its subscription, and so reached no one here (the new schools'
+    revisions and alerts, ``current_state``), and the admitted screens' pending commands
+    (read only here: anything committed later comes as an event)."""
     schools = list(schools)
     revs, alerts = current_state(schools) if schools else ({}, {})
     return revs, alerts, pending_commands(screen_ids, now)
