@@ -13,6 +13,18 @@ from hallboard.realtime import publish
 from tests.conftest import sample
 
 
+def events_heard(listener: Any, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` events a Redis subscription hears (within 30 s), then it closes."""
+    heard: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while len(heard) < count and time.monotonic() < deadline:
+        message = listener.get_message(timeout=1)
+        if message is not None:
+            heard.append(json.loads(message["data"].partition(b" ")[2]))
+    listener.close()
+    return heard
+
+
 def test_a_burst_reaches_redis_complete_and_in_order(redis_url: str, settings: Any) -> None:
     """Two thousand events published at once (a district-wide edit) all arrive, in order."""
     settings.REDIS_URL = redis_url
@@ -21,13 +33,7 @@ def test_a_burst_reaches_redis_complete_and_in_order(redis_url: str, settings: A
     for rev in range(2000):
         publish.invalidate(4242, rev)
     assert publish.flush(30)
-    revs = []
-    deadline = time.monotonic() + 30
-    while len(revs) < 2000 and time.monotonic() < deadline:
-        message = listener.get_message(timeout=1)
-        if message is not None:
-            revs.append(json.loads(message["data"].partition(b" ")[2])["rev"])
-    listener.close()
+    revs = [event["rev"] for event in events_heard(listener, 2000)]
     assert revs == list(range(2000))
 
 
@@ -107,13 +113,7 @@ def test_a_batch_is_published_in_order_with_one_timestamp(
         [events.Invalidate(4243, 8), events.StaffFrames.dashboard(4243, {"type": "revision"})]
     )
     assert publish.flush(30)
-    got = []
-    deadline = time.monotonic() + 30
-    while len(got) < 2 and time.monotonic() < deadline:
-        message = listener.get_message(timeout=1)
-        if message is not None:
-            got.append(json.loads(message["data"].partition(b" ")[2]))
-    listener.close()
+    got = events_heard(listener, 2)
     assert [t for t, _ in heard] == ["school:4243", "dash:4243"]
     assert [g["e"] for g in got] == ["invalidate", "frames"]
     assert got[0]["ts"] == got[1]["ts"]

@@ -238,9 +238,7 @@ class Admission:
         sock = pending.sock
         if sock.phase != Phase.PENDING:
             return  # closed meanwhile; socket_lost took it out of the node
-        frames = self.node.open_display(
-            sock, result.rev, result.alert, list(commands), now, today
-        )
+        frames = self.node.open_display(sock, result.rev, result.alert, list(commands), now, today)
         self.host.opened(sock, pending.handshake, frames)
         self.accepted += 1
         self.writer.connected(result.screen_id)  # marked in the next write batch (db.py)
