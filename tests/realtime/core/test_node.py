@@ -35,7 +35,10 @@ SCHOOL, OTHER = 1, 2
 
 
 def make(**options: Any) -> Node[str]:
-    return Node(Options(**{"coalesce_window": 2.0, "ping_interval": 30.0, **options}))
+    """A node with a 2 s coalescing window, a 30 s ping interval and one sweep a second
+    (the timelines below count in whole seconds)."""
+    defaults = {"coalesce_window": 2.0, "ping_interval": 30.0, "sweep_every": 1.0}
+    return Node(Options(**{**defaults, **options}))
 
 
 def open_display(
@@ -333,6 +336,26 @@ def test_a_silent_socket_is_pinged_then_dropped() -> None:
     # t=2  a silent for 2 s: not over the interval yet; t=4  pinged; t=6  2 s after the
     # ping; t=8  4 s after it, no answer: dropped. b is never pinged.
     assert timeline == [(4, Ping("a")), (8, Drop("a", "ping_timeout"))]
+
+
+def test_by_default_pings_go_out_in_small_slices_each_socket_once_per_interval() -> None:
+    """With the default sweep (a slice every 0.1 s), 6,000 silent sockets are pinged a few
+    dozen at a time, never hundreds at once, and each exactly once in its ping interval."""
+    n: Node[str] = Node(Options(ping_interval=30.0, max_connections=10_000))
+    for i in range(6000):
+        open_display(n, f"s{i}", i, 0.0)
+    n.actions()
+    pinged: list[str] = []
+    largest = 0
+    t = 30.05  # all silent for just over the interval from here on
+    while t < 60.05:
+        n.tick(t)
+        pings = [a.conn for a in n.actions() if isinstance(a, Ping)]
+        largest = max(largest, len(pings))
+        pinged += pings
+        t = n.next_wakeup() or t + 0.1
+    assert sorted(pinged) == sorted(f"s{i}" for i in range(6000))
+    assert largest <= 6000 * 0.1 / 30.0 + 1  # 21: a slice, not a burst
 
 
 def test_a_pong_saves_a_pinged_socket() -> None:
