@@ -266,24 +266,32 @@ async def test_a_silent_socket_is_pinged_and_dropped_without_pong(tenant: Tenant
         seen = b""
         while b"\x81" not in seen:  # its hello (a text frame) arrives: it is open
             seen += await asyncio.wait_for(reader.read(100), 10)
-        # t+1.5  both silent past the ping interval: both pinged
-        clock.advance(1.5)
-        gw.tick()
+        # t+1.5..2.5  both silent past the ping interval: both pinged
+        sweep_for(gw, clock, 1.5)
         while b"\x89" not in seen:  # a ping frame (opcode 9) arrives
             seen += await asyncio.wait_for(reader.read(100), 10)
         for _ in range(400):  # the library client answers its ping (a pong): one is waiting
             if sum(p.ping_sent_at is None for p in gw.node.peers.values()) == 1:
                 break
             await asyncio.sleep(0.025)
-        # t+3.0  no answer from the raw client for longer than the interval: dropped
-        clock.advance(1.5)
-        gw.tick()
+        # t+4.0..5.0  no answer from the raw client for longer than the interval: dropped
+        sweep_for(gw, clock, 1.5)
         await asyncio.wait_for(_until_closed(reader), 10)  # then dropped: EOF
         writer.close()
         assert alive.state.name == "OPEN"
         await alive.close()
     finally:
         await gw.shutdown()
+
+
+def sweep_for(gw: Gateway, clock: FakeClock, seconds: float) -> None:
+    """Move the clock on by ``seconds``, then let the gateway's sweep look at every socket:
+    it looks at a slice of them every 0.1 s (each once per ping interval), so it ticks ten
+    times 0.1 s apart (this test's ping interval is 1 s)."""
+    clock.advance(seconds)
+    for _ in range(10):
+        gw.tick()
+        clock.advance(0.1)
 
 
 async def _until_closed(reader: asyncio.StreamReader) -> None:
