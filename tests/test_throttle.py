@@ -135,3 +135,24 @@ def test_the_clear_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(10):
         throttle.blocked(throttle.Kind.SOCKET, f"198.51.100.{n}")
         assert len(throttle._clear) <= 3
+
+
+def test_a_clear_answer_read_while_a_failure_is_counted_is_not_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A check that read the counts before a failure was counted (another thread) does not
+    remember the address as clear: the next check asks again and refuses it."""
+    address = "198.51.100.22"
+    limiter = throttle._limiter(throttle.Kind.SOCKET)
+    real_test = limiter.test
+
+    def test_then_fail(*key: str) -> int | None:
+        answer = real_test(*key)  # clear, as read before ...
+        for _ in range(3):
+            throttle.failed(throttle.Kind.SOCKET, address)  # ... these were counted
+        return answer
+
+    monkeypatch.setattr(limiter, "test", test_then_fail)
+    assert throttle.blocked(throttle.Kind.SOCKET, address) is None
+    monkeypatch.setattr(limiter, "test", real_test)
+    assert throttle.blocked(throttle.Kind.SOCKET, address) is not None

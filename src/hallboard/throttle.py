@@ -127,6 +127,9 @@ CLEAR_SECONDS = 1.0
 #: The most addresses remembered as clear (past it the memory starts again).
 CLEAR_MAX = 4096
 _clear: dict[tuple[Kind, str], float] = {}
+#: Failures counted in this process so far: a "clear" answer read while one was being
+#: counted (another thread) is not remembered.
+_failures = 0
 
 
 def blocked(kind: Kind, address: str, *, now: Callable[[], float] = time.monotonic) -> int | None:
@@ -137,11 +140,12 @@ def blocked(kind: Kind, address: str, *, now: Callable[[], float] = time.monoton
     key = (kind, counted)
     if _clear.get(key, 0.0) > now():
         return None
+    failures = _failures
     wait = _limiter(kind).test("auth-fail", kind.value, counted)
     if wait is not None:
         _clear.pop(key, None)
         metrics.auth_throttled_total.labels(kind=kind.value).inc()
-    elif kind is not Kind.ADMIN:  # sign-ins are few: always asked
+    elif kind is not Kind.ADMIN and failures == _failures:  # sign-ins are few: always asked
         if len(_clear) >= CLEAR_MAX:
             _clear.clear()
         _clear[key] = now() + CLEAR_SECONDS
@@ -162,8 +166,10 @@ def check(kind: Kind, address: str) -> None:
 
 def failed(kind: Kind, address: str) -> None:
     """Count one failed authentication of ``kind`` from ``address``."""
+    global _failures
     metrics.auth_failures_total.labels(kind=kind.value).inc()
     counted = subject(address)
+    _failures += 1  # a "clear" being read meanwhile is not remembered
     _clear.pop((kind, counted), None)  # this process asks the counts again at once
     if _limiter(kind).hit("auth-fail", kind.value, counted) is not None:
         return  # over already (a race with check): nothing new to say
