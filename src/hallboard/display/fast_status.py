@@ -227,9 +227,6 @@ class StatusCache:
                 | {d for d, s in table.recent.items() if s.screen_id == screen_id}
             )
 
-    def set_revision(self, school_id: int, revision: int) -> None:
-        self.set_revisions({school_id: revision})
-
     def set_revisions(self, revisions: Mapping[int, int]) -> None:
         """Cached schools move forward to these revisions (school id → revision), in one
         swap of the table (never backwards; schools not cached are not added)."""

@@ -3,7 +3,8 @@
 Events are the typed, frozen dataclasses of ``hallboard.realtime.core.events``
 (the one place that defines them and their wire format): ``publish(event)``
 sends one on its topic, stamped with ``"ts"``, the publisher's ``time.time()``,
-from which gateways measure push latency (``hallboard_push_latency_seconds``).
+from which gateways measure push latency (``hallboard_push_latency_seconds``);
+``publish_many(events)`` sends a batch (one stamp, one hand-over to the sender).
 The helpers below (``invalidate``, ``alert_changed``, ``command``,
 ``close_screen``, ``flags_changed``, ``dashboard``, ``user``) only build one.
 
