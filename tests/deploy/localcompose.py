@@ -588,10 +588,29 @@ class LocalCompose:
         try:
             code = service.process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
+            self._dump_stacks(service)
             service.process.kill()
             code = service.process.wait()
         service.healthy = False
         return code
+
+    @staticmethod
+    def _dump_stacks(service: Service) -> None:
+        """Before a SIGKILL: where each thread of the process was stuck, into its log
+        (with py-spy, when installed), so a failed stop says why."""
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        assert service.process is not None
+        assert service._log is not None
+        service._log.write("--- not stopped within the grace period; stacks:\n")
+        service._log.flush()
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(  # noqa: S603 - py-spy on our own child
+                [py_spy, "dump", "--pid", str(service.process.pid)],
+                stdout=service._log,
+                stderr=subprocess.STDOUT,
+                timeout=30,
+                check=False,
+            )
 
     def restart_service(self, name: str, timeout: float = 120.0) -> int:
         code = self.stop_service(name)
