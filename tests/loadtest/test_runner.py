@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,45 @@ async def test_push_scenarios_against_the_in_process_gateway(tmp_path: Path, set
     finally:
         await gateway.shutdown()
     assert_all_delivered(result, scenarios)
+
+
+def _run_of(schools: int, per_school: int, push_share: float = 1.0) -> LoadRun:
+    screens = [
+        fleets.ScreenCredentials(school * 100 + n, school, f"t{school}-{n}", "dk")
+        for school in range(1, schools + 1)
+        for n in range(per_school)
+    ]
+    fleet = fleets.Fleet("lt", 1, {s: f"s{s}" for s in range(1, schools + 1)}, {}, screens, "k")
+    options = RunOptions(target=Target("127.0.0.1", 1, http_port=1), push_share=push_share)
+    return LoadRun(fleet, DbTrigger(same_process=True), options)
+
+
+def test_the_open_screens_of_a_school_follow_hellos_and_closes() -> None:
+    """Hellos open a push screen and closes end it, per school and in screen order; a polling
+    screen's rows never count as an open push screen; a school with none left is gone."""
+    run = _run_of(schools=3, per_school=3, push_share=2 / 3)
+    polling = {s.idx for s in run.screens if s.mode == "poll"}
+    for idx in (5, 3, 4, 0):
+        run._on_row([idx, "h", 1, 1.0, 0.5])
+    opened = [i for i in (0, 3, 4, 5) if i not in polling]
+    by_school = {school: [i for i in opened if i // 3 == school - 1] for school in (1, 2)}
+    assert run._open_ws_of(2) == by_school[2] == sorted(by_school[2])
+    assert run._open_ws_by_school() == {s: v for s, v in by_school.items() if v}
+    for idx in (3, 4, 5):
+        run._on_row([idx, "c", 1001, 2.0])
+    assert run._open_ws_of(2) == []
+    assert 2 not in run._open_ws_by_school()
+    assert run._open_ws_of(1) == by_school[1]
+
+
+def test_the_next_eligible_school_wraps_round_and_skips_recent_edits() -> None:
+    """From a rotation point, the first school not edited within the gap, wrapping round;
+    None when every school was edited within it."""
+    run = _run_of(schools=4, per_school=1)
+    schools = [10, 20, 30, 40]
+    now = time.monotonic()
+    run.last_edit = {30: now, 40: now}
+    assert run._next_eligible(schools, 2) == 0
+    assert run._next_eligible(schools, 1) == 1
+    run.last_edit.update({10: now, 20: now})
+    assert run._next_eligible(schools, 0) is None

@@ -123,6 +123,11 @@ class LoadRun:
         self.poll_ids = [s.idx for s in self.screens if s.mode == "poll"]
         self.tracker = Tracker()
         self.open: set[int] = set()
+        #: school → its push screens open now, kept as rows arrive: an edit looks up its
+        #: school's screens without walking every screen (at 50,000 screens that walk held
+        #: the GIL for milliseconds, and the publishing thread waited behind it).
+        self._push_school = {s.idx: s.school for s in self.screens if s.mode == "ws"}
+        self._open_by_school: dict[int, set[int]] = {}
         self.latest: dict[int, int] = {}
         self.hello_latency: list[tuple[float, float]] = []  # (hello time, seconds since attempt)
         self.fail_rows: list[tuple[float, str]] = []
@@ -148,10 +153,10 @@ class LoadRun:
                 self.latest[idx] = max(self.latest.get(idx, 0), value)
                 self.tracker.observe(idx, kind, value, t)
             if kind == "h":
-                self.open.add(idx)
+                self._opened(idx)
                 self.hello_latency.append((t, t - row[4]))
         elif kind == "c":
-            self.open.discard(idx)
+            self._closed(idx)
             self.close_rows.append((t, idx, int(value)))
         elif kind == "f":
             self.fail_rows.append((t, str(value)))
@@ -193,12 +198,29 @@ class LoadRun:
             pids = self.server.pids()  # the gateways of a supervisor, not the supervisor
         return pids
 
+    def _opened(self, idx: int) -> None:
+        self.open.add(idx)
+        school = self._push_school.get(idx)
+        if school is not None:
+            self._open_by_school.setdefault(school, set()).add(idx)
+
+    def _closed(self, idx: int) -> None:
+        self.open.discard(idx)
+        school = self._push_school.get(idx)
+        if school is not None:
+            screens = self._open_by_school.get(school)
+            if screens is not None:
+                screens.discard(idx)
+                if not screens:
+                    del self._open_by_school[school]
+
+    def _open_ws_of(self, school: int) -> list[int]:
+        """The school's push screens open now, in screen order."""
+        return sorted(self._open_by_school.get(school, ()))
+
     def _open_ws_by_school(self) -> dict[int, list[int]]:
-        out: dict[int, list[int]] = {}
-        for s in self.screens:
-            if s.mode == "ws" and s.idx in self.open:
-                out.setdefault(s.school, []).append(s.idx)
-        return out
+        """Every school with an open push screen → those screens, in screen order."""
+        return {school: sorted(screens) for school, screens in sorted(self._open_by_school.items())}
 
     def _missing(self, edit_ids: list[int]) -> list[dict[str, Any]]:
         wanted = set(edit_ids)
@@ -248,6 +270,17 @@ class LoadRun:
 
     async def _edit(self, school_ids: list[int]) -> list[int]:
         return self._record_edits(await self.trigger.edit(school_ids))
+
+    def _next_eligible(self, schools: list[int], start: int) -> int | None:
+        """The index of the first school from ``start`` on (wrapping round) not edited
+        within the school gap; None when every one was."""
+        now = time.monotonic()
+        gap = self.options.school_gap
+        n = len(schools)
+        for i in range(start, start + n):
+            if now - self.last_edit.get(schools[i % n], -1e9) >= gap:
+                return i % n
+        return None
 
     def _eligible(self, schools: list[int]) -> list[int]:
         now = time.monotonic()
@@ -385,7 +418,7 @@ class LoadRun:
             wait = self.options.school_gap - (time.monotonic() - self.last_edit.get(school, -1e9))
             if wait > 0:
                 await asyncio.sleep(wait)
-            screens = self._open_ws_by_school().get(school, [])
+            screens = self._open_ws_of(school)
             (edit,) = await self._edit([school])
             self.tracker.expect(edit, screens)
             expected += len(screens)
@@ -432,16 +465,16 @@ class LoadRun:
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                eligible = self._eligible(schools[rotation:] + schools[:rotation])
-                if eligible or self._remaining() <= 0:
+                found = self._next_eligible(schools, rotation)
+                if found is not None or self._remaining() <= 0:
                     break
                 due = time.monotonic() + 0.05  # every school was edited too recently: wait
-            if not eligible:
+            if found is None:
                 break
-            school = eligible[0]
-            rotation = (schools.index(school) + 1) % len(schools)
+            school = schools[found]
+            rotation = (found + 1) % len(schools)
             self.last_edit[school] = time.monotonic()
-            screens = self._open_ws_by_school().get(school, [])
+            screens = self._open_ws_of(school)
             pending.append(asyncio.create_task(fire(school, screens)))
             self.progress("latency: edits", n + 1, o.latency_edits, "")
         await asyncio.gather(*pending)
@@ -622,7 +655,7 @@ class LoadRun:
                 continue
             school = self.random.choice(eligible)
             self.last_edit[school] = time.monotonic()
-            screens = self._open_ws_by_school().get(school, [])
+            screens = self._open_ws_of(school)
             (edit,) = await self._edit([school])
             self.tracker.expect(edit, screens, HELLO_OR_PUSH)
             expected += len(screens)
@@ -683,7 +716,8 @@ class LoadRun:
             )
         else:
             await self.pool.send({"cmd": "drop"})
-            self.open.difference_update(ws_open)
+            for idx in ws_open:
+                self._closed(idx)
         # Content changes while the screens are away: "current" means this revision.
         # (The api trigger edits through the server: with the server killed, it
         # edits as soon as the server is back, while the screens reconnect.)
