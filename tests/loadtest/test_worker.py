@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import json
 import socket
 import struct
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from hallboard.loadtest import worker as worker_module
 from hallboard.loadtest import wsframes
 from hallboard.loadtest.clients import Target
 from hallboard.loadtest.worker import Worker, WsClient, _reason_for_close, _reason_for_error
@@ -601,3 +603,44 @@ async def test_a_poll_that_cannot_connect_is_an_error_row_and_polling_goes_on(
     await until(lambda: len(w.rows) >= 2)
     await finished(w)
     assert kinds(w)[:2] == [[0, "e", "refused"]] * 2
+
+
+# --- the collector -----------------------------------------------------------------------
+
+
+def test_opened_sockets_are_frozen_out_of_the_collector_once_the_burst_settles() -> None:
+    """Every hello counts a socket for the freezer; once enough opened and none for a
+    moment, the next tick freezes them (as the gateway does), not before."""
+    w = make_worker(modes="w" * 3)
+    frozen: list[bool] = []
+    w.freezer = worker_module.gctune.Freezer(
+        min_sockets=3, quiet=0.5, min_interval=0, freeze=lambda: frozen.append(True)
+    )
+    for idx in range(3):
+        opened(w, idx)
+    assert w.freezer.pending == 3
+    assert not w.freezer.tick(time.monotonic())  # the burst has not settled yet
+    assert w.freezer.tick(time.monotonic() + 1.0)
+    assert frozen == [True]
+    assert w.freezer.pending == 0
+
+
+def test_the_workers_own_collector_pauses_are_reported_in_its_stats() -> None:
+    """A collection while the watch is installed is counted, with its duration, in the
+    stats the worker sends with its rows (a pause of the load client's own delays the
+    receive times it stamps)."""
+    w = make_worker()
+    assert (w.stats()["gc_pauses"], w.stats()["gc_longest_ms"]) == (0, 0.0)
+    w.gc.install()
+    try:
+        w.gc.install()  # once only
+        assert gc.callbacks.count(w.gc) == 1
+        garbage: list[Any] = [[]]
+        garbage[0].append(garbage)  # a cycle only the collector frees
+        del garbage
+        gc.collect()
+    finally:
+        gc.callbacks.remove(w.gc)
+    stats = w.stats()
+    assert stats["gc_pauses"] >= 1
+    assert stats["gc_longest_ms"] > 0

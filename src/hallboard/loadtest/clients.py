@@ -236,6 +236,11 @@ class ClientPool:
     def cpu_seconds(self) -> float:
         return sum(float(w.stats.get("cpu", 0.0)) for w in self.workers)
 
+    def gc_pauses(self) -> dict[str, float]:
+        """The client processes' own collector pauses: how many, and the longest (ms)."""
+        longest = (float(w.stats.get("gc_longest_ms", 0.0)) for w in self.workers)
+        return {"pauses": self.total("gc_pauses"), "longest_ms": max(longest, default=0.0)}
+
     def crashed(self) -> list[str]:
         """Stderr tails of workers that exited on their own."""
         return [

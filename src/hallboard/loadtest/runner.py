@@ -310,6 +310,7 @@ class LoadRun:
                 self.results[name] = await method()
         finally:
             client_cpu = self.pool.cpu_seconds()
+            client_gc = self.pool.gc_pauses()
             crashed = self.pool.crashed()
             await self.pool.stop()
             await self.trigger.close()
@@ -326,6 +327,7 @@ class LoadRun:
             "schools": len(self.by_school),
             "client_processes": self.pool.count,
             "client_cpu_s": round(client_cpu, 3),
+            "client_gc": client_gc,
             "server_pids": self._server_pids(),
             "scenarios": self.results,
             "ok": not problems,

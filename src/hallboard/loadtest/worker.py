@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import json
 import os
 import random
@@ -54,10 +55,35 @@ from hallboard.realtime.core.close_codes import (
     reconnect_bounds,
     retry_for,
 )
+from hallboard.server import gctune
 
 #: Reasons after which a display falls back to polling (4409).
 POLL_INSTEAD = frozenset(f"close:{int(code)}" for code in CloseCode if code.retry is Retry.SLOW)
 FLUSH_SECONDS = 0.05
+
+
+class GcWatch:
+    """This process's garbage-collector pauses (count and longest), from ``gc.callbacks``.
+
+    A load client is a measuring device: a pause of its own delays the receive times it
+    stamps, so the run reports them (``stats``) next to the latencies they could inflate.
+    """
+
+    def __init__(self) -> None:
+        self.pauses = 0
+        self.longest = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.pauses += 1
+        self.longest = max(self.longest, time.perf_counter() - self._started)
+
+    def install(self) -> None:
+        if self not in gc.callbacks:
+            gc.callbacks.append(self)
 
 
 def retry_rule(reason: str) -> Retry:
@@ -339,6 +365,11 @@ class Worker:
         self.poll_timeout = 10.0
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stop = asyncio.Event()
+        #: Held sockets are long-lived: their objects are frozen out of the collector's
+        #: reach once a connect burst settles, as the gateway does (server/gctune.py),
+        #: so full collections stay short and do not delay the receive times stamped here.
+        self.freezer = gctune.Freezer()
+        self.gc = GcWatch()
 
     # --- wiring -------------------------------------------------------------------
     def ws_target(self, screen: Screen) -> tuple[str, int, str]:
@@ -379,6 +410,7 @@ class Worker:
                 self.open += 1
                 self.connecting -= 1
                 screen.backoff_step = 0
+                self.freezer.admitted(1, time.monotonic())
             self.emit(screen.idx, "h", rev, now, client.started)
         elif kind == "invalidate":
             self.emit(screen.idx, "i", rev, now)
@@ -595,6 +627,8 @@ class Worker:
             "polling": polling,
             "cpu": time.process_time(),
             "counters": dict(self.counters),
+            "gc_pauses": self.gc.pauses,
+            "gc_longest_ms": round(self.gc.longest * 1000, 3),
         }
 
     def flush(self) -> None:
@@ -610,6 +644,7 @@ class Worker:
             if os.getppid() != parent:  # the coordinator died: stop by ourselves
                 self._stop.set()
                 os._exit(3)
+            self.freezer.tick(time.monotonic())
             self.flush()
 
     def handle(self, command: dict[str, Any]) -> None:
@@ -667,7 +702,10 @@ async def _main() -> None:
     cpus = config.get("cpus")
     if cpus:
         os.sched_setaffinity(0, set(cpus))
-    await Worker(config).run(reader)
+    gctune.tune_for_serving()
+    worker = Worker(config)
+    worker.gc.install()
+    await worker.run(reader)
 
 
 def main() -> None:
