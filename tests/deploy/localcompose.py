@@ -626,6 +626,8 @@ class LocalCompose:
                 try:
                     service.process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
+                    self._dump_stacks(service)
+                    print(f"{service.name} did not stop within 30 s:\n{service.log()[-6000:]}")
                     service.process.kill()
                     service.process.wait()
             if service._log is not None:

@@ -259,7 +259,13 @@ class Displays:
     async def _run(self) -> None:
         self._stop = asyncio.Event()
         async with httpx.AsyncClient(timeout=10) as http:
-            await asyncio.gather(*(s.run(self._stop, http) for s in self.screens))
+            running = [asyncio.ensure_future(s.run(self._stop, http)) for s in self.screens]
+            # A screen stays on its socket until the server closes it: at the end of the
+            # module, stop them (the sockets close) rather than wait for the join's timeout.
+            await self._stop.wait()
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     def __enter__(self) -> Displays:
         self._thread.start()
