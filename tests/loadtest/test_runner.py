@@ -20,9 +20,12 @@ import pytest
 
 from hallboard.loadtest import fleet as fleets
 from hallboard.loadtest.clients import Target
+from hallboard.loadtest.deliveries import Edit
 from hallboard.loadtest.runner import LoadRun, RunOptions
 from hallboard.loadtest.triggers import DbTrigger, in_thread
 from tests.realtime.conftest import start_gateway
+
+BOUND = 30.0  # seconds a test waits for something that happens at once on a quiet machine
 
 SMALL = [
     "--no-progress", "--poll-min", "1", "--poll-max", "2", "--latency-edits", "30",
@@ -183,3 +186,43 @@ def test_the_next_eligible_school_wraps_round_and_skips_recent_edits() -> None:
     assert run._next_eligible(schools, 1) == 1
     run.last_edit.update({10: now, 20: now})
     assert run._next_eligible(schools, 0) is None
+
+
+async def test_a_dropped_storm_edits_only_once_the_clients_dropped_their_sockets() -> None:
+    """The drop command only reaches the client processes: the storm's edit waits until
+    they report no socket open, so it finds every screen away (made while the old sockets
+    were still up, it reached them there and the storm measured no reconnect)."""
+    run = _run_of(schools=2, per_school=2)
+    for s in run.screens:
+        run._on_row([s.idx, "h", 1, time.time(), time.time()])
+
+    class Pool:
+        count = 1
+
+        def __init__(self) -> None:
+            self.open = len(run.screens)
+
+        async def send(self, command: dict[str, Any], ids: Any = None) -> None:
+            if command["cmd"] == "drop":  # the clients act on it a moment later
+                asyncio.get_running_loop().call_later(0.2, setattr, self, "open", 0)
+
+        def total(self, key: str) -> int:
+            return self.open if key == "open" else 0
+
+    class Trigger:
+        name = "db"
+        last_publish_s = None
+        open_at_edit: int | None = None
+
+        async def edit(self, school_ids: list[int]) -> list[Edit]:
+            Trigger.open_at_edit = pool.open
+            return [Edit(school, 2, time.time()) for school in school_ids]
+
+    pool = Pool()
+    run.pool = pool  # type: ignore[assignment]
+    run.trigger = Trigger()
+    run.options.storm_timeout = 0.1  # nobody comes back here: only the order matters
+    run.deadline = time.monotonic() + BOUND
+    result = await run.storm()
+    assert result["screens"] == len(run.screens)
+    assert Trigger.open_at_edit == 0

@@ -718,6 +718,17 @@ class LoadRun:
             )
         else:
             await self.pool.send({"cmd": "drop"})
+            # The command only reaches the clients: the edit below must find the screens
+            # away, or it reaches them on the sockets about to be dropped. The clients report
+            # no socket open once they dropped them (every 50 ms; a screen comes back after a
+            # backoff of a second at least).
+            await self._wait(
+                lambda: self.pool.total("open") == 0,
+                30,
+                "storm: down",
+                len(ws_open),
+                lambda: len(ws_open) - self.pool.total("open"),
+            )
             for idx in ws_open:
                 self._closed(idx)
         # Content changes while the screens are away: "current" means this revision.
