@@ -31,7 +31,7 @@ class _Owned(deque[tuple[int, float]]):
 def pending(monkeypatch: pytest.MonkeyPatch) -> _Owned:
     queue = _Owned()
     monkeypatch.setattr(gcpause, "_pending", queue)
-    monkeypatch.setattr(gcpause, "_started", {})
+    monkeypatch.setattr(gcpause._callback, "_started", {})  # starts seen before the test
     return queue
 
 

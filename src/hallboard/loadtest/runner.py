@@ -275,17 +275,19 @@ class LoadRun:
         """The index of the first school from ``start`` on (wrapping round) not edited
         within the school gap; None when every one was."""
         now = time.monotonic()
-        gap = self.options.school_gap
         n = len(schools)
         for i in range(start, start + n):
-            if now - self.last_edit.get(schools[i % n], -1e9) >= gap:
+            if self._free(schools[i % n], now):
                 return i % n
         return None
 
     def _eligible(self, schools: list[int]) -> list[int]:
         now = time.monotonic()
-        gap = self.options.school_gap
-        return [s for s in schools if now - self.last_edit.get(s, -1e9) >= gap]
+        return [s for s in schools if self._free(s, now)]
+
+    def _free(self, school: int, now: float) -> bool:
+        """Not edited within the school gap (a second edit sooner would be coalesced)."""
+        return now - self.last_edit.get(school, -1e9) >= self.options.school_gap
 
     # --- the run ---------------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:

@@ -62,7 +62,7 @@ POLL_INSTEAD = frozenset(f"close:{int(code)}" for code in CloseCode if code.retr
 FLUSH_SECONDS = 0.05
 
 
-class GcWatch:
+class GcWatch(gctune.PauseClock):
     """This process's garbage-collector pauses (count and longest), from ``gc.callbacks``.
 
     A load client is a measuring device: a pause of its own delays the receive times it
@@ -70,16 +70,13 @@ class GcWatch:
     """
 
     def __init__(self) -> None:
+        super().__init__(self._paused)
         self.pauses = 0
         self.longest = 0.0
-        self._started = 0.0
 
-    def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-            return
+    def _paused(self, generation: int, seconds: float) -> None:
         self.pauses += 1
-        self.longest = max(self.longest, time.perf_counter() - self._started)
+        self.longest = max(self.longest, seconds)
 
     def install(self) -> None:
         if self not in gc.callbacks:

@@ -17,26 +17,23 @@ import gc
 import threading
 import time
 from collections import deque
-from typing import Any
 
 from hallboard.observability import metrics
+from hallboard.server.gctune import PauseClock
 
 #: Pauses not yet in the histogram. Bounded: a process that forked after
 #: install (no flush thread) loses the oldest pauses, never memory.
 _pending: deque[tuple[int, float]] = deque(maxlen=10_000)
-_started: dict[int, float] = {}
 _lock = threading.Lock()
 _installed = False
 
 
-def _callback(phase: str, info: dict[str, Any]) -> None:
-    generation = int(info.get("generation", 0))
-    if phase == "start":
-        _started[generation] = time.perf_counter()
-        return
-    begun = _started.pop(generation, None)
-    if begun is not None:
-        _pending.append((generation, time.perf_counter() - begun))
+def _queue(generation: int, seconds: float) -> None:
+    _pending.append((generation, seconds))
+
+
+# The clock read through this module's ``time`` (a test replaces it).
+_callback = PauseClock(_queue, clock=lambda: time.perf_counter())
 
 
 def flush() -> int:

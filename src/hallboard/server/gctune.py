@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 logger = logging.getLogger("hallboard.server.gc")
 
@@ -99,3 +101,30 @@ class Freezer:
             self.freezes += 1
             return True
         return False
+
+
+class PauseClock:
+    """A ``gc.callbacks`` hook timing each collection from its start to its stop.
+
+    ``on_pause(generation, seconds)`` hears of each pause; a stop whose start it never
+    saw (installed mid-collection) is no pause. The one timer of the process's metric
+    (``observability.gcpause``) and of the load client's own report (``loadtest.worker``).
+    """
+
+    def __init__(
+        self,
+        on_pause: Callable[[int, float], None],
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.on_pause = on_pause
+        self.clock = clock
+        self._started: dict[int, float] = {}
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        generation = int(info.get("generation", 0))
+        if phase == "start":
+            self._started[generation] = self.clock()
+            return
+        begun = self._started.pop(generation, None)
+        if begun is not None:
+            self.on_pause(generation, self.clock() - begun)
